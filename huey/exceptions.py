@@ -1,0 +1,118 @@
+"""Every exception the library raises.
+
+The tree::
+
+    HueyException
+    +-- ConfigurationError          a Huey, storage URL or consumer option is wrong
+    +-- QueueException              the storage failed an operation
+    |   +-- QueueWriteException
+    |   +-- QueueReadException
+    |   +-- QueueRemoveException
+    |   +-- DataStoreGetException
+    |   +-- DataStorePutException
+    |   +-- DataStoreTimeout        a blocking result wait ran out of time
+    |   +-- ScheduleAddException
+    |   +-- ScheduleReadException
+    |   +-- StorageUnavailable      the server cannot be reached (retried with backoff)
+    +-- MessageError                a payload could not be turned into a task (carries .data)
+        +-- SignatureError          unsigned or tampered payload while signing is on
+        +-- UnknownTaskError        the payload names a task this process never registered
+
+Control flow lives outside that tree, so ``except HueyException`` never swallows it::
+
+    CancelExecution                 raised by a pre-execute hook: the task does not run
+    RetryTask                       raised by a task to ask for a retry
+    TaskLockedException             lock_task could not acquire its lock
+    TaskException                   reading the result of a task that failed (carries .metadata)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class HueyException(Exception):
+    """Base of every error the library raises (not of control-flow exceptions)."""
+
+
+class ConfigurationError(HueyException):
+    """A Huey, storage URL or consumer option is invalid."""
+
+
+class QueueException(HueyException):
+    """The storage failed an operation."""
+
+
+class QueueWriteException(QueueException):
+    pass
+
+
+class QueueReadException(QueueException):
+    pass
+
+
+class QueueRemoveException(QueueException):
+    pass
+
+
+class DataStoreGetException(QueueException):
+    pass
+
+
+class DataStorePutException(QueueException):
+    pass
+
+
+class DataStoreTimeout(QueueException):
+    """A blocking wait for a task's result reached its timeout."""
+
+
+class ScheduleAddException(QueueException):
+    pass
+
+
+class ScheduleReadException(QueueException):
+    pass
+
+
+class StorageUnavailable(QueueException):
+    """The storage server cannot be reached; the consumer retries with backoff."""
+
+
+class MessageError(HueyException):
+    """A payload could not be decoded into a task; ``data`` holds the raw bytes."""
+
+    def __init__(self, message: str, data: bytes = b"") -> None:
+        super().__init__(message)
+        self.data = data
+
+
+class SignatureError(MessageError):
+    """Signing is on and the payload is unsigned or its signature does not match."""
+
+
+class UnknownTaskError(MessageError):
+    """The payload names a task that is not registered in this process."""
+
+
+class CancelExecution(Exception):
+    """Raised by a pre-execute hook to stop the task from running."""
+
+
+class RetryTask(Exception):
+    """Raised inside a task to have it retried (uses its remaining retries)."""
+
+
+class TaskLockedException(Exception):
+    """lock_task could not acquire its lock; the task is skipped, not failed."""
+
+
+class TaskException(Exception):
+    """Reading the result of a task that raised; ``metadata`` describes the error."""
+
+    def __init__(self, metadata: dict[str, Any] | None = None, *args: Any) -> None:
+        self.metadata = metadata or {}
+        super().__init__(self.metadata.get("error", "task failed"), *args)
+
+    def __str__(self) -> str:
+        return str(self.metadata.get("error", "task failed"))

@@ -1,0 +1,205 @@
+"""BaseStorage: the contract every backend fulfils (the spec's method list plus the
+consumer's needs: in-flight tracking, heartbeats, atomic put-if-empty, blocking waits).
+
+All payloads are ``bytes``; keys are ``str``. Schedule timestamps are ``datetime``
+objects (naive, in whatever clock the Huey instance uses: UTC by default, local
+time with ``-o``); backends order them with :func:`to_score`.
+"""
+
+from __future__ import annotations
+
+import calendar
+import contextlib
+import datetime
+import time
+from collections.abc import Iterator, Sequence
+
+
+def to_score(timestamp: datetime.datetime) -> float:
+    """A sortable float for a schedule timestamp (naive times read as-is, aware ones as UTC)."""
+    if timestamp.tzinfo is not None:
+        timestamp = timestamp.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return calendar.timegm(timestamp.timetuple()) + timestamp.microsecond / 1e6
+
+
+class BaseStorage:
+    """Queue, schedule, result store, error store, event stream and in-flight registry.
+
+    Backends are safe to share between threads. Values that the spec calls ``data``
+    are opaque bytes produced by :mod:`huey.serializer`.
+    """
+
+    #: True when :meth:`fetch`, :meth:`wait_for_data` and :meth:`wait_schedule_change`
+    #: wake on a real signal rather than by polling.
+    blocking: bool = True
+
+    def __init__(self, name: str = "huey", **storage_kwargs: object) -> None:
+        self.name = name
+
+    # -- queue ------------------------------------------------------------------
+    def enqueue(self, data: bytes) -> None:
+        """Append one message to the queue."""
+        raise NotImplementedError
+
+    def enqueue_many(self, items: Sequence[bytes]) -> None:
+        """Append several messages in one round trip, in order."""
+        raise NotImplementedError
+
+    def dequeue(self) -> bytes | None:
+        """Pop the oldest message without in-flight tracking, or None when empty."""
+        raise NotImplementedError
+
+    def unqueue(self, data: bytes) -> int:
+        """Remove every queued copy of ``data``; return how many were removed."""
+        raise NotImplementedError
+
+    def queue_size(self) -> int:
+        raise NotImplementedError
+
+    def enqueued_items(self, limit: int | None = None) -> list[bytes]:
+        """Queued messages, oldest (next to run) first."""
+        raise NotImplementedError
+
+    def flush_queue(self) -> None:
+        raise NotImplementedError
+
+    # -- in-flight: at-least-once delivery ----------------------------------------
+    def fetch(self, consumer_id: str, timeout: float) -> bytes | None:
+        """Block up to ``timeout`` seconds for the oldest message and, atomically with
+        taking it, record it as in flight for ``consumer_id``. None on timeout."""
+        raise NotImplementedError
+
+    def ack(self, consumer_id: str, data: bytes) -> None:
+        """Forget one in-flight copy of ``data`` owned by ``consumer_id`` (task finished)."""
+        raise NotImplementedError
+
+    def inflight_items(self, consumer_id: str | None = None) -> list[bytes]:
+        """In-flight messages of one consumer, or of all consumers."""
+        raise NotImplementedError
+
+    def inflight_size(self) -> int:
+        raise NotImplementedError
+
+    def heartbeat(self, consumer_id: str, timestamp: float) -> None:
+        """Record that ``consumer_id`` was alive at ``timestamp`` (epoch seconds)."""
+        raise NotImplementedError
+
+    def requeue(self, consumer_id: str) -> int:
+        """Put every in-flight message of ``consumer_id`` back at the head of the queue
+        and forget the consumer; return how many messages moved."""
+        raise NotImplementedError
+
+    def requeue_expired(self, cutoff: float) -> int:
+        """:meth:`requeue` every consumer whose last heartbeat is older than ``cutoff``;
+        atomic, so two consumers running it at once never requeue a message twice."""
+        raise NotImplementedError
+
+    # -- schedule -------------------------------------------------------------------
+    def add_to_schedule(self, data: bytes, timestamp: datetime.datetime) -> None:
+        """Hold ``data`` until ``timestamp``; wakes :meth:`wait_schedule_change` waiters."""
+        raise NotImplementedError
+
+    def read_schedule(self, timestamp: datetime.datetime) -> list[bytes]:
+        """Remove and return every message due at or before ``timestamp``, earliest first."""
+        raise NotImplementedError
+
+    def next_scheduled_score(self) -> float | None:
+        """:func:`to_score` of the earliest scheduled message, or None when empty."""
+        raise NotImplementedError
+
+    def wait_schedule_change(self, timeout: float) -> None:
+        """Sleep up to ``timeout`` seconds, returning early when something is scheduled."""
+        raise NotImplementedError
+
+    def schedule_size(self) -> int:
+        raise NotImplementedError
+
+    def scheduled_items(self, limit: int | None = None) -> list[bytes]:
+        """Scheduled messages, earliest first."""
+        raise NotImplementedError
+
+    def flush_schedule(self) -> None:
+        raise NotImplementedError
+
+    # -- key/value: results and locks -------------------------------------------------
+    def put_data(self, key: str, value: bytes) -> None:
+        """Store ``value`` under ``key`` and wake :meth:`wait_for_data` waiters on it."""
+        raise NotImplementedError
+
+    def peek_data(self, key: str) -> bytes | None:
+        """The value under ``key`` without removing it, or None."""
+        raise NotImplementedError
+
+    def pop_data(self, key: str) -> bytes | None:
+        """Remove and return the value under ``key``, or None."""
+        raise NotImplementedError
+
+    def has_data_for_key(self, key: str) -> bool:
+        raise NotImplementedError
+
+    def put_if_empty(self, key: str, value: bytes) -> bool:
+        """Store ``value`` only if ``key`` holds nothing; True if it was stored (atomic)."""
+        raise NotImplementedError
+
+    def wait_for_data(self, key: str, timeout: float) -> bool:
+        """Block up to ``timeout`` seconds until ``key`` holds a value; True if it does."""
+        raise NotImplementedError
+
+    def result_store_size(self) -> int:
+        raise NotImplementedError
+
+    def result_items(self) -> dict[str, bytes]:
+        raise NotImplementedError
+
+    def flush_results(self) -> None:
+        raise NotImplementedError
+
+    # -- errors -------------------------------------------------------------------------
+    def put_error(self, metadata: bytes) -> None:
+        raise NotImplementedError
+
+    def get_errors(self, limit: int | None = None, offset: int = 0) -> list[bytes]:
+        """Recorded errors, newest first."""
+        raise NotImplementedError
+
+    def error_count(self) -> int:
+        raise NotImplementedError
+
+    def flush_errors(self) -> None:
+        raise NotImplementedError
+
+    # -- events ---------------------------------------------------------------------------
+    def emit(self, message: str) -> None:
+        """Publish one event (a JSON string) to every listener iterating this storage."""
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator[str]:
+        """Yield events emitted from now on, blocking between them."""
+        raise NotImplementedError
+
+    # -- housekeeping ---------------------------------------------------------------------
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group the write-only calls made inside the block into one round trip
+        (a pipeline or a transaction). Reads inside a batch are not allowed."""
+        yield
+
+    def flush_all(self) -> None:
+        """Empty everything this instance stores: queue, schedule, results, errors, in-flight."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release connections; the storage reconnects on next use."""
+
+
+def poll_until(check, timeout: float, interval: float = 0.005, max_interval: float = 0.05) -> bool:
+    """Call ``check`` with a short growing sleep until it is true or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if check():
+            return True
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        time.sleep(min(interval, remaining))
+        interval = min(interval * 2, max_interval)
