@@ -1,0 +1,108 @@
+"""The consumer's options: one table that the ``huey_consumer`` command line and
+hueyctl both read, so a flag is defined exactly once."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+WORKER_TYPES = ("thread", "process", "greenlet")
+
+
+@dataclass(frozen=True)
+class ConsumerOptions:
+    """How one consumer runs; defaults are the spec's."""
+
+    workers: int = 1
+    worker_type: str = "thread"
+    periodic: bool = True
+    global_scheduler: bool = True
+    utc: bool = True
+    shutdown_timeout: float = 30.0
+    heartbeat_timeout: float = 30.0
+    flush_locks: bool = False
+    logfile: str | None = None
+    verbose: bool = False
+    quiet: bool = False
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One command-line flag bound to a ConsumerOptions field."""
+
+    field: str
+    names: tuple[str, ...]
+    help: str
+    action: str = "store"  # "store", "store_true" or "store_false"
+    type: type | None = None
+    choices: tuple[str, ...] | None = None
+    metavar: str | None = None
+
+
+FLAGS: tuple[Flag, ...] = (
+    Flag("workers", ("-w", "--workers"), "number of worker threads/processes/greenlets",
+         type=int, metavar="N"),
+    Flag("worker_type", ("-k", "--worker-type"), "kind of worker", choices=WORKER_TYPES),
+    Flag("periodic", ("-n", "--no-periodic"),
+         "do not enqueue periodic tasks from this consumer", action="store_false"),
+    Flag("global_scheduler", ("-g", "--no-global-scheduler"),
+         "enqueue periodic tasks from every consumer, not once per instance",
+         action="store_false"),
+    Flag("utc", ("-o", "--localtime"),
+         "run periodic tasks and ETAs in local time instead of UTC", action="store_false"),
+    Flag("shutdown_timeout", ("--shutdown-timeout",),
+         "seconds running tasks get to finish after SIGINT/SIGTERM", type=float,
+         metavar="SECONDS"),
+    Flag("heartbeat_timeout", ("--heartbeat-timeout",),
+         "seconds without a heartbeat before a consumer's in-flight tasks are requeued",
+         type=float, metavar="SECONDS"),
+    Flag("flush_locks", ("-f", "--flush-locks"), "release every lock_task lock at startup",
+         action="store_true"),
+    Flag("logfile", ("-l", "--logfile"), "append logs to this file", metavar="FILE"),
+    Flag("verbose", ("-v", "--verbose"), "log at DEBUG level", action="store_true"),
+    Flag("quiet", ("-q", "--quiet"), "log warnings and errors only", action="store_true"),
+)
+
+
+def add_flags(parser: argparse.ArgumentParser) -> None:
+    """Add every consumer flag to ``parser`` with ConsumerOptions' defaults."""
+    defaults = ConsumerOptions()
+    for flag in FLAGS:
+        kwargs: dict = {"dest": flag.field, "help": flag.help, "action": flag.action,
+                        "default": getattr(defaults, flag.field)}
+        if flag.action == "store":
+            kwargs.update(type=flag.type, choices=flag.choices, metavar=flag.metavar)
+        parser.add_argument(*flag.names, **kwargs)
+    # -u/--utc is the default; accepted so scripts written for huey keep working.
+    parser.add_argument("-u", "--utc", dest="utc", action="store_true",
+                        help="run in UTC (the default)")
+
+
+def options_from_namespace(namespace: argparse.Namespace) -> ConsumerOptions:
+    """Build ConsumerOptions from parsed flags."""
+    names = {f.name for f in dataclasses.fields(ConsumerOptions)}
+    return ConsumerOptions(**{k: v for k, v in vars(namespace).items() if k in names})
+
+
+def options_to_argv(options: ConsumerOptions) -> list[str]:
+    """The shortest flag list that reproduces ``options`` (defaults are left out)."""
+    defaults = ConsumerOptions()
+    argv: list[str] = []
+    for flag in FLAGS:
+        value = getattr(options, flag.field)
+        if value == getattr(defaults, flag.field):
+            continue
+        if flag.action == "store":
+            argv += [flag.names[-1], str(value)]
+        else:
+            argv.append(flag.names[-1])
+    return argv
+
+
+def parse_options(argv: Sequence[str]) -> ConsumerOptions:
+    """Parse consumer flags alone (no positional app path)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    add_flags(parser)
+    return options_from_namespace(parser.parse_args(list(argv)))
