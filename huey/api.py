@@ -1,0 +1,461 @@
+"""Huey: the decorators, enqueueing, hooks, revoke/restore, results and inspection."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import functools
+import json
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from . import revocation
+from .exceptions import ConfigurationError, TaskLockedException, UnknownTaskError
+from .message import Message, decode, encode
+from .result import EMPTY, TaskResultWrapper
+from .serializer import Serializer
+from .storage import BaseStorage, storage_from_url
+from .task import PeriodicQueueTask, QueueTask, TaskWrapper, utcnow
+
+logger = logging.getLogger("huey")
+
+LOCK_PREFIX = "huey.lock."
+RESERVED_PREFIX = "huey."
+
+
+class Huey:
+    """A task queue: decorate functions with :meth:`task`, run a consumer to execute them.
+
+    Storage is picked by ``url`` (``redis://``, ``rediss://``, ``unix://``,
+    ``sqlite:///path``, ``memory://``), by an explicit ``storage`` object, or by the
+    class default (SQLite in ``huey.db``: no server needed). It is created on first
+    use, so building a Huey connects to nothing. ``secret`` turns on HMAC-signed
+    messages. ``blocking`` is kept for compatibility: workers always wait on the
+    queue's own wake-up signal, never on a fixed poll interval.
+    """
+
+    default_url = "sqlite:///huey.db"
+
+    def __init__(
+        self,
+        name: str = "huey",
+        result_store: bool = True,
+        events: bool = True,
+        store_none: bool = False,
+        always_eager: bool = False,
+        store_errors: bool = True,
+        blocking: bool = False,
+        url: str | None = None,
+        storage: BaseStorage | None = None,
+        secret: str | bytes | None = None,
+        **storage_kwargs: Any,
+    ) -> None:
+        self.name = name
+        self.result_store = result_store
+        self.events = events
+        self.store_none = store_none
+        self.always_eager = always_eager
+        self.store_errors = store_errors
+        self.blocking = blocking
+        self.serializer = Serializer(secret)
+        self._url = url
+        self._storage = storage
+        self._storage_kwargs = storage_kwargs
+        self._registry: dict[str, type[QueueTask]] = {}
+        self._pre_execute: dict[str, Callable[[QueueTask], Any]] = {}
+        self._post_execute: dict[str, Callable[[QueueTask, Any, Exception | None], Any]] = {}
+        self._locks: set[str] = set()
+
+    # -- storage --------------------------------------------------------------------
+    def create_storage(self) -> BaseStorage:
+        """Build the storage from the URL (or the class default) and storage kwargs."""
+        return storage_from_url(self._url or self.default_url, self.name, **self._storage_kwargs)
+
+    @property
+    def storage(self) -> BaseStorage:
+        if self._storage is None:
+            self._storage = self.create_storage()
+        return self._storage
+
+    def use_storage(self, storage: str | BaseStorage, **storage_kwargs: Any) -> None:
+        """Point this instance at another storage (a URL or an object) before use;
+        this is how a deployment manifest supplies storage to the app's Huey."""
+        if self._storage is not None:
+            self._storage.close()
+        if isinstance(storage, BaseStorage):
+            self._url, self._storage = None, storage
+        else:
+            self._url, self._storage, self._storage_kwargs = storage, None, storage_kwargs
+
+    # -- decorators ---------------------------------------------------------------------
+    def task(
+        self,
+        retries: int = 0,
+        retry_delay: float = 0,
+        retries_as_argument: bool = False,
+        include_task: bool = False,
+        name: str | None = None,
+        **task_settings: Any,
+    ) -> Callable[[Callable[..., Any]], TaskWrapper]:
+        """Decorator: calling the function enqueues it and returns a TaskResultWrapper."""
+
+        def decorator(func: Callable[..., Any]) -> TaskWrapper:
+            return TaskWrapper(
+                self,
+                func,
+                retries,
+                retry_delay,
+                retries_as_argument,
+                include_task,
+                name,
+                **task_settings,
+            )
+
+        return decorator
+
+    def periodic_task(
+        self,
+        validate_datetime: Callable[[datetime.datetime], bool],
+        name: str | None = None,
+        **task_settings: Any,
+    ) -> Callable[[Callable[..., Any]], TaskWrapper]:
+        """Decorator: the consumer enqueues the function each minute ``validate_datetime``
+        accepts (see :func:`huey.crontab`)."""
+
+        def decorator(func: Callable[..., Any]) -> TaskWrapper:
+            return TaskWrapper(
+                self,
+                func,
+                name=name,
+                task_base=PeriodicQueueTask,
+                validate_datetime=validate_datetime,
+                **task_settings,
+            )
+
+        return decorator
+
+    def register(self, task_class: type[QueueTask]) -> None:
+        """Make a task class known so messages naming it can be executed."""
+        self._registry[task_class.name] = task_class
+
+    def task_class(self, name: str) -> type[QueueTask]:
+        """The registered class named ``name``; UnknownTaskError if none."""
+        try:
+            return self._registry[name]
+        except KeyError:
+            raise UnknownTaskError(f"task {name!r} is not registered in this process") from None
+
+    def periodic_tasks(self) -> list[type[PeriodicQueueTask]]:
+        return [c for c in self._registry.values() if issubclass(c, PeriodicQueueTask)]
+
+    # -- messages -----------------------------------------------------------------------
+    def serialize_task(self, task: QueueTask) -> bytes:
+        return encode(self._message(task), self.serializer)
+
+    def _message(self, task: QueueTask) -> Message:
+        child = self._message(task.on_complete) if task.on_complete is not None else None
+        return Message(
+            task.task_id,
+            task.name,
+            task.data,
+            task.execute_time,
+            task.retries,
+            task.retry_delay,
+            child,
+        )
+
+    def deserialize_task(self, data: bytes) -> QueueTask:
+        """Rebuild a task; MessageError (carrying ``data``) if it cannot be."""
+        return self._task(decode(data, self.serializer))
+
+    def _task(self, message: Message) -> QueueTask:
+        child = self._task(message.on_complete) if message.on_complete is not None else None
+        return self.task_class(message.name)(
+            message.data, message.task_id, message.eta, message.retries, message.retry_delay, child
+        )
+
+    # -- enqueueing -----------------------------------------------------------------------
+    def enqueue(self, task: QueueTask) -> TaskResultWrapper | list[TaskResultWrapper] | Any:
+        """Queue ``task`` (or schedule it when it has an execute_time).
+
+        Returns a TaskResultWrapper, a list of them for a pipeline, or None without a
+        result store. With ``always_eager`` the task runs now and its value is returned.
+        """
+        if self.always_eager:
+            return self._run_eagerly(task)
+        self.register(type(task))
+        self._put(task)
+        if not self.result_store:
+            return None
+        if task.on_complete is not None:
+            return [TaskResultWrapper(self, t) for t in task.chain()]
+        return TaskResultWrapper(self, task)
+
+    def enqueue_many(self, tasks: Iterable[QueueTask]) -> list[TaskResultWrapper | Any]:
+        """Queue many tasks in one round trip; a result handle (or None) per task."""
+        tasks = list(tasks)
+        if self.always_eager:
+            return [self._run_eagerly(t) for t in tasks]
+        immediate = [t for t in tasks if t.execute_time is None]
+        self.storage.enqueue_many([self.serialize_task(t) for t in immediate])
+        for task in tasks:
+            if task.execute_time is not None:
+                self._put(task)
+        return [TaskResultWrapper(self, t) if self.result_store else None for t in tasks]
+
+    def _put(self, task: QueueTask) -> None:
+        data = self.serialize_task(task)
+        if task.execute_time is None:
+            self.storage.enqueue(data)
+        else:
+            self.storage.add_to_schedule(data, task.execute_time)
+
+    def _run_eagerly(self, task: QueueTask) -> Any:
+        from .execution import execute
+
+        values = []
+        for step in task.chain():
+            values.append(execute(self, step, raise_errors=True, continue_pipeline=False).value)
+            if step.on_complete is not None:
+                step.on_complete.with_parent_result(values[-1])
+        return values if len(values) > 1 else values[0]
+
+    def execute(self, task: QueueTask) -> Any:
+        """Run ``task`` here and now, as a worker would (hooks, result store, retries,
+        pipeline), and return its value; failures raise the task's exception. For
+        testing application code without a consumer."""
+        from .execution import execute
+
+        return execute(self, task, raise_errors=True).value
+
+    # -- hooks --------------------------------------------------------------------------
+    def register_pre_execute(self, name: str, fn: Callable[[QueueTask], Any]) -> None:
+        self._pre_execute[name] = fn
+
+    def unregister_pre_execute(self, name: str) -> bool:
+        return self._pre_execute.pop(name, None) is not None
+
+    def pre_execute(self, name: str | None = None) -> Callable:
+        """Decorator registering a pre-execute hook (raise CancelExecution to skip a task)."""
+
+        def decorator(fn: Callable[[QueueTask], Any]) -> Callable[[QueueTask], Any]:
+            self.register_pre_execute(name or fn.__name__, fn)
+            return fn
+
+        return decorator
+
+    def register_post_execute(
+        self, name: str, fn: Callable[[QueueTask, Any, Exception | None], Any]
+    ) -> None:
+        self._post_execute[name] = fn
+
+    def unregister_post_execute(self, name: str) -> bool:
+        return self._post_execute.pop(name, None) is not None
+
+    def post_execute(self, name: str | None = None) -> Callable:
+        """Decorator registering a post-execute hook, called with (task, value, exc)."""
+
+        def decorator(fn: Callable[[QueueTask, Any, Exception | None], Any]) -> Callable:
+            self.register_post_execute(name or fn.__name__, fn)
+            return fn
+
+        return decorator
+
+    def pre_execute_hooks(self) -> list[Callable[[QueueTask], Any]]:
+        return list(self._pre_execute.values())
+
+    def post_execute_hooks(self) -> list[Callable[[QueueTask, Any, Exception | None], Any]]:
+        return list(self._post_execute.values())
+
+    # -- revocation -----------------------------------------------------------------------
+    def revoke(self, task: QueueTask, revoke_until=None, revoke_once: bool = False) -> None:
+        """Stop one task instance from running (supersedes any earlier revoke of it)."""
+        self.revoke_by_id(task.task_id, revoke_until, revoke_once)
+
+    def restore(self, task: QueueTask) -> bool:
+        return self.restore_by_id(task.task_id)
+
+    def revoke_by_id(self, task_id: str, revoke_until=None, revoke_once: bool = False) -> None:
+        revocation.revoke(self.storage, revocation.instance_key(task_id), revoke_until, revoke_once)
+
+    def restore_by_id(self, task_id: str) -> bool:
+        return revocation.restore(self.storage, revocation.instance_key(task_id))
+
+    def revoke_all(self, task_class, revoke_until=None, revoke_once: bool = False) -> None:
+        """Stop every instance of a task (a TaskWrapper, task class or task name)."""
+        revocation.revoke(
+            self.storage, revocation.class_key(_task_name(task_class)), revoke_until, revoke_once
+        )
+
+    def restore_all(self, task_class) -> bool:
+        """Undo revoke_all; instances revoked one by one stay revoked."""
+        return revocation.restore(self.storage, revocation.class_key(_task_name(task_class)))
+
+    def is_revoked(self, task, dt: datetime.datetime | None = None) -> bool:
+        """For a class (or TaskWrapper or name known as a task): is the class revoked?
+        For an instance or a task id: is the instance or its class revoked?"""
+        if isinstance(task, QueueTask):
+            return self._revoked(task.task_id, task.name, dt)
+        if isinstance(task, str) and task not in self._registry:
+            return revocation.check(self.storage, revocation.instance_key(task), dt)
+        return revocation.check(self.storage, revocation.class_key(_task_name(task)), dt)
+
+    def _revoked(self, task_id: str, name: str, dt=None, consume: bool = False) -> bool:
+        class_revoked = revocation.check(self.storage, revocation.class_key(name), dt, consume)
+        return (
+            revocation.check(self.storage, revocation.instance_key(task_id), dt, consume)
+            or class_revoked
+        )
+
+    def consume_revocation(self, task: QueueTask) -> bool:
+        """The worker's check before running: uses up revoke_once, clears expired ones."""
+        return self._revoked(task.task_id, task.name, consume=True)
+
+    # -- results ----------------------------------------------------------------------------
+    def result(
+        self,
+        task_id: str,
+        blocking: bool = False,
+        timeout: float | None = None,
+        backoff: float = 1.15,
+        max_delay: float = 1.0,
+        revoke_on_timeout: bool = False,
+        preserve: bool = False,
+    ) -> Any:
+        """The result of ``task_id`` (see TaskResultWrapper.get for the parameters)."""
+        return TaskResultWrapper(self, QueueTask(task_id=task_id)).get(
+            blocking, timeout, backoff, max_delay, revoke_on_timeout, preserve
+        )
+
+    def read_result(self, task_id: str, preserve: bool = False) -> Any:
+        """The unpickled stored result, or EMPTY; removed from the store unless ``preserve``."""
+        raw = self.storage.peek_data(task_id) if preserve else self.storage.pop_data(task_id)
+        return EMPTY if raw is None else self.serializer.loads(raw)
+
+    def store_result(self, task_id: str, value: Any) -> None:
+        self.storage.put_data(task_id, self.serializer.dumps(value))
+
+    def record_error(self, metadata: dict[str, Any]) -> None:
+        """Add a failure to the error store (when ``store_errors``)."""
+        if self.store_errors:
+            self.storage.put_error(json.dumps(metadata, default=str).encode())
+
+    # -- locks --------------------------------------------------------------------------------
+    def lock_task(self, lock_name: str) -> TaskLock:
+        """A lock usable as decorator or context manager; a second holder gets
+        TaskLockedException, which the consumer treats as 'skip', not as an error."""
+        self._locks.add(lock_name)
+        return TaskLock(self, lock_name)
+
+    def flush_locks(self) -> set[str]:
+        """Release every lock this process declared; the names that were held."""
+        return {n for n in self._locks if self.storage.pop_data(LOCK_PREFIX + n) is not None}
+
+    # -- events ---------------------------------------------------------------------------------
+    def emit(self, status: str, task: QueueTask | None = None, **fields: Any) -> None:
+        """Publish an event (see huey.events) when events are on."""
+        if not self.events:
+            return
+        event = {"status": status, "time": utcnow().isoformat(), "pid": os.getpid(), **fields}
+        if task is not None:
+            event.update(
+                id=task.task_id,
+                task=task.name,
+                retries=task.retries,
+                execute_time=task.execute_time.isoformat() if task.execute_time else None,
+            )
+        self.storage.emit(json.dumps(event, default=str))
+
+    def events_stream(self) -> Iterator[dict[str, Any]]:
+        """Events as dicts, as the consumer emits them (blocks between events)."""
+        for message in self.storage:
+            yield json.loads(message)
+
+    # -- inspection ---------------------------------------------------------------------------
+    def pending(self, limit: int | None = None) -> list[QueueTask]:
+        """Tasks waiting in the queue, next to run first (undecodable ones skipped)."""
+        return self._decode_all(self.storage.enqueued_items(limit))
+
+    def scheduled(self, limit: int | None = None) -> list[QueueTask]:
+        """Tasks waiting for their execute time, earliest first."""
+        return self._decode_all(self.storage.scheduled_items(limit))
+
+    def _decode_all(self, items: list[bytes]) -> list[QueueTask]:
+        tasks = []
+        for data in items:
+            with contextlib.suppress(Exception):
+                tasks.append(self.deserialize_task(data))
+        return tasks
+
+    def all_results(self) -> dict[str, bytes]:
+        """task id -> pickled result, for results not yet read (locks, revocations and
+        scheduler records are left out)."""
+        return {
+            k: v
+            for k, v in self.storage.result_items().items()
+            if not k.startswith(RESERVED_PREFIX)
+        }
+
+    def errors(self, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+        """Recorded failures, newest first, as dicts."""
+        return [json.loads(raw) for raw in self.storage.get_errors(limit, offset)]
+
+    def flush(self) -> None:
+        """Empty this instance's storage entirely."""
+        self.storage.flush_all()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+
+class TaskLock:
+    """A named lock held in storage; see Huey.lock_task."""
+
+    def __init__(self, huey: Huey, name: str) -> None:
+        self.huey = huey
+        self.name = name
+        self.key = LOCK_PREFIX + name
+
+    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def locked(*args: Any, **kwargs: Any) -> Any:
+            with self:
+                return fn(*args, **kwargs)
+
+        return locked
+
+    def __enter__(self) -> TaskLock:
+        if not self.huey.storage.put_if_empty(self.key, b"1"):
+            raise TaskLockedException(f"unable to acquire lock {self.name}")
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.huey.storage.pop_data(self.key)
+
+
+def _task_name(task: TaskWrapper | type[QueueTask] | str) -> str:
+    if isinstance(task, str):
+        return task
+    if isinstance(task, (TaskWrapper,)) or (isinstance(task, type) and issubclass(task, QueueTask)):
+        return task.name
+    raise ConfigurationError(f"expected a task, task class or task name, got {task!r}")
+
+
+class RedisHuey(Huey):
+    """Huey on Redis; storage kwargs go to redis-py (``url=``, ``host=``, ``port=``, ...)."""
+
+    default_url = "redis://127.0.0.1:6379/0"
+
+
+class SqliteHuey(Huey):
+    """Huey on an SQLite file (``filename='huey.db'``); safe for several processes."""
+
+    default_url = "sqlite:///huey.db"
+
+
+class MemoryHuey(Huey):
+    """Huey in this process's memory: for tests and eager development."""
+
+    default_url = "memory://"

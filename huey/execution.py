@@ -1,0 +1,176 @@
+"""Running one task the way a worker does: revocation check, hooks, the call itself,
+result or error storage, retries and the next step of a pipeline."""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import logging
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from . import events
+from .exceptions import CancelExecution, TaskLockedException
+from .result import ErrorResult
+from .task import QueueTask, utcnow
+
+if TYPE_CHECKING:
+    from .api import Huey
+
+logger = logging.getLogger("huey.execution")
+
+
+class Outcome(enum.Enum):
+    FINISHED = "finished"
+    FAILED = "failed"
+    RETRYING = "retrying"
+    REVOKED = "revoked"
+    CANCELED = "canceled"
+    LOCKED = "locked"
+
+
+@dataclass
+class Execution:
+    """What became of one task: its outcome, value or exception, and run time."""
+
+    outcome: Outcome
+    value: Any = None
+    exception: BaseException | None = None
+    duration: float = 0.0
+
+
+def execute(
+    huey: Huey,
+    task: QueueTask,
+    now: datetime.datetime | None = None,
+    finish: Callable[[], None] | None = None,
+    eager: bool = False,
+    raise_errors: bool = False,
+) -> Execution:
+    """Run ``task``; ``now`` is the consumer's clock (for retry times), ``finish`` is
+    called in the same storage batch as the final writes (the in-flight ack).
+
+    ``eager`` (always_eager mode) touches no storage and raises the task's exception;
+    ``raise_errors`` re-raises it after everything is recorded.
+    """
+    finish = finish or (lambda: None)
+    if not eager and huey.consume_revocation(task):
+        logger.info("%s revoked, discarded", task)
+        with huey.storage.batch():
+            huey.emit(events.EVENT_REVOKED, task)
+            finish()
+        return Execution(Outcome.REVOKED)
+    try:
+        for hook in huey.pre_execute_hooks():
+            _call_hook(hook, task)
+    except CancelExecution:
+        logger.info("%s canceled by a pre-execute hook", task)
+        if not eager:
+            with huey.storage.batch():
+                huey.emit(events.EVENT_CANCELED, task)
+                finish()
+        return Execution(Outcome.CANCELED)
+
+    if not eager:
+        huey.emit(events.EVENT_STARTED, task)
+    start = time.perf_counter()
+    value: Any = None
+    error: Exception | None = None
+    try:
+        value = task.execute()
+    except Exception as exc:  # the task's own failure: recorded, never propagated here
+        error = exc
+    duration = time.perf_counter() - start
+
+    if eager:
+        result = Execution(
+            Outcome.FINISHED if error is None else Outcome.FAILED, value, error, duration
+        )
+    else:
+        with huey.storage.batch():
+            result = _record(huey, task, value, error, duration, now or utcnow())
+            finish()
+    for hook in huey.post_execute_hooks():
+        _call_hook(hook, task, value, error)
+    if error is not None and (eager or raise_errors):
+        raise error
+    return result
+
+
+def _call_hook(hook: Callable[..., Any], *args: Any) -> None:
+    try:
+        hook(*args)
+    except CancelExecution:
+        raise
+    except Exception:  # a broken hook is logged and does not stop the task
+        logger.exception("hook %r failed", getattr(hook, "__name__", hook))
+
+
+def _record(
+    huey: Huey,
+    task: QueueTask,
+    value: Any,
+    error: Exception | None,
+    duration: float,
+    now: datetime.datetime,
+) -> Execution:
+    """Store what happened (result, error, retry, pipeline child) and emit the event."""
+    if error is None:
+        logger.info("%s finished in %.3fs", task, duration)
+        if huey.result_store and (value is not None or huey.store_none):
+            huey.store_result(task.task_id, value)
+        huey.emit(events.EVENT_FINISHED, task, duration=duration)
+        if task.on_complete is not None:
+            child = task.on_complete
+            child.with_parent_result(value)
+            huey.enqueue(child)
+        return Execution(Outcome.FINISHED, value, None, duration)
+
+    locked = isinstance(error, TaskLockedException)
+    if locked:
+        logger.info("%s skipped: %s", task, error)
+        huey.emit(events.EVENT_LOCKED, task, error=str(error))
+    else:
+        logger.exception("%s failed after %.3fs", task, duration, exc_info=error)
+        metadata = _error_metadata(task, error, now)
+        huey.record_error(metadata)
+        huey.emit(
+            events.EVENT_ERROR_TASK,
+            task,
+            duration=duration,
+            error=metadata["error"],
+            traceback=metadata["traceback"],
+        )
+    if task.retries > 0:
+        _retry(huey, task, now)
+        return Execution(Outcome.RETRYING, None, error, duration)
+    if locked:
+        return Execution(Outcome.LOCKED, None, error, duration)
+    if huey.store_errors and huey.result_store:
+        huey.store_result(task.task_id, ErrorResult(metadata))
+    return Execution(Outcome.FAILED, None, error, duration)
+
+
+def _retry(huey: Huey, task: QueueTask, now: datetime.datetime) -> None:
+    task.retries -= 1
+    task.execute_time = (
+        now + datetime.timedelta(seconds=task.retry_delay) if (task.retry_delay) else None
+    )
+    logger.info("%s will be retried (%d retries left)", task, task.retries)
+    huey.emit(events.EVENT_RETRYING, task, delay=task.retry_delay)
+    huey.enqueue(task)
+
+
+def _error_metadata(task: QueueTask, error: Exception, now: datetime.datetime) -> dict[str, Any]:
+    return {
+        "task_id": task.task_id,
+        "task": task.name,
+        "error": repr(error),
+        "traceback": "".join(traceback.format_exception(error)),
+        "retries": task.retries,
+        "execute_time": task.execute_time.isoformat() if task.execute_time else None,
+        "time": now.isoformat(),
+    }

@@ -1,0 +1,141 @@
+"""TaskResultWrapper: read a task's result, blocking with timeout and backoff, and
+act on the task it stands for (revoke, restore, reschedule)."""
+
+from __future__ import annotations
+
+import datetime
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .exceptions import DataStoreTimeout, TaskException
+from .task import QueueTask, compute_eta
+
+if TYPE_CHECKING:
+    from .api import Huey
+
+
+@dataclass(frozen=True)
+class ErrorResult:
+    """Stored in place of a result when a task failed for good; reading it raises."""
+
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+#: Returned by Huey.read_result when the result store holds nothing for a task.
+EMPTY: Any = object()
+
+
+def wait_for_result(
+    huey: Huey,
+    task_id: str,
+    blocking: bool = False,
+    timeout: float | None = None,
+    backoff: float = 1.15,
+    max_delay: float = 1.0,
+    preserve: bool = False,
+) -> Any:
+    """The stored value for ``task_id`` (EMPTY if none and not blocking).
+
+    Blocking waits use the storage's wake-up signal, so a result is seen within
+    milliseconds of being stored; ``backoff`` and ``max_delay`` bound each wait
+    (they are the polling interval on storages that cannot signal).
+    """
+    value = huey.read_result(task_id, preserve)
+    if not blocking or value is not EMPTY:
+        return value
+    deadline = None if timeout is None else time.monotonic() + timeout
+    delay = 0.1
+    while value is EMPTY:
+        wait = delay if huey.storage.blocking is False else max_delay
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise DataStoreTimeout(f"no result for task {task_id} within {timeout}s")
+            wait = min(wait, remaining)
+        huey.storage.wait_for_data(task_id, wait)
+        delay = min(delay * backoff, max_delay)
+        value = huey.read_result(task_id, preserve)
+    return value
+
+
+class TaskResultWrapper:
+    """The handle returned when a task is enqueued; reads its result once it is stored."""
+
+    def __init__(self, huey: Huey, task: QueueTask) -> None:
+        self.huey = huey
+        self.task = task
+        self._value: Any = EMPTY
+
+    @property
+    def task_id(self) -> str:
+        return self.task.task_id
+
+    def get(
+        self,
+        blocking: bool = False,
+        timeout: float | None = None,
+        backoff: float = 1.15,
+        max_delay: float = 1.0,
+        revoke_on_timeout: bool = False,
+        preserve: bool = False,
+    ) -> Any:
+        """The task's return value, or None if not ready (see wait_for_result).
+
+        A failed task raises TaskException; a timeout raises DataStoreTimeout (and
+        revokes the task first when ``revoke_on_timeout``). Once read, the value is
+        kept on this wrapper, so reading again returns it even though the store
+        dropped it.
+        """
+        if self._value is EMPTY:
+            try:
+                value = wait_for_result(
+                    self.huey, self.task_id, blocking, timeout, backoff, max_delay, preserve
+                )
+            except DataStoreTimeout:
+                if revoke_on_timeout:
+                    self.revoke()
+                raise
+            if value is EMPTY:
+                return None
+            self._value = value
+        if isinstance(self._value, ErrorResult):
+            raise TaskException(self._value.metadata)
+        return self._value
+
+    __call__ = get
+
+    def revoke(self, revoke_until: datetime.datetime | None = None, revoke_once: bool = False):
+        """Stop this task instance from running, unless it already started."""
+        return self.huey.revoke(self.task, revoke_until, revoke_once)
+
+    def restore(self) -> bool:
+        """Undo :meth:`revoke` (a class-wide revoke stays in force)."""
+        return self.huey.restore(self.task)
+
+    def is_revoked(self) -> bool:
+        """True if this instance or its whole task class is revoked."""
+        return self.huey.is_revoked(self.task)
+
+    def reschedule(
+        self,
+        eta: datetime.datetime | None = None,
+        delay: float | datetime.timedelta | None = None,
+        convert_utc: bool = True,
+    ) -> TaskResultWrapper | Any:
+        """Revoke this instance and enqueue a copy (new id) at ``eta``/``delay``, or now.
+
+        No check is made that the original has not already run.
+        """
+        self.revoke()
+        task = type(self.task)(
+            self.task.data,
+            execute_time=compute_eta(eta, delay, convert_utc),
+            retries=self.task.retries,
+            retry_delay=self.task.retry_delay,
+            on_complete=self.task.on_complete,
+        )
+        return self.huey.enqueue(task)
+
+    def __repr__(self) -> str:
+        return f"<TaskResultWrapper {self.task!r}>"

@@ -1,0 +1,236 @@
+"""Tasks: QueueTask (one execution), PeriodicQueueTask, and TaskWrapper (the decorated
+function), plus the time helpers that turn ``eta``/``delay`` into an execute time."""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import uuid
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from .api import Huey
+    from .result import TaskResultWrapper
+
+
+def utcnow() -> datetime.datetime:
+    """The current UTC time as a naive datetime (the library's default clock)."""
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def to_utc(dt: datetime.datetime) -> datetime.datetime:
+    """Naive UTC for ``dt``: aware values are converted, naive ones are read as local time."""
+    return dt.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def compute_eta(
+    eta: datetime.datetime | None = None,
+    delay: float | datetime.timedelta | None = None,
+    convert_utc: bool = True,
+) -> datetime.datetime | None:
+    """The execute time for ``schedule``/``reschedule``, following the spec's convert_utc note:
+    with ``convert_utc`` the result is naive UTC, otherwise naive local time."""
+    if eta is not None and delay is not None:
+        raise ValueError("pass either eta or delay, not both")
+    if delay is not None:
+        if not isinstance(delay, datetime.timedelta):
+            delay = datetime.timedelta(seconds=delay)
+        now = utcnow() if convert_utc else datetime.datetime.now()
+        return now + delay
+    if eta is None:
+        return None
+    if convert_utc:
+        return to_utc(eta)
+    if eta.tzinfo is not None:
+        return eta.astimezone().replace(tzinfo=None)
+    return eta
+
+
+class QueueTask:
+    """One execution of a task; subclasses made by TaskWrapper call the user function.
+
+    ``data`` is ``(args, kwargs)`` for decorated functions. A subclass written by hand
+    overrides :meth:`execute` and may carry any picklable ``data``.
+    """
+
+    #: Registry name: stable and unique per module and function.
+    name: ClassVar[str] = "huey.task.QueueTask"
+    default_retries: ClassVar[int] = 0
+    default_retry_delay: ClassVar[float] = 0
+    retries_as_argument: ClassVar[bool] = False
+    include_task: ClassVar[bool] = False
+    func: ClassVar[Callable[..., Any] | None] = None
+
+    def __init__(
+        self,
+        data: Any = None,
+        task_id: str | None = None,
+        execute_time: datetime.datetime | None = None,
+        retries: int | None = None,
+        retry_delay: float | None = None,
+        on_complete: QueueTask | None = None,
+    ) -> None:
+        self.data = ((), {}) if data is None and self.func is not None else data
+        self.task_id = task_id or str(uuid.uuid4())
+        self.execute_time = execute_time
+        self.retries = self.default_retries if retries is None else retries
+        self.retry_delay = self.default_retry_delay if retry_delay is None else retry_delay
+        self.on_complete = on_complete
+
+    def execute(self) -> Any:
+        """Run the task and return its value."""
+        if self.func is None:
+            raise NotImplementedError(f"{type(self).__name__} must implement execute()")
+        args, kwargs = self.data
+        if self.retries_as_argument or self.include_task:
+            kwargs = dict(kwargs)
+            if self.retries_as_argument:
+                kwargs["retries"] = self.retries
+            if self.include_task:
+                kwargs["task"] = self
+        return type(self).func(*args, **kwargs)
+
+    def then(self, task: TaskWrapper | QueueTask, *args: Any, **kwargs: Any) -> QueueTask:
+        """Run ``task`` with this task's result when this one finishes; returns ``self``
+        so calls chain. A tuple result extends the child's args, a dict its kwargs, and
+        anything else becomes its first argument."""
+        child = task.s(*args, **kwargs) if isinstance(task, TaskWrapper) else task
+        last = self
+        while last.on_complete is not None:
+            last = last.on_complete
+        last.on_complete = child
+        return self
+
+    def chain(self) -> list[QueueTask]:
+        """This task followed by every task of its pipeline, in order."""
+        tasks, task = [], self
+        while task is not None:
+            tasks.append(task)
+            task = task.on_complete
+        return tasks
+
+    def with_parent_result(self, value: Any) -> None:
+        """Feed a finished parent's return value into this task's arguments."""
+        args, kwargs = self.data
+        if isinstance(value, tuple):
+            args = value + tuple(args)
+        elif isinstance(value, dict):
+            kwargs = {**kwargs, **value}
+        else:
+            args = (value, *args)
+        self.data = (tuple(args), kwargs)
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, QueueTask)
+            and self.task_id == other.task_id
+            and self.name == other.name
+            and self.execute_time == other.execute_time
+        )
+
+    def __hash__(self) -> int:
+        return hash(self.task_id)
+
+    def __repr__(self) -> str:
+        eta = f" @{self.execute_time.isoformat()}" if self.execute_time else ""
+        retries = f" {self.retries} retries" if self.retries else ""
+        return f"{self.name}: {self.task_id}{eta}{retries}"
+
+
+class PeriodicQueueTask(QueueTask):
+    """A task the consumer enqueues itself whenever ``validate_datetime(now)`` is true."""
+
+    validate_datetime: ClassVar[Callable[[datetime.datetime], bool]]
+
+    @classmethod
+    def is_due(cls, timestamp: datetime.datetime) -> bool:
+        return bool(cls.validate_datetime(timestamp))
+
+
+def default_task_name(func: Callable[..., Any]) -> str:
+    """``module.qualname``: two functions of one name in different modules never collide."""
+    return f"{func.__module__}.{func.__qualname__}"
+
+
+class TaskWrapper:
+    """What ``@huey.task()`` puts in place of the function: calling it enqueues a call."""
+
+    def __init__(
+        self,
+        huey: Huey,
+        func: Callable[..., Any],
+        retries: int = 0,
+        retry_delay: float = 0,
+        retries_as_argument: bool = False,
+        include_task: bool = False,
+        name: str | None = None,
+        task_base: type[QueueTask] | None = None,
+        **task_settings: Any,
+    ) -> None:
+        self.huey = huey
+        self.func = func
+        self.name = name or default_task_name(func)
+        attributes = {
+            "name": self.name,
+            "func": staticmethod(func),
+            "default_retries": retries,
+            "default_retry_delay": retry_delay,
+            "retries_as_argument": retries_as_argument,
+            "include_task": include_task,
+            "__module__": func.__module__,
+            "__qualname__": f"queuecmd_{func.__name__}",
+        }
+        attributes.update(
+            {k: staticmethod(v) if callable(v) else v for k, v in task_settings.items()}
+        )
+        base = task_base or QueueTask
+        self.task_class: type[QueueTask] = type(f"queuecmd_{func.__name__}", (base,), attributes)
+        huey.register(self.task_class)
+        functools.update_wrapper(self, func)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> TaskResultWrapper | Any:
+        return self.huey.enqueue(self.s(*args, **kwargs))
+
+    def s(self, *args: Any, **kwargs: Any) -> QueueTask:
+        """A task for this call, not yet enqueued (for pipelines and enqueue())."""
+        return self.task_class((args, kwargs))
+
+    def schedule(
+        self,
+        args: Iterable[Any] | None = None,
+        kwargs: dict[str, Any] | None = None,
+        eta: datetime.datetime | None = None,
+        delay: float | datetime.timedelta | None = None,
+        convert_utc: bool = True,
+        task_id: str | None = None,
+    ) -> TaskResultWrapper | Any:
+        """Enqueue a call to run at ``eta`` or after ``delay`` seconds (see compute_eta)."""
+        task = self.task_class(
+            (tuple(args or ()), dict(kwargs or {})),
+            task_id=task_id,
+            execute_time=compute_eta(eta, delay, convert_utc),
+        )
+        return self.huey.enqueue(task)
+
+    def map(self, argument_list: Iterable[Any]) -> list[TaskResultWrapper | Any]:
+        """Enqueue one call per item (a tuple item is unpacked as args) in one round trip."""
+        tasks = [self.s(*(a if isinstance(a, tuple) else (a,))) for a in argument_list]
+        return self.huey.enqueue_many(tasks)
+
+    def call_local(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the user function directly, without enqueueing."""
+        return self.func(*args, **kwargs)
+
+    def revoke(self, revoke_until: datetime.datetime | None = None, revoke_once: bool = False):
+        """Revoke every instance of this task (see Huey.revoke_all)."""
+        return self.huey.revoke_all(self.task_class, revoke_until, revoke_once)
+
+    def is_revoked(self, dt: datetime.datetime | None = None) -> bool:
+        return self.huey.is_revoked(self.task_class, dt)
+
+    def restore(self) -> bool:
+        return self.huey.restore_all(self.task_class)
+
+    def __repr__(self) -> str:
+        return f"<TaskWrapper {self.name}>"
