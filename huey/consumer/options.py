@@ -42,24 +42,52 @@ class Flag:
 
 
 FLAGS: tuple[Flag, ...] = (
-    Flag("workers", ("-w", "--workers"), "number of worker threads/processes/greenlets",
-         type=int, metavar="N"),
+    Flag(
+        "workers",
+        ("-w", "--workers"),
+        "number of worker threads/processes/greenlets",
+        type=int,
+        metavar="N",
+    ),
     Flag("worker_type", ("-k", "--worker-type"), "kind of worker", choices=WORKER_TYPES),
-    Flag("periodic", ("-n", "--no-periodic"),
-         "do not enqueue periodic tasks from this consumer", action="store_false"),
-    Flag("global_scheduler", ("-g", "--no-global-scheduler"),
-         "enqueue periodic tasks from every consumer, not once per instance",
-         action="store_false"),
-    Flag("utc", ("-o", "--localtime"),
-         "run periodic tasks and ETAs in local time instead of UTC", action="store_false"),
-    Flag("shutdown_timeout", ("--shutdown-timeout",),
-         "seconds running tasks get to finish after SIGINT/SIGTERM", type=float,
-         metavar="SECONDS"),
-    Flag("heartbeat_timeout", ("--heartbeat-timeout",),
-         "seconds without a heartbeat before a consumer's in-flight tasks are requeued",
-         type=float, metavar="SECONDS"),
-    Flag("flush_locks", ("-f", "--flush-locks"), "release every lock_task lock at startup",
-         action="store_true"),
+    Flag(
+        "periodic",
+        ("-n", "--no-periodic"),
+        "do not enqueue periodic tasks from this consumer",
+        action="store_false",
+    ),
+    Flag(
+        "global_scheduler",
+        ("-g", "--no-global-scheduler"),
+        "enqueue periodic tasks from every consumer, not once per instance",
+        action="store_false",
+    ),
+    Flag(
+        "utc",
+        ("-o", "--localtime"),
+        "run periodic tasks and ETAs in local time instead of UTC",
+        action="store_false",
+    ),
+    Flag(
+        "shutdown_timeout",
+        ("--shutdown-timeout",),
+        "seconds running tasks get to finish after SIGINT/SIGTERM",
+        type=float,
+        metavar="SECONDS",
+    ),
+    Flag(
+        "heartbeat_timeout",
+        ("--heartbeat-timeout",),
+        "seconds without a heartbeat before a consumer's in-flight tasks are requeued",
+        type=float,
+        metavar="SECONDS",
+    ),
+    Flag(
+        "flush_locks",
+        ("-f", "--flush-locks"),
+        "release every lock_task lock at startup",
+        action="store_true",
+    ),
     Flag("logfile", ("-l", "--logfile"), "append logs to this file", metavar="FILE"),
     Flag("verbose", ("-v", "--verbose"), "log at DEBUG level", action="store_true"),
     Flag("quiet", ("-q", "--quiet"), "log warnings and errors only", action="store_true"),
@@ -70,14 +98,19 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
     """Add every consumer flag to ``parser`` with ConsumerOptions' defaults."""
     defaults = ConsumerOptions()
     for flag in FLAGS:
-        kwargs: dict = {"dest": flag.field, "help": flag.help, "action": flag.action,
-                        "default": getattr(defaults, flag.field)}
+        kwargs: dict = {
+            "dest": flag.field,
+            "help": flag.help,
+            "action": flag.action,
+            "default": getattr(defaults, flag.field),
+        }
         if flag.action == "store":
             kwargs.update(type=flag.type, choices=flag.choices, metavar=flag.metavar)
         parser.add_argument(*flag.names, **kwargs)
     # -u/--utc is the default; accepted so scripts written for huey keep working.
-    parser.add_argument("-u", "--utc", dest="utc", action="store_true",
-                        help="run in UTC (the default)")
+    parser.add_argument(
+        "-u", "--utc", dest="utc", action="store_true", help="run in UTC (the default)"
+    )
 
 
 def options_from_namespace(namespace: argparse.Namespace) -> ConsumerOptions:

@@ -1,0 +1,83 @@
+"""``huey_consumer path.to.module.huey [flags]``: run a consumer for a Huey object."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from huey.consumer.options import ConsumerOptions, add_flags, options_from_namespace
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="huey_consumer",
+        description="Run a consumer that executes the tasks of one Huey instance.",
+    )
+    parser.add_argument(
+        "huey",
+        metavar="MODULE.HUEY",
+        help="import path of the Huey object, e.g. myapp.tasks.huey (or myapp.tasks:huey)",
+    )
+    add_flags(parser)
+    return parser
+
+
+def load_huey(path: str) -> object:
+    """Import ``module.attr`` or ``module:attr``; SystemExit with one clear line if not."""
+    module_name, sep, attr = path.partition(":") if ":" in path else path.rpartition(".")
+    if not module_name or not attr:
+        raise SystemExit(f"huey_consumer: {path!r} is not an import path like myapp.tasks.huey")
+    sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise SystemExit(f"huey_consumer: cannot import module {module_name!r}: {exc}") from None
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise SystemExit(f"huey_consumer: module {module_name!r} has no {attr!r}") from None
+
+
+def configure_logging(options: ConsumerOptions) -> None:
+    level = logging.DEBUG if options.verbose else logging.WARNING if options.quiet else logging.INFO
+    handler: logging.Handler = (
+        logging.FileHandler(options.logfile) if options.logfile else logging.StreamHandler()
+    )
+    handler.setFormatter(
+        logging.Formatter(
+            "[%(asctime)s] %(levelname)s %(processName)s:%(threadName)s %(name)s: %(message)s"
+        )
+    )
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    options = options_from_namespace(args)
+    if options.worker_type == "greenlet":
+        try:
+            from gevent import monkey
+        except ImportError:
+            raise SystemExit(
+                "huey_consumer: -k greenlet needs gevent: pip install 'huey-ng[gevent]'"
+            ) from None
+        monkey.patch_all()
+    from huey.api import Huey
+    from huey.consumer import Consumer
+
+    huey = load_huey(args.huey)
+    if not isinstance(huey, Huey):
+        raise SystemExit(f"huey_consumer: {args.huey!r} is a {type(huey).__name__}, not a Huey")
+    configure_logging(options)
+    Consumer.from_options(huey, options).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,177 @@
+"""The consumer: starts workers, the scheduler and heartbeats; acts on signals;
+replaces dead workers; on stop, gives running tasks time and requeues the rest."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from .environment import Environment, Handle, environment
+from .options import ConsumerOptions
+from .recovery import Recovery
+from .scheduler import Scheduler
+from .worker import Worker
+
+if TYPE_CHECKING:
+    from ..api import Huey
+
+logger = logging.getLogger("huey.consumer")
+
+
+class Consumer:
+    """Executes the tasks of one Huey instance.
+
+    ``run()`` blocks until stopped (SIGINT/SIGTERM: graceful; a second one: at once;
+    SIGHUP: restart workers). ``start()``/``stop()`` embed a consumer in a program or
+    a test. Every option is a :class:`ConsumerOptions` field.
+    """
+
+    def __init__(self, huey: Huey, **options: Any) -> None:
+        self.huey = huey
+        self.options = ConsumerOptions(**options)
+        self.environment: Environment = environment(self.options.worker_type)
+        self.consumer_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._threads_stop = threading.Event()
+        self._workers: dict[str, tuple[Handle, Any]] = {}
+        self._services: list[threading.Thread] = []
+        self._stop_requested = 0
+        self._restart_requested = False
+        self._running = False
+
+    @classmethod
+    def from_options(cls, huey: Huey, options: ConsumerOptions) -> Consumer:
+        return cls(huey, **dataclasses.asdict(options))
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def start(self) -> None:
+        """Start workers, scheduler and heartbeats in the background; return at once."""
+        opts = self.options
+        if opts.flush_locks:
+            released = self.huey.flush_locks()
+            logger.info("released locks: %s", ", ".join(sorted(released)) or "none")
+        logger.info(
+            "consumer %s for %r: %d %s worker(s), periodic %s, global scheduler %s, %s",
+            self.consumer_id,
+            self.huey.name,
+            opts.workers,
+            opts.worker_type,
+            "on" if opts.periodic else "off",
+            "on" if opts.global_scheduler else "off",
+            "UTC" if opts.utc else "local time",
+        )
+        self._threads_stop.clear()
+        self._start_workers()
+        scheduler = Scheduler(
+            self.huey,
+            self.consumer_id,
+            self._threads_stop,
+            opts.utc,
+            opts.periodic,
+            opts.global_scheduler,
+        )
+        recovery = Recovery(
+            self.huey, lambda: list(self._workers), self._threads_stop, opts.heartbeat_timeout
+        )
+        recovery.step(time.time())  # register heartbeats before the first fetch
+        self._services = [
+            self._thread(scheduler.loop, "huey-scheduler"),
+            self._thread(recovery.loop, "huey-heartbeat"),
+        ]
+        self._running = True
+
+    def run(self) -> None:
+        """Start, then supervise until stopped by a signal or :meth:`stop`."""
+        if threading.current_thread() is threading.main_thread():
+            self._install_signal_handlers()
+        self.start()
+        try:
+            while self._stop_requested == 0:
+                time.sleep(0.1)
+                if self._restart_requested:
+                    self._restart_requested = False
+                    logger.info("SIGHUP: restarting workers")
+                    self._stop_workers()
+                    self._start_workers()
+                self.check_workers()
+        finally:
+            self.stop(graceful=True)
+
+    def stop(self, graceful: bool = True) -> None:
+        """Stop taking tasks; give running ones ``shutdown_timeout`` seconds when
+        graceful, and put whatever did not finish back on the queue."""
+        if not self._running:
+            return
+        self._running = False
+        logger.info("stopping consumer %s%s", self.consumer_id, "" if graceful else " now")
+        self._stop_workers(self.options.shutdown_timeout if graceful else 0)
+        self._threads_stop.set()
+        for thread in self._services:
+            thread.join(2)
+        logger.info("consumer %s stopped", self.consumer_id)
+
+    def check_workers(self) -> None:
+        """Replace workers that died; their in-flight tasks go back on the queue first."""
+        for worker_id, (handle, _) in list(self._workers.items()):
+            if not handle.is_alive() and self._running:
+                logger.error("worker %s died; requeueing its task and replacing it", worker_id)
+                self.huey.storage.requeue(worker_id)
+                self._spawn_worker(worker_id)
+
+    # -- workers ------------------------------------------------------------------------
+    def _start_workers(self) -> None:
+        for index in range(self.options.workers):
+            self._spawn_worker(f"{self.consumer_id}:{index}")
+
+    def _spawn_worker(self, worker_id: str) -> None:
+        stop = self.environment.event()
+        worker = Worker(self.huey, worker_id, stop, self.options.utc)
+        self._workers[worker_id] = (self.environment.spawn(worker.loop, worker_id), stop)
+
+    def _stop_workers(self, timeout: float | None = None) -> None:
+        """Flag every worker, wait up to ``timeout``, requeue what is still in flight."""
+        timeout = self.options.shutdown_timeout if timeout is None else timeout
+        for _, stop in self._workers.values():
+            stop.set()
+        deadline = time.monotonic() + timeout
+        for handle, _ in self._workers.values():
+            while handle.is_alive() and self._stop_requested < 2:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                handle.join(min(remaining, 0.1))
+        for worker_id, (handle, _) in self._workers.items():
+            if handle.is_alive():
+                logger.warning("worker %s did not finish in time; its task is requeued", worker_id)
+                self.environment.kill(handle)
+            moved = self.huey.storage.requeue(worker_id)
+            if moved:
+                logger.info("requeued %d unfinished task(s) of %s", moved, worker_id)
+        self._workers.clear()
+
+    def _thread(self, target: Any, name: str) -> threading.Thread:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        return thread
+
+    # -- signals: handlers only set flags ---------------------------------------------------
+    def _install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGINT, self._on_stop_signal)
+        signal.signal(signal.SIGTERM, self._on_stop_signal)
+        signal.signal(signal.SIGHUP, self._on_hup)
+
+    def _on_stop_signal(self, signum: int, frame: Any) -> None:
+        self._stop_requested += 1
+
+    def _on_hup(self, signum: int, frame: Any) -> None:
+        self._restart_requested = True
+
+    def request_stop(self, immediate: bool = False) -> None:
+        """Ask a running :meth:`run` loop to stop (what a signal does)."""
+        self._stop_requested += 2 if immediate else 1

@@ -1,0 +1,100 @@
+"""The scheduler: moves due tasks to the queue and enqueues periodic tasks at each
+minute boundary, sleeping until the next due time instead of ticking."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from typing import TYPE_CHECKING
+
+from .. import events
+from ..exceptions import QueueException
+from ..storage.base import to_score
+from .backoff import Backoff
+from .worker import Flag, consumer_clock
+
+if TYPE_CHECKING:
+    from ..api import Huey
+
+logger = logging.getLogger("huey.consumer.scheduler")
+
+CLAIM_PREFIX = "huey.periodic."
+#: A minute's claim is deleted this many minutes later by any consumer still running.
+CLAIM_LIFETIME = datetime.timedelta(minutes=2)
+
+
+def claim_key(minute: datetime.datetime) -> str:
+    return f"{CLAIM_PREFIX}{minute:%Y%m%d%H%M}"
+
+
+class Scheduler:
+    """Runs until ``stop`` is set; :meth:`step` does one pass and says how long to sleep."""
+
+    def __init__(
+        self,
+        huey: Huey,
+        consumer_id: str,
+        stop: Flag,
+        utc: bool = True,
+        periodic: bool = True,
+        global_scheduler: bool = True,
+        max_sleep: float = 5.0,
+    ) -> None:
+        self.huey = huey
+        self.consumer_id = consumer_id
+        self.stop = stop
+        self.utc = utc
+        self.periodic = periodic
+        self.global_scheduler = global_scheduler
+        self.max_sleep = max_sleep
+        self.backoff = Backoff()
+        self._last_minute: datetime.datetime | None = None
+
+    def loop(self) -> None:
+        while not self.stop.is_set():
+            try:
+                sleep = self.step(consumer_clock(self.utc))
+                self.backoff.succeeded("scheduler")
+            except QueueException as exc:
+                self.backoff.failed("scheduler", exc, self.stop.wait)
+                continue
+            if sleep > 0:
+                self.huey.storage.wait_schedule_change(min(sleep, self.max_sleep))
+
+    def step(self, now: datetime.datetime) -> float:
+        """Enqueue what is due at ``now``; seconds until something else will be."""
+        storage = self.huey.storage
+        due = storage.read_schedule(now)
+        if due:
+            storage.enqueue_many(due)
+            logger.debug("moved %d scheduled tasks to the queue", len(due))
+        minute = now.replace(second=0, microsecond=0)
+        if self.periodic and minute != self._last_minute:
+            self._last_minute = minute
+            self.enqueue_periodic(minute)
+        wake = (minute + datetime.timedelta(minutes=1) - now).total_seconds()
+        next_score = storage.next_scheduled_score()
+        if next_score is not None:
+            wake = min(wake, next_score - to_score(now))
+        return max(wake, 0.0)
+
+    def enqueue_periodic(self, minute: datetime.datetime) -> list[str]:
+        """Enqueue the periodic tasks due at ``minute``, unless another consumer of
+        this instance already claimed the minute (global scheduler). Returns names."""
+        huey = self.huey
+        if self.global_scheduler:
+            huey.storage.pop_data(claim_key(minute - CLAIM_LIFETIME))
+        due = [cls for cls in huey.periodic_tasks() if cls.is_due(minute)]
+        if not due:
+            return []
+        if self.global_scheduler and not huey.storage.put_if_empty(
+            claim_key(minute), self.consumer_id.encode()
+        ):
+            logger.debug("periodic tasks for %s enqueued by another consumer", minute)
+            return []
+        for cls in due:
+            task = cls()
+            huey.enqueue(task)
+            huey.emit(events.EVENT_ENQUEUED_PERIODIC, task)
+            logger.info("enqueued periodic task %s", task)
+        return [cls.name for cls in due]
