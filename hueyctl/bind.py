@@ -1,0 +1,150 @@
+"""Bind an application's Huey objects to what the manifest says: storage, hooks, schedules.
+
+The manifest is the single source of truth: the consumer (through the launcher), hueyctl
+itself, and the application that enqueues all call :func:`bind`, so they reach the same
+storage without repeating it::
+
+    import hueyctl
+    hueyctl.bind("deploy/manifest.yaml")   # once, at startup
+    send_email("a@example.com")            # tasks are used as usual
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from hueyctl.errors import ManifestError, Problem
+from hueyctl.manifest import Instance, Manifest, expand, load
+
+# (manifest path, instance) -> (settings it was bound with, the Huey object)
+_bound: dict[tuple[str, str], tuple[dict[str, Any], Any]] = {}
+
+
+def import_object(path: str) -> Any:
+    """``package.module:attribute`` -> the object; ImportError or AttributeError if absent."""
+    module_name, _, attribute = path.partition(":")
+    target: Any = importlib.import_module(module_name)
+    for part in attribute.split("."):
+        target = getattr(target, part)
+    return target
+
+
+def storage_url(manifest: Manifest, instance: Instance, environ: Mapping[str, str]) -> str:
+    """The instance's storage URL with ``${VAR}`` resolved."""
+    return expand(instance.storage, environ)
+
+
+def use_manifest_directory(manifest: Manifest) -> None:
+    """Import paths in a manifest are relative to its directory, like a project root."""
+    directory = str(manifest.directory)
+    if directory not in sys.path:
+        sys.path.insert(0, directory)
+
+
+def bind(
+    manifest: Manifest | str | os.PathLike,
+    instances: Iterable[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Import each instance's Huey object, point it at the manifest's storage, and
+    register the manifest's hooks and schedules; return ``{instance name: Huey}``.
+
+    Binding the same instance again with unchanged settings returns the same object.
+    """
+    if not isinstance(manifest, Manifest):
+        manifest = load(manifest, environ)
+    environ = os.environ if environ is None else environ
+    use_manifest_directory(manifest)
+    names = list(manifest.instances) if instances is None else list(instances)
+    result = {}
+    for name in names:
+        instance = manifest.instance(name)
+        settings = manifest.settings(instance)
+        key = (str(manifest.path), name)
+        if key in _bound and _bound[key][0] == settings:
+            result[name] = _bound[key][1]
+            continue
+        result[name] = _bind_one(manifest, instance, environ)
+        _bound[key] = (settings, result[name])
+    return result
+
+
+def _bind_one(manifest: Manifest, instance: Instance, environ: Mapping[str, str]) -> Any:
+    prefix = f"instances.{instance.name}"
+    huey = _imported(manifest, f"{prefix}.app", instance.app)
+    huey.use_storage(storage_url(manifest, instance, environ))
+    for i, path in enumerate(instance.pre_execute):
+        hook = _imported(manifest, f"{prefix}.hooks.pre_execute[{i}]", path)
+        huey.register_pre_execute(path, hook)
+    for i, path in enumerate(instance.post_execute):
+        hook = _imported(manifest, f"{prefix}.hooks.post_execute[{i}]", path)
+        huey.register_post_execute(path, hook)
+    if instance.schedules:
+        from huey.crontab import parse_cron
+
+        for schedule in instance.schedules:
+            target = _imported(manifest, f"{prefix}.schedules.{schedule.name}.task", schedule.task)
+            func = getattr(target, "func", target)
+            huey.periodic_task(parse_cron(schedule.cron), name=schedule.name)(func)
+    return huey
+
+
+def _imported(manifest: Manifest, field: str, path: str) -> Any:
+    """Import ``path``; a failure is a ManifestError located at ``field``."""
+    try:
+        return import_object(path)
+    except (ImportError, AttributeError) as exc:
+        message = f"cannot import {path!r}: {exc.__class__.__name__}: {exc}"
+        raise ManifestError(
+            [Problem(str(manifest.path), manifest.line(field), field, message)]
+        ) from None
+
+
+def check_imports(manifest: Manifest) -> None:
+    """Import every app, hook and schedule task, and check that no two instances share
+    a queue (same storage URL and Huey name); raise ManifestError with every problem."""
+    use_manifest_directory(manifest)
+    problems: list[Problem] = []
+    queues: dict[tuple[str, str], str] = {}
+    for name, instance in manifest.instances.items():
+        prefix = f"instances.{name}"
+        fields = [(f"{prefix}.app", instance.app)]
+        fields += [
+            (f"{prefix}.hooks.pre_execute[{i}]", p) for i, p in enumerate(instance.pre_execute)
+        ]
+        fields += [
+            (f"{prefix}.hooks.post_execute[{i}]", p) for i, p in enumerate(instance.post_execute)
+        ]
+        fields += [(f"{prefix}.schedules.{s.name}.task", s.task) for s in instance.schedules]
+        for field, path in fields:
+            try:
+                obj = _imported(manifest, field, path)
+            except ManifestError as exc:
+                problems += exc.problems
+                continue
+            if field.endswith(".app"):
+                problems += _check_app(manifest, field, obj, instance, queues)
+    if problems:
+        raise ManifestError(problems)
+
+
+def _check_app(
+    manifest: Manifest, field: str, app: Any, instance: Instance, queues: dict
+) -> list[Problem]:
+    def problem(message: str) -> list[Problem]:
+        return [Problem(str(manifest.path), manifest.line(field), field, message)]
+
+    if not hasattr(app, "use_storage"):
+        return problem(f"{instance.app!r} is a {type(app).__name__}, not a Huey object")
+    queue = (instance.storage, getattr(app, "name", ""))
+    if queue in queues:
+        return problem(
+            f"same storage and Huey name {queue[1]!r} as instance {queues[queue]!r}: "
+            "the two would share one queue"
+        )
+    queues[queue] = instance.name
+    return []

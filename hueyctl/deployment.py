@@ -1,0 +1,140 @@
+"""Bring a manifest's deployment up, change it, and take it down.
+
+`up` validates, renders, checks the config with supervisor's own parser, starts
+supervisord or has it reread, applies the plan group by group, and waits until every
+consumer it touched is RUNNING; a consumer that is not makes it fail with the log tail.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from hueyctl import plan as planning
+from hueyctl import render, state
+from hueyctl.errors import OperationFailed
+from hueyctl.manifest import Manifest
+from hueyctl.supervisor import Supervisor
+
+# supervisord's graceful stop of all consumers waits at most the longest stop wait.
+SHUTDOWN_MARGIN = 15.0
+
+
+def desired(manifest: Manifest) -> dict[str, dict[str, Any]]:
+    return {name: manifest.settings(i) for name, i in manifest.instances.items()}
+
+
+def supervisor(manifest: Manifest) -> Supervisor:
+    return Supervisor(state.paths(manifest))
+
+
+def changes(manifest: Manifest) -> list[planning.Change]:
+    """What `up` would do, read from the state directory and the live supervisord."""
+    sup = supervisor(manifest)
+    running = {}
+    if sup.is_running():
+        running = {name: info["statename"] for name, info in sup.processes().items()}
+    return planning.plan(desired(manifest), state.read_applied(sup.where), running)
+
+
+def up(manifest: Manifest) -> tuple[list[planning.Change], dict[str, dict[str, Any]]]:
+    """Apply the manifest; return the changes made and each instance's process info."""
+    where = state.paths(manifest)
+    text = render.render(manifest)
+    render.check(text, where)
+    where.create()
+    sup = Supervisor(where)
+    started = not sup.is_running()
+    # Changes are computed before the new config is visible to supervisord.
+    todo = (
+        changes(manifest)
+        if not started
+        else [planning.Change(name, planning.ADD) for name in manifest.instances]
+    )
+    if not where.config.exists() or where.config.read_text() != text:
+        state.write_atomic(where.config, text)
+    if started:
+        sup.start()
+    else:
+        sup.reload()
+        _apply(sup, todo)
+    state.record(manifest)
+    touched = [c.instance for c in todo if c.action not in (planning.KEEP, planning.REMOVE)]
+    infos = sup.wait_running(touched, _wait_timeout(manifest, touched))
+    state.write_applied(where, desired(manifest))
+    _raise_if_failed(sup, infos)
+    return todo, sup.processes()
+
+
+def _apply(sup: Supervisor, todo: list[planning.Change]) -> None:
+    for change in todo:
+        if change.action in (planning.REMOVE, planning.RESTART):
+            sup.remove(change.instance)
+        if change.action in (planning.ADD, planning.RESTART):
+            sup.add(change.instance)
+        if change.action == planning.START:
+            sup.start_process(change.instance)
+
+
+def _wait_timeout(manifest: Manifest, names: list[str]) -> float:
+    slowest = max((manifest.instances[n].startsecs for n in names), default=0)
+    return 30.0 + 3 * slowest
+
+
+def _raise_if_failed(sup: Supervisor, infos: dict[str, dict[str, Any]]) -> None:
+    failed = {name: info for name, info in infos.items() if info["statename"] != "RUNNING"}
+    if not failed:
+        return
+    detail = "\n".join(
+        f"--- {name} ({info['statename']}), last lines of its log ---\n"
+        + (sup.tail(name) or sup.tail(name, stream="stdout") or "(empty)")
+        for name, info in sorted(failed.items())
+    )
+    names = ", ".join(sorted(failed))
+    raise OperationFailed(f"consumer(s) not running: {names}", detail)
+
+
+def down(manifest: Manifest) -> bool:
+    """Stop every consumer gracefully, then supervisord; False if it was not running."""
+    sup = supervisor(manifest)
+    if not sup.is_running():
+        return False
+    longest = max((i.options.shutdown_timeout for i in manifest.instances.values()), default=0)
+    sup.shutdown(longest + render.STOP_MARGIN + SHUTDOWN_MARGIN)
+    state.forget(manifest)
+    return True
+
+
+def running(manifest: Manifest) -> Supervisor:
+    """The deployment's supervisord, which must be running."""
+    sup = supervisor(manifest)
+    if not sup.is_running():
+        raise OperationFailed(
+            f"{manifest.project}: supervisord is not running; start it with "
+            f"`hueyctl up {manifest.path}`"
+        )
+    return sup
+
+
+def restart(manifest: Manifest, names: list[str]) -> dict[str, dict[str, Any]]:
+    """Stop (gracefully) and start the named consumers; wait until they run again."""
+    sup = running(manifest)
+    for name in names:
+        sup.stop_process(name)
+        sup.start_process(name)
+    infos = sup.wait_running(names, _wait_timeout(manifest, names))
+    _raise_if_failed(sup, infos)
+    return infos
+
+
+def reload(manifest: Manifest, names: list[str]) -> None:
+    """Send SIGHUP: each consumer restarts its workers gracefully, keeping its pid."""
+    sup = running(manifest)
+    for name in names:
+        sup.signal(name, "HUP")
+
+
+def uptime(info: dict[str, Any]) -> float | None:
+    if info.get("statename") != "RUNNING":
+        return None
+    return max(0.0, (info.get("now") or time.time()) - info["start"])

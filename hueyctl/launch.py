@@ -1,0 +1,55 @@
+"""What supervisord runs for an instance: ``python -m hueyctl.launch MANIFEST INSTANCE``.
+
+It reads the manifest, sets the environment (manifest env, then the instance's, with
+``${VAR}`` read from the environment supervisord passed down), binds the instance's Huey
+object, and runs its consumer in this same process: supervisord's signals reach the
+consumer directly and no shell sits in between.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from hueyctl.bind import bind
+from hueyctl.errors import HueyctlError
+from hueyctl.manifest import expand, load, missing_variables
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print("usage: python -m hueyctl.launch MANIFEST INSTANCE", file=sys.stderr)
+        return 2
+    path, name = args
+    try:
+        manifest = load(path)
+        instance = manifest.instance(name)
+        environment = manifest.environment(instance)
+        missing = [
+            v for value in environment.values() for v in missing_variables(value, os.environ)
+        ]
+        if missing:
+            # supervisord keeps the environment it started with: a variable set later
+            # reaches the consumers only after `hueyctl down` and `hueyctl up`.
+            print(
+                f"hueyctl.launch: not set in supervisord's environment: {missing}", file=sys.stderr
+            )
+            return 2
+        os.environ.update({k: expand(v, os.environ) for k, v in environment.items()})
+        huey = bind(manifest, [name])[name]
+    except HueyctlError as exc:
+        print(f"hueyctl.launch: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+    from huey.bin.huey_consumer import configure_logging
+    from huey.consumer import Consumer
+
+    options = instance.options
+    configure_logging(options)
+    Consumer.from_options(huey, options).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,476 @@
+"""The manifest: YAML with a line number for every key -> a validated, frozen model.
+
+Validation collects every problem before it raises, so one run shows them all; each
+problem names the file, the line and the dotted field (``instances.emails.workers``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from huey.consumer.options import WORKER_TYPES, ConsumerOptions
+from hueyctl.errors import BadInput, ManifestError, Problem
+
+VERSION = 1
+DEFAULT_STATE_DIR = ".hueyctl"
+SOCKET_NAME = "supervisor.sock"
+# sun_path holds 108 bytes on Linux (104 on macOS); stay under both with the NUL.
+MAX_SOCKET_PATH = 100
+STORAGE_SCHEMES = ("redis", "rediss", "unix", "sqlite")
+SAFE_NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}\Z")
+IMPORT_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*\Z")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# "${NAME}" reads the environment; "$$" is a literal "$".
+_VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_SHA_PASSWORD = re.compile(r"\{SHA\}[0-9a-f]{40}\Z")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A periodic task declared in the manifest: run ``task`` when ``cron`` matches."""
+
+    name: str
+    task: str
+    cron: str
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One Huey instance: one application object, one storage, one supervised consumer."""
+
+    name: str
+    app: str
+    storage: str
+    # The consumer's flags, from the manifest keys named like CONSUMER_KEYS.
+    options: ConsumerOptions = field(default_factory=ConsumerOptions)
+    startsecs: int = 2
+    pre_execute: tuple[str, ...] = ()
+    post_execute: tuple[str, ...] = ()
+    schedules: tuple[Schedule, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Http:
+    """An optional TCP listener for supervisord (its web UI and XML-RPC)."""
+
+    port: int
+    username: str
+    password: str  # "${VAR}" (read by supervisord from its environment) or "{SHA}<hex>"
+    host: str = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """One deployment: a project of instances, with where its state lives."""
+
+    path: Path
+    project: str
+    state_dir: Path
+    instances: Mapping[str, Instance]
+    env: Mapping[str, str] = field(default_factory=dict)
+    http: Http | None = None
+    lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def directory(self) -> Path:
+        return self.path.parent
+
+    def line(self, dotted: str) -> int:
+        """The line of ``dotted`` (or of its nearest parent) in the manifest file."""
+        while dotted not in self.lines and "." in dotted:
+            dotted = dotted.rsplit(".", 1)[0]
+        return self.lines.get(dotted, 1)
+
+    def instance(self, name: str) -> Instance:
+        if name not in self.instances:
+            hint = _did_you_mean(name, self.instances)
+            raise BadInput(f"{self.path}: no instance {name!r}{hint}")
+        return self.instances[name]
+
+    def environment(self, instance: Instance) -> dict[str, str]:
+        """The manifest's env overlaid with the instance's, ``${VAR}`` left unresolved."""
+        return {**self.env, **instance.env}
+
+    def settings(self, instance: Instance) -> dict[str, Any]:
+        """Everything that shapes the instance's consumer, flat, to compare two deploys."""
+        flat: dict[str, Any] = {
+            "app": instance.app,
+            "storage": instance.storage,
+            "startsecs": instance.startsecs,
+        }
+        flat.update((key, getattr(instance.options, key)) for key in CONSUMER_KEYS)
+        flat["hooks.pre_execute"] = list(instance.pre_execute)
+        flat["hooks.post_execute"] = list(instance.post_execute)
+        for s in instance.schedules:
+            flat[f"schedules.{s.name}"] = f"{s.task} {s.cron}"
+        for key, value in self.environment(instance).items():
+            flat[f"env.{key}"] = value
+        flat["manifest"] = str(self.path)
+        return flat
+
+
+def expand(text: str, environ: Mapping[str, str]) -> str:
+    """Replace ``${VAR}`` with its value in ``environ`` and ``$$`` with ``$``."""
+    return _VAR.sub(lambda m: "$" if m.group(1) is None else environ[m.group(1)], text)
+
+
+def missing_variables(text: str, environ: Mapping[str, str]) -> list[str]:
+    """The ``${VAR}`` names in ``text`` that ``environ`` does not set."""
+    return [m.group(1) for m in _VAR.finditer(text) if m.group(1) and m.group(1) not in environ]
+
+
+def load(path: str | os.PathLike, environ: Mapping[str, str] | None = None) -> Manifest:
+    """Read and validate a manifest; raise ManifestError listing every problem."""
+    path = Path(path).expanduser().absolute()
+    shown = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ManifestError([Problem(shown, 1, "(file)", exc.strerror or str(exc))]) from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise ManifestError([Problem(shown, line, "(yaml)", reason)]) from None
+    checker = _Checker(shown, os.environ if environ is None else environ)
+    manifest = checker.manifest(root, path)
+    if checker.problems:
+        raise ManifestError(checker.problems)
+    assert manifest is not None
+    return manifest
+
+
+def _did_you_mean(word: str, choices: Any) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+_TOP_KEYS = ("version", "project", "state_dir", "env", "http", "instances")
+_HTTP_KEYS = ("port", "host", "username", "password")
+_HOOK_KEYS = ("pre_execute", "post_execute")
+_SCHEDULE_KEYS = ("task", "cron")
+# The ConsumerOptions fields a manifest sets, with their type checks (the others,
+# logfile and quiet, belong to the command line: supervisord keeps the logs).
+CONSUMER_KEYS: dict[str, str] = {
+    "workers": "positive_int",
+    "worker_type": "worker_type",
+    "periodic": "bool",
+    "global_scheduler": "bool",
+    "utc": "bool",
+    "shutdown_timeout": "seconds",
+    "heartbeat_timeout": "seconds",
+    "flush_locks": "bool",
+    "verbose": "bool",
+}
+_INSTANCE_SCALARS = {
+    "app": "import",
+    "storage": "storage",
+    **CONSUMER_KEYS,
+    "startsecs": "seconds_int",
+}
+_INSTANCE_KEYS = (*_INSTANCE_SCALARS, "hooks", "schedules", "env")
+
+
+class _Checker:
+    """Walks the YAML node tree, records line numbers and problems, builds the model."""
+
+    def __init__(self, file: str, environ: Mapping[str, str]) -> None:
+        self.file = file
+        self.environ = environ
+        self.problems: list[Problem] = []
+        self.lines: dict[str, int] = {}
+
+    def problem(self, node: yaml.Node | None, name: str, message: str) -> None:
+        if node is not None:
+            line = node.start_mark.line + 1
+        else:  # the line of the key itself, or of its nearest parent
+            key = name
+            while key not in self.lines and "." in key:
+                key = key.rsplit(".", 1)[0]
+            line = self.lines.get(key, 1)
+        self.problems.append(Problem(self.file, line, name, message))
+
+    def mapping(self, node: yaml.Node, name: str, allowed: tuple[str, ...]) -> dict:
+        """A mapping's key -> value node; reports non-mappings, duplicates, unknown keys."""
+        if not isinstance(node, yaml.MappingNode):
+            self.problem(node, name, f"must be a mapping, not {_kind(node)}")
+            return {}
+        found: dict[str, yaml.Node] = {}
+        first_lines: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = str(_scalar(key_node))
+            dotted = f"{name}.{key}" if name else key
+            if key in first_lines:
+                first = first_lines[key]
+                self.problem(key_node, dotted, f"duplicate key (first defined on line {first})")
+                continue
+            first_lines[key] = key_node.start_mark.line + 1
+            if allowed and key not in allowed:
+                self.problem(key_node, dotted, "unknown key" + _did_you_mean(key, allowed))
+                continue
+            self.lines[dotted] = key_node.start_mark.line + 1
+            found[key] = value_node
+        return found
+
+    def value(self, node: yaml.Node, name: str, kind: str) -> Any:
+        """A scalar checked against ``kind``; None (after reporting) when it is wrong."""
+        check = _KINDS[kind]
+        if not isinstance(node, yaml.ScalarNode):
+            self.problem(node, name, f"must be {check.expected}, not {_kind(node)}")
+            return None
+        value = _scalar(node)
+        message = check.problem(value)
+        if message:
+            self.problem(node, name, message)
+            return None
+        if isinstance(value, str):
+            for var in missing_variables(value, self.environ):
+                self.problem(node, name, f"${{{var}}} is not set in the environment")
+        return value
+
+    def string_map(self, node: yaml.Node, name: str) -> dict[str, str]:
+        result = {}
+        for key, value_node in self.mapping(node, name, ()).items():
+            dotted = f"{name}.{key}"
+            if not ENV_NAME.match(key):
+                self.problem(value_node, dotted, "not a valid environment variable name")
+            value = self.value(value_node, dotted, "env_value")
+            if value is not None:
+                result[key] = str(value).lower() if isinstance(value, bool) else str(value)
+        return result
+
+    def import_list(self, node: yaml.Node, name: str) -> tuple[str, ...]:
+        items = node.value if isinstance(node, yaml.SequenceNode) else None
+        if items is None:
+            self.problem(node, name, f"must be a list of import paths, not {_kind(node)}")
+            return ()
+        return tuple(
+            v for i, item in enumerate(items) if (v := self.value(item, f"{name}[{i}]", "import"))
+        )
+
+    def manifest(self, root: yaml.Node | None, path: Path) -> Manifest | None:
+        if root is None:
+            self.problem(None, "version", "the manifest is empty; `hueyctl init` writes one")
+            return None
+        top = self.mapping(root, "", _TOP_KEYS)
+        if not isinstance(root, yaml.MappingNode):
+            return None
+        for key in ("version", "project", "instances"):
+            if key not in top:
+                self.problem(root, key, "required key is missing")
+        if "version" in top:
+            self.value(top["version"], "version", "version")
+        project = self.value(top["project"], "project", "name") if "project" in top else None
+        state = DEFAULT_STATE_DIR
+        if "state_dir" in top:
+            state = self.value(top["state_dir"], "state_dir", "path") or state
+        state_dir = (path.parent / os.path.expanduser(state)).absolute()
+        if len(str(state_dir / SOCKET_NAME).encode()) > MAX_SOCKET_PATH:
+            self.problem(
+                top.get("state_dir", root),
+                "state_dir",
+                f"the supervisord socket {state_dir / SOCKET_NAME} would be longer than "
+                f"{MAX_SOCKET_PATH} bytes, too long for a unix socket; choose a shorter path",
+            )
+        env = self.string_map(top["env"], "env") if "env" in top else {}
+        http = self.http(top["http"]) if "http" in top else None
+        instances = self.instances(top.get("instances"))
+        if self.problems:
+            return None
+        return Manifest(path, project, state_dir, instances, env, http, dict(self.lines))
+
+    def http(self, node: yaml.Node) -> Http | None:
+        keys = self.mapping(node, "http", _HTTP_KEYS)
+        for key in ("port", "username", "password"):
+            if key not in keys:
+                self.problem(node, f"http.{key}", "required key is missing")
+        values = {k: self.value(n, f"http.{k}", _HTTP_KINDS[k]) for k, n in keys.items()}
+        if None in values.values() or len(values) < 3:
+            return None
+        return Http(**values)
+
+    def instances(self, node: yaml.Node | None) -> dict[str, Instance]:
+        if node is None:
+            return {}
+        found = self.mapping(node, "instances", ())
+        if isinstance(node, yaml.MappingNode) and not node.value:
+            self.problem(node, "instances", "declare at least one instance")
+        result = {}
+        for name, value_node in found.items():
+            if not SAFE_NAME.match(name):
+                self.problem(
+                    None,
+                    f"instances.{name}",
+                    "instance names must start with a lowercase letter and hold only "
+                    "a-z, 0-9, '_' and '-' (at most 40 characters)",
+                )
+            instance = self.instance(name, value_node)
+            if instance is not None:
+                result[name] = instance
+        self.shared_storage(result)
+        return result
+
+    def instance(self, name: str, node: yaml.Node) -> Instance | None:
+        prefix = f"instances.{name}"
+        keys = self.mapping(node, prefix, _INSTANCE_KEYS)
+        for key in ("app", "storage"):
+            if isinstance(node, yaml.MappingNode) and key not in keys:
+                self.problem(None, f"{prefix}.{key}", "required key is missing")
+        values: dict[str, Any] = {}
+        for key, kind in _INSTANCE_SCALARS.items():
+            if key in keys:
+                values[key] = self.value(keys[key], f"{prefix}.{key}", kind)
+        if "hooks" in keys:
+            hooks = self.mapping(keys["hooks"], f"{prefix}.hooks", _HOOK_KEYS)
+            for key, hook_node in hooks.items():
+                values[key] = self.import_list(hook_node, f"{prefix}.hooks.{key}")
+        if "schedules" in keys:
+            values["schedules"] = self.schedules(keys["schedules"], f"{prefix}.schedules")
+        if "env" in keys:
+            values["env"] = self.string_map(keys["env"], f"{prefix}.env")
+        if None in values.values() or "app" not in values or "storage" not in values:
+            return None
+        options = {k: values.pop(k) for k in CONSUMER_KEYS if k in values}
+        return Instance(name=name, options=ConsumerOptions(**options), **values)
+
+    def schedules(self, node: yaml.Node, prefix: str) -> tuple[Schedule, ...]:
+        result = []
+        for name, entry in self.mapping(node, prefix, ()).items():
+            keys = self.mapping(entry, f"{prefix}.{name}", _SCHEDULE_KEYS)
+            values = {}
+            for key in _SCHEDULE_KEYS:
+                if key in keys:
+                    values[key] = self.value(keys[key], f"{prefix}.{name}.{key}", key)
+                elif isinstance(entry, yaml.MappingNode):
+                    self.problem(None, f"{prefix}.{name}.{key}", "required key is missing")
+            if len(values) == 2 and None not in values.values():
+                result.append(Schedule(name, values["task"], values["cron"]))
+        return tuple(result)
+
+    def shared_storage(self, instances: dict[str, Instance]) -> None:
+        """Two instances on one Huey object would share its storage, hence one queue.
+        (Different objects on one storage with one Huey name: see bind.check_imports.)"""
+        seen: dict[str, str] = {}
+        for name, instance in instances.items():
+            if instance.app in seen:
+                self.problem(
+                    None,
+                    f"instances.{name}.app",
+                    f"same Huey object as instance {seen[instance.app]!r}: the two would share "
+                    "one queue; give each instance its own Huey object and storage",
+                )
+            seen.setdefault(instance.app, name)
+
+
+@dataclass(frozen=True)
+class _Kind:
+    expected: str
+    problem: Callable[[Any], str | None]
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _check_cron(value: Any) -> str | None:
+    from huey.crontab import parse_cron
+
+    if not isinstance(value, str):
+        return 'must be a 5-field cron string such as "0 3 * * *"'
+    try:
+        parse_cron(value)
+    except ValueError as exc:
+        return f"bad cron expression {value!r}: {exc}"
+    return None
+
+
+def _check_storage(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return "must be a storage URL such as redis://127.0.0.1:6379/0 or sqlite:///tasks.db"
+    scheme = value.partition("://")[0]
+    if scheme == "memory":
+        return (
+            "memory:// lives inside one process, so the consumer could never see the tasks "
+            "your application enqueues; use sqlite:///path or redis://"
+        )
+    if scheme not in STORAGE_SCHEMES or "://" not in value:
+        return f"unknown storage URL {value!r}; use one of " + ", ".join(
+            f"{s}://" for s in STORAGE_SCHEMES
+        )
+    return None
+
+
+def _simple(expected: str, ok: Callable[[Any], bool], extra: str = "") -> _Kind:
+    return _Kind(expected, lambda v: None if ok(v) else f"must be {expected}{extra}, not {v!r}")
+
+
+_KINDS: dict[str, _Kind] = {
+    "version": _simple(f"{VERSION}", lambda v: v == VERSION, " (the only manifest version)"),
+    "name": _simple(
+        "a name of lowercase letters, digits, '_' or '-'",
+        lambda v: isinstance(v, str) and bool(SAFE_NAME.match(v)),
+    ),
+    "path": _simple("a path", lambda v: isinstance(v, str) and v != ""),
+    "import": _simple(
+        "an import path like 'package.module:name'",
+        lambda v: isinstance(v, str) and bool(IMPORT_PATH.match(v)),
+    ),
+    "storage": _Kind("a storage URL", _check_storage),
+    "positive_int": _simple("a whole number of at least 1", lambda v: _is_int(v) and v >= 1),
+    "seconds": _simple(
+        "a number of seconds (0 or more)",
+        lambda v: (_is_int(v) or isinstance(v, float)) and v >= 0,
+    ),
+    "seconds_int": _simple(
+        "a whole number of seconds (0 or more)", lambda v: _is_int(v) and v >= 0
+    ),
+    "worker_type": _simple("one of " + ", ".join(WORKER_TYPES), lambda v: v in WORKER_TYPES),
+    "bool": _simple("true or false", lambda v: isinstance(v, bool)),
+    "env_value": _simple(
+        "a string, number or boolean",
+        lambda v: isinstance(v, (str, int, float, bool)),
+    ),
+    "cron": _Kind("a cron string", _check_cron),
+    "task": _Kind("an import path", lambda v: _KINDS["import"].problem(v)),
+    "port": _simple("a TCP port (1-65535)", lambda v: _is_int(v) and 0 < v < 65536),
+    "host": _simple("a host name or address", lambda v: isinstance(v, str) and v != ""),
+    "username": _simple(
+        "a user name without spaces",
+        lambda v: isinstance(v, str) and bool(re.fullmatch(r"[^\s%]+", v)),
+    ),
+    "password": _simple(
+        '"${VAR}" (supervisord reads it from its environment) or a "{SHA}" hex digest',
+        lambda v: isinstance(v, str) and bool(_SHA_PASSWORD.match(v) or _only_variable(v)),
+        "; a clear-text password would be written into supervisord.conf",
+    ),
+}
+_HTTP_KINDS = {"port": "port", "host": "host", "username": "username", "password": "password"}
+
+
+def _only_variable(text: str) -> bool:
+    match = _VAR.fullmatch(text)
+    return bool(match and match.group(1))
+
+
+def _scalar(node: yaml.Node) -> Any:
+    return yaml.SafeLoader("").construct_object(node) if isinstance(node, yaml.ScalarNode) else None
+
+
+def _kind(node: yaml.Node) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    value = _scalar(node)
+    return "nothing" if value is None else f"{value!r}"

@@ -1,0 +1,42 @@
+"""Rows of dicts -> an aligned table for people or JSON for scripts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import typer
+
+
+def cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.0f}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(cell(v) for v in value) or "-"
+    return str(value).replace("\n", " ")
+
+
+def table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
+    """An aligned text table of ``rows``; ``columns`` picks and orders the keys."""
+    if not rows:
+        return "(none)"
+    columns = list(columns or [k for k in rows[0] if not k.startswith("_")])
+    cells = [[cell(row.get(c)) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    return "\n".join(lines)
+
+
+def emit(rows: Sequence[dict[str, Any]], as_json: bool, columns: Sequence[str] | None = None):
+    """Print ``rows`` as JSON (all keys except private ``_`` ones) or as a table."""
+    if as_json:
+        public = [{k: v for k, v in row.items() if not k.startswith("_")} for row in rows]
+        typer.echo(json.dumps(public, indent=2, default=str))
+    else:
+        typer.echo(table(rows, columns))

@@ -1,0 +1,144 @@
+"""The model -> supervisord.conf, and a check of the result with supervisor's own parser.
+
+Each instance is one ``[program:]`` and so its own group: supervisord restarts a whole
+group when any member changes. The consumer's environment and options are not written
+here: the launcher reads them from the manifest, so no secret reaches this file and
+there is nothing to quote. A digest of the instance's settings rides in ``environment=``
+so that supervisord sees a change exactly when `up`'s plan does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sys
+import tempfile
+from io import StringIO
+from pathlib import Path
+
+from hueyctl.errors import BadInput
+from hueyctl.manifest import _VAR, Instance, Manifest
+from hueyctl.state import Paths, paths
+
+# Seconds beyond the consumer's own shutdown timeout before supervisord sends SIGKILL.
+STOP_MARGIN = 10
+LOG_MAXBYTES = "10MB"
+LOG_BACKUPS = 5
+
+
+def escape(value: object) -> str:
+    """A value safe in a supervisord.conf line: ``%`` doubled, no newline."""
+    text = str(value)
+    if "\n" in text or "\r" in text:
+        raise BadInput(f"a supervisord setting cannot hold a line break: {text!r}")
+    return text.replace("%", "%%")
+
+
+def command(manifest: Manifest, instance: Instance) -> str:
+    """The launcher command line; supervisord splits it with shlex, with no shell."""
+    words = [sys.executable, "-m", "hueyctl.launch", str(manifest.path), instance.name]
+    for word in words:
+        # ConfigParser cuts a value at " ;" or " #" (an inline comment), quoted or not.
+        if " ;" in word or " #" in word or "'" in word:
+            raise BadInput(
+                f"{word!r}: supervisord cannot run a command holding ' ;', ' #' or a "
+                "quote; move it to a path without them"
+            )
+    return " ".join(f"'{w}'" if (" " in w or '"' in w) else w for w in words)
+
+
+def digest(manifest: Manifest, instance: Instance) -> str:
+    settings = json.dumps(manifest.settings(instance), sort_keys=True, default=str)
+    return hashlib.sha256(settings.encode()).hexdigest()[:16]
+
+
+def program(manifest: Manifest, instance: Instance, where: Paths) -> dict[str, object]:
+    """One instance's ``[program:]`` settings."""
+    return {
+        "command": command(manifest, instance),
+        "directory": manifest.directory,
+        "autostart": "true",
+        "autorestart": "true",
+        "startsecs": instance.startsecs,
+        "startretries": 3,
+        # The consumer stops gracefully on SIGINT; give it its shutdown timeout and more.
+        "stopsignal": "INT",
+        "stopwaitsecs": math.ceil(instance.options.shutdown_timeout) + STOP_MARGIN,
+        # Kill the consumer's worker processes with it; stopasgroup would also signal
+        # subprocesses that running tasks spawned before they can finish.
+        "killasgroup": "true",
+        "stopasgroup": "false",
+        "stdout_logfile": where.stdout_log(instance.name),
+        "stdout_logfile_maxbytes": LOG_MAXBYTES,
+        "stdout_logfile_backups": LOG_BACKUPS,
+        "stderr_logfile": where.stderr_log(instance.name),
+        "stderr_logfile_maxbytes": LOG_MAXBYTES,
+        "stderr_logfile_backups": LOG_BACKUPS,
+        "environment": f'HUEYCTL_DIGEST="{digest(manifest, instance)}"',
+    }
+
+
+def sections(manifest: Manifest) -> dict[str, dict[str, object]]:
+    where = paths(manifest)
+    result: dict[str, dict[str, object]] = {
+        "unix_http_server": {"file": where.socket, "chmod": "0700"},
+        "supervisord": {
+            "logfile": where.logfile,
+            "logfile_maxbytes": LOG_MAXBYTES,
+            "logfile_backups": LOG_BACKUPS,
+            "pidfile": where.pidfile,
+            "childlogdir": where.logs,
+            "identifier": f"hueyctl-{manifest.project}",
+            "umask": "077",
+        },
+        "rpcinterface:supervisor": {
+            "supervisor.rpcinterface_factory": "supervisor.rpcinterface:make_main_rpcinterface"
+        },
+        "supervisorctl": {"serverurl": f"unix://{where.socket}"},
+    }
+    if manifest.http is not None:
+        http = manifest.http
+        result["inet_http_server"] = {
+            "port": f"{http.host}:{http.port}",
+            "username": http.username,
+            # Never the password itself: "${VAR}" becomes supervisord's own %(ENV_VAR)s.
+            "password": _VAR.sub(lambda m: f"%(ENV_{m.group(1)})s", http.password),
+        }
+    for instance in manifest.instances.values():
+        result[f"program:{instance.name}"] = program(manifest, instance, where)
+    return result
+
+
+def render(manifest: Manifest) -> str:
+    """supervisord.conf for the whole deployment."""
+    out = StringIO()
+    out.write(f"; Written by hueyctl from {escape(manifest.path)}; edits are overwritten.\n")
+    for name, values in sections(manifest).items():
+        out.write(f"\n[{name}]\n")
+        for key, value in values.items():
+            # The %(ENV_X)s reference is the one expansion supervisord must see as is.
+            shown = value if key == "password" else escape(value)
+            out.write(f"{key}={shown}\n")
+    return out.getvalue()
+
+
+def check(text: str, where: Paths) -> None:
+    """Parse ``text`` with supervisord's own config reader; raise BadInput if it refuses.
+
+    The reader insists that log directories exist; before the first `up` they do not,
+    so the check then reads a copy that points at an empty stand-in directory.
+    """
+    from supervisor.options import ServerOptions
+
+    with tempfile.TemporaryDirectory(prefix="hueyctl-") as scratch:
+        if not where.root.is_dir():
+            Paths(Path(scratch)).create()
+            text = text.replace(escape(where.root), escape(scratch))
+        options = ServerOptions()
+        options.configfile = StringIO(text)
+        options.here = str(where.root)
+        try:
+            options.process_config(do_usage=False)
+        except ValueError as exc:
+            raise BadInput(f"supervisord rejects the rendered config: {exc}") from None

@@ -1,0 +1,34 @@
+"""The commented starter manifest that `hueyctl init` writes."""
+
+STARTER = """\
+# hueyctl manifest (format version 1): one deployment of one or more Huey instances.
+# Bring it up with `hueyctl up THIS_FILE`; see what would change with `hueyctl plan`.
+version: 1
+project: myproject            # names the deployment; lowercase letters, digits, - and _
+state_dir: .hueyctl           # supervisord's config, socket, pid file and logs (relative
+                              # to this file)
+env:                          # set for every consumer; "${VAR}" reads hueyctl's environment
+  APP_ENV: production
+instances:
+  default:
+    app: tasks:huey           # import path of your Huey object ("module:attribute"),
+                              # importable from this file's directory
+    storage: sqlite:///tasks.db   # or redis://127.0.0.1:6379/0; the application that
+                              # enqueues calls hueyctl.bind("THIS_FILE") to use it too
+    workers: 2
+    worker_type: thread       # thread | process | greenlet
+    # periodic: true          # false: this consumer does not enqueue periodic tasks
+    # global_scheduler: true  # false: every consumer enqueues them, not one per instance
+    # utc: true               # false: cron and ETAs in local time
+    # shutdown_timeout: 30    # seconds running tasks get to finish on stop
+    # startsecs: 2            # seconds a consumer must stay up to count as started
+    # hooks:
+    #   pre_execute: [tasks:before_task]
+    #   post_execute: [tasks:after_task]
+    # schedules:
+    #   nightly-report: {task: tasks:report, cron: "0 3 * * *"}
+    # env: {SMTP_HOST: mail.internal}
+# http: {port: 9001, username: admin, password: "${SUPERVISOR_PASSWORD}"}
+#   supervisord's web UI on 127.0.0.1; the password is "${VAR}" (supervisord reads it
+#   from its environment) or a "{SHA}" hex digest, never clear text.
+"""

@@ -1,0 +1,131 @@
+"""Manifest validation: every broken manifest in manifests/ gets its exact errors, exit 2."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from hueyctl_helpers import write_manifest
+
+from huey.consumer.options import ConsumerOptions
+from hueyctl.errors import ManifestError
+from hueyctl.manifest import expand, load
+from hueyctl.starter import STARTER
+
+CORPUS = sorted((Path(__file__).parent / "manifests").glob("*.yaml"))
+
+
+def expected(path: Path) -> set[str]:
+    """The ``# expect: LINE: FIELD: MESSAGE`` header lines, as the CLI prints them."""
+    lines = re.findall(r"^# expect: (.*)$", path.read_text(), re.MULTILINE)
+    return {f"{path}:{line}" for line in lines}
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=[p.stem for p in CORPUS])
+def test_broken_manifest_reports_every_error_and_exits_2(hueyctl, path: Path) -> None:
+    result = hueyctl("validate", path)
+    assert result.exit_code == 2
+    assert set(result.stderr.splitlines()) == expected(path)
+    assert "Traceback" not in result.output
+
+
+def test_errors_come_all_at_once_in_file_order(tmp_path: Path) -> None:
+    path = write_manifest(
+        tmp_path / "m.yaml",
+        """
+        version: 1
+        project: shop
+        instances:
+          a: {app: "a:huey", storage: "sqlite:///a.db", workers: 0}
+          b: {app: "b:huey", storage: "sqlite:///b.db", utc: maybe}
+        """,
+    )
+    with pytest.raises(ManifestError) as info:
+        load(path)
+    assert [(p.line, p.field) for p in info.value.problems] == [
+        (4, "instances.a.workers"),
+        (5, "instances.b.utc"),
+    ]
+
+
+def test_two_line_instance_gets_the_defaults(tmp_path: Path) -> None:
+    path = write_manifest(
+        tmp_path / "m.yaml",
+        """
+        version: 1
+        project: shop
+        instances:
+          emails:
+            app: shop.emails:huey
+            storage: sqlite:///emails.db
+        """,
+    )
+    manifest = load(path)
+    emails = manifest.instances["emails"]
+    assert emails.options == ConsumerOptions()
+    assert (emails.startsecs, emails.schedules, emails.env) == (2, (), {})
+    assert manifest.state_dir == tmp_path / ".hueyctl"
+
+
+def test_instance_env_overrides_manifest_env_and_variables_resolve(tmp_path: Path) -> None:
+    path = write_manifest(
+        tmp_path / "m.yaml",
+        """
+        version: 1
+        project: shop
+        env: {REGION: eu, TOKEN: "${SECRET}", PRICE: "$$5"}
+        instances:
+          emails:
+            app: shop.emails:huey
+            storage: sqlite:///emails.db
+            env: {REGION: us, RETRIES: 3, DEBUG: false}
+        """,
+    )
+    manifest = load(path, environ={"SECRET": "s3"})
+    env = manifest.environment(manifest.instances["emails"])
+    assert env == {
+        "REGION": "us",
+        "TOKEN": "${SECRET}",
+        "PRICE": "$$5",
+        "RETRIES": "3",
+        "DEBUG": "false",
+    }
+    assert {k: expand(v, {"SECRET": "s3"}) for k, v in env.items()}["TOKEN"] == "s3"
+    assert expand("$$5", {}) == "$5"
+
+
+def test_starter_manifest_from_init_is_valid(hueyctl, tmp_path: Path) -> None:
+    target = tmp_path / "hueyctl.yaml"
+    assert hueyctl("init", target).exit_code == 0
+    assert target.read_text() == STARTER
+    assert hueyctl("validate", target).exit_code == 0
+    again = hueyctl("init", target)
+    assert again.exit_code == 2 and "--force" in again.stderr
+
+
+def test_check_imports_names_the_line_of_a_missing_app(hueyctl, tmp_path: Path) -> None:
+    path = write_manifest(
+        tmp_path / "m.yaml",
+        """
+        version: 1
+        project: shop
+        instances:
+          emails:
+            storage: sqlite:///emails.db
+            app: no_such_module_here:huey
+        """,
+    )
+    assert hueyctl("validate", path).exit_code == 0
+    result = hueyctl("validate", "--check-imports", path)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        f"{path}:6: instances.emails.app: cannot import 'no_such_module_here:huey': "
+        "ModuleNotFoundError"
+    )
+
+
+def test_missing_file_is_bad_input(hueyctl, tmp_path: Path) -> None:
+    result = hueyctl("validate", tmp_path / "nope.yaml")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"{tmp_path / 'nope.yaml'}:1: (file): No such file")

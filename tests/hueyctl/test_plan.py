@@ -1,0 +1,49 @@
+"""The plan: what `up` changes, computed from plain data."""
+
+from __future__ import annotations
+
+from hueyctl.plan import ADD, KEEP, REMOVE, RESTART, START, Change, is_noop, plan
+
+EMAILS = {"app": "shop:emails", "workers": 2, "env.REGION": "eu"}
+REPORTS = {"app": "shop:reports", "workers": 1}
+
+
+def test_first_up_adds_everything() -> None:
+    changes = plan({"emails": EMAILS, "reports": REPORTS}, {}, {})
+    assert changes == [Change("emails", ADD), Change("reports", ADD)]
+
+
+def test_nothing_changed_keeps_everything() -> None:
+    running = {"emails": "RUNNING", "reports": "RUNNING"}
+    desired = {"emails": EMAILS, "reports": REPORTS}
+    changes = plan(desired, desired, running)
+    assert is_noop(changes)
+    assert [c.action for c in changes] == [KEEP, KEEP]
+
+
+def test_changed_fields_restart_only_that_instance_and_are_named() -> None:
+    running = {"emails": "RUNNING", "reports": "RUNNING"}
+    applied = {"emails": EMAILS, "reports": REPORTS}
+    desired = {"emails": {**EMAILS, "workers": 4, "env.TOKEN": "x"}, "reports": REPORTS}
+    del desired["emails"]["env.REGION"]
+    changes = plan(desired, applied, running)
+    assert changes[0] == Change("emails", RESTART, ("env.REGION", "env.TOKEN", "workers"))
+    assert changes[0].describe() == "restart (env.REGION, env.TOKEN, workers)"
+    assert changes[1] == Change("reports", KEEP)
+
+
+def test_instance_gone_from_the_manifest_is_removed() -> None:
+    running = {"emails": "RUNNING", "reports": "RUNNING"}
+    changes = plan({"emails": EMAILS}, {"emails": EMAILS, "reports": REPORTS}, running)
+    assert changes == [Change("emails", KEEP), Change("reports", REMOVE)]
+
+
+def test_a_stopped_or_fatal_consumer_is_started_again() -> None:
+    for state in ("FATAL", "STOPPED", "EXITED", "BACKOFF"):
+        changes = plan({"emails": EMAILS}, {"emails": EMAILS}, {"emails": state})
+        assert changes == [Change("emails", START)]
+
+
+def test_running_without_a_record_is_restarted() -> None:
+    changes = plan({"emails": EMAILS}, {}, {"emails": "RUNNING"})
+    assert changes == [Change("emails", RESTART, ("(unrecorded)",))]
