@@ -34,8 +34,13 @@ def import_object(path: str) -> Any:
 
 
 def storage_url(manifest: Manifest, instance: Instance, environ: Mapping[str, str]) -> str:
-    """The instance's storage URL with ``${VAR}`` resolved."""
-    return expand(instance.storage, environ)
+    """The instance's storage URL with ``${VAR}`` resolved; a relative SQLite path
+    (``sqlite:///tasks.db``) is relative to the manifest, wherever the caller runs."""
+    url = expand(instance.storage, environ)
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url[len(prefix) :].startswith("/"):
+        url = prefix + str(manifest.directory / url[len(prefix) :])
+    return url
 
 
 def use_manifest_directory(manifest: Manifest) -> None:

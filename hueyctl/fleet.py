@@ -14,7 +14,7 @@ from typing import Any
 from huey.exceptions import HueyException
 from hueyctl import deployment
 from hueyctl.bind import bind
-from hueyctl.errors import BadInput, OperationFailed
+from hueyctl.errors import BadInput, ManifestError, OperationFailed
 from hueyctl.manifest import Manifest
 
 _RELATIVE = re.compile(r"(\d+)([smhd])\Z")
@@ -67,7 +67,7 @@ def status(manifests: Iterable[Manifest]) -> list[dict[str, Any]]:
     for manifest in manifests:
         sup = deployment.supervisor(manifest)
         infos = sup.processes() if sup.is_running() else {}
-        for name, huey in bind(manifest).items():
+        for name, instance in manifest.instances.items():
             info = infos.get(name, {})
             row = {
                 "project": manifest.project,
@@ -75,9 +75,12 @@ def status(manifests: Iterable[Manifest]) -> list[dict[str, Any]]:
                 "state": info.get("statename", "DOWN"),
                 "pid": info.get("pid") or None,
                 "uptime": deployment.uptime(info) if info else None,
-                "workers": manifest.instances[name].options.workers,
+                "workers": instance.options.workers,
             }
-            row.update(_counts(huey))
+            try:
+                row.update(_counts(bind(manifest, [name])[name]))
+            except ManifestError as exc:  # one broken app must not hide the others
+                row["note"] = str(exc)
             rows.append(row)
     return rows
 

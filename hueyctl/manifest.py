@@ -404,6 +404,8 @@ def _check_storage(value: Any) -> str | None:
             "memory:// lives inside one process, so the consumer could never see the tasks "
             "your application enqueues; use sqlite:///path or redis://"
         )
+    if scheme == "sqlite" and not value.startswith("sqlite:///"):
+        return f"{value!r}: write sqlite:///relative/to/manifest.db or sqlite:////absolute.db"
     if scheme not in STORAGE_SCHEMES or "://" not in value:
         return f"unknown storage URL {value!r}; use one of " + ", ".join(
             f"{s}://" for s in STORAGE_SCHEMES

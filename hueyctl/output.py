@@ -25,7 +25,9 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) 
     """An aligned text table of ``rows``; ``columns`` picks and orders the keys."""
     if not rows:
         return "(none)"
-    columns = list(columns or [k for k in rows[0] if not k.startswith("_")])
+    if columns is None:  # every key any row has, in first-seen order
+        keys = dict.fromkeys(k for row in rows for k in row if not k.startswith("_"))
+        columns = list(keys)
     cells = [[cell(row.get(c)) for c in columns] for row in rows]
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
     lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]

@@ -6,12 +6,13 @@ import re
 from pathlib import Path
 
 import pytest
-from hueyctl_helpers import write_manifest
 
 from huey.consumer.options import ConsumerOptions
 from hueyctl.errors import ManifestError
 from hueyctl.manifest import expand, load
 from hueyctl.starter import STARTER
+
+from .hueyctl_helpers import write_manifest
 
 CORPUS = sorted((Path(__file__).parent / "manifests").glob("*.yaml"))
 

@@ -8,11 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from hueyctl_helpers import write_manifest
 
 from hueyctl import render, state
 from hueyctl.errors import BadInput
 from hueyctl.manifest import load
+
+from .hueyctl_helpers import write_manifest
 
 
 @pytest.fixture
