@@ -13,10 +13,11 @@ from typing import Any
 
 from . import revocation
 from .exceptions import ConfigurationError, TaskLockedException, UnknownTaskError
+from .execution import execute
 from .message import Message, decode, encode
 from .result import EMPTY, TaskResultWrapper
 from .serializer import Serializer
-from .storage import BaseStorage, storage_from_url
+from .storage import BaseStorage, MemoryStorage, RedisStorage, SqliteStorage, storage_from_url
 from .task import PeriodicQueueTask, QueueTask, TaskWrapper, utcnow
 
 logger = logging.getLogger("huey")
@@ -30,13 +31,13 @@ class Huey:
 
     Storage is picked by ``url`` (``redis://``, ``rediss://``, ``unix://``,
     ``sqlite:///path``, ``memory://``), by an explicit ``storage`` object, or by the
-    class default (SQLite in ``huey.db``: no server needed). It is created on first
+    class's backend (SQLite in ``huey.db``: no server needed). It is created on first
     use, so building a Huey connects to nothing. ``secret`` turns on HMAC-signed
     messages. ``blocking`` is kept for compatibility: workers always wait on the
     queue's own wake-up signal, never on a fixed poll interval.
     """
 
-    default_url = "sqlite:///huey.db"
+    storage_class: type[BaseStorage] = SqliteStorage
 
     def __init__(
         self,
@@ -70,8 +71,10 @@ class Huey:
 
     # -- storage --------------------------------------------------------------------
     def create_storage(self) -> BaseStorage:
-        """Build the storage from the URL (or the class default) and storage kwargs."""
-        return storage_from_url(self._url or self.default_url, self.name, **self._storage_kwargs)
+        """Build the storage from the URL, else the class's backend, with storage kwargs."""
+        if self._url:
+            return storage_from_url(self._url, self.name, **self._storage_kwargs)
+        return self.storage_class(self.name, **self._storage_kwargs)
 
     @property
     def storage(self) -> BaseStorage:
@@ -213,11 +216,9 @@ class Huey:
             self.storage.add_to_schedule(data, task.execute_time)
 
     def _run_eagerly(self, task: QueueTask) -> Any:
-        from .execution import execute
-
         values = []
         for step in task.chain():
-            values.append(execute(self, step, raise_errors=True, continue_pipeline=False).value)
+            values.append(execute(self, step, eager=True).value)
             if step.on_complete is not None:
                 step.on_complete.with_parent_result(values[-1])
         return values if len(values) > 1 else values[0]
@@ -226,8 +227,6 @@ class Huey:
         """Run ``task`` here and now, as a worker would (hooks, result store, retries,
         pipeline), and return its value; failures raise the task's exception. For
         testing application code without a consumer."""
-        from .execution import execute
-
         return execute(self, task, raise_errors=True).value
 
     # -- hooks --------------------------------------------------------------------------
@@ -446,16 +445,16 @@ def _task_name(task: TaskWrapper | type[QueueTask] | str) -> str:
 class RedisHuey(Huey):
     """Huey on Redis; storage kwargs go to redis-py (``url=``, ``host=``, ``port=``, ...)."""
 
-    default_url = "redis://127.0.0.1:6379/0"
+    storage_class = RedisStorage
 
 
 class SqliteHuey(Huey):
     """Huey on an SQLite file (``filename='huey.db'``); safe for several processes."""
 
-    default_url = "sqlite:///huey.db"
+    storage_class = SqliteStorage
 
 
 class MemoryHuey(Huey):
     """Huey in this process's memory: for tests and eager development."""
 
-    default_url = "memory://"
+    storage_class = MemoryStorage

@@ -17,7 +17,6 @@ locked                 a lock_task lock was held; ``error`` names the lock
 scheduled              the task's execute time is in the future, it waits
 enqueued-periodic      a periodic task was enqueued for this minute
 error-dequeueing       ``error``: a payload could not be decoded (sent to the error store)
-error-storage          ``error``: the storage failed; the consumer backs off and retries
 requeued               ``count``, ``consumer``: in-flight tasks of a dead consumer went back
 =====================  ==========================================================
 """
@@ -32,5 +31,4 @@ EVENT_LOCKED = "locked"
 EVENT_SCHEDULED = "scheduled"
 EVENT_ENQUEUED_PERIODIC = "enqueued-periodic"
 EVENT_ERROR_DEQUEUEING = "error-dequeueing"
-EVENT_ERROR_STORAGE = "error-storage"
 EVENT_REQUEUED = "requeued"

@@ -21,7 +21,6 @@ The tree::
 Control flow lives outside that tree, so ``except HueyException`` never swallows it::
 
     CancelExecution                 raised by a pre-execute hook: the task does not run
-    RetryTask                       raised by a task to ask for a retry
     TaskLockedException             lock_task could not acquire its lock
     TaskException                   reading the result of a task that failed (carries .metadata)
 """
@@ -97,10 +96,6 @@ class UnknownTaskError(MessageError):
 
 class CancelExecution(Exception):
     """Raised by a pre-execute hook to stop the task from running."""
-
-
-class RetryTask(Exception):
-    """Raised inside a task to have it retried (uses its remaining retries)."""
 
 
 class TaskLockedException(Exception):

@@ -148,7 +148,7 @@ class Consumer:
                 handle.join(min(remaining, 0.1))
         for worker_id, (handle, _) in self._workers.items():
             if handle.is_alive():
-                logger.warning("worker %s did not finish in time; its task is requeued", worker_id)
+                logger.warning("worker %s still busy at stop; what it holds is requeued", worker_id)
                 self.environment.kill(handle)
             moved = self.huey.storage.requeue(worker_id)
             if moved:

@@ -38,7 +38,7 @@ class Scheduler:
         utc: bool = True,
         periodic: bool = True,
         global_scheduler: bool = True,
-        max_sleep: float = 5.0,
+        max_sleep: float = 1.0,
     ) -> None:
         self.huey = huey
         self.consumer_id = consumer_id
@@ -54,12 +54,11 @@ class Scheduler:
         while not self.stop.is_set():
             try:
                 sleep = self.step(consumer_clock(self.utc))
+                if sleep > 0:
+                    self.huey.storage.wait_schedule_change(min(sleep, self.max_sleep))
                 self.backoff.succeeded("scheduler")
             except QueueException as exc:
                 self.backoff.failed("scheduler", exc, self.stop.wait)
-                continue
-            if sleep > 0:
-                self.huey.storage.wait_schedule_change(min(sleep, self.max_sleep))
 
     def step(self, now: datetime.datetime) -> float:
         """Enqueue what is due at ``now``; seconds until something else will be."""

@@ -1,0 +1,172 @@
+"""An embedded consumer (threads) on every backend: tasks flow end to end."""
+
+from __future__ import annotations
+
+import datetime
+import threading
+import time
+
+import pytest
+
+from huey import Huey
+from huey.consumer import Consumer
+from huey.consumer.worker import Worker
+from huey.task import utcnow
+
+
+def wait_until(check, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.01)
+    return check()
+
+
+def test_consumer_runs_tasks_and_pipelines(huey, consumer):
+    @huey.task()
+    def add(a, b):
+        return a + b
+
+    consumer(workers=2)
+    results = [add(i, i) for i in range(20)]
+    assert [r.get(blocking=True, timeout=10) for r in results] == [2 * i for i in range(20)]
+    chained = huey.enqueue(add.s(1, 2).then(add, 3))
+    assert [r.get(blocking=True, timeout=10) for r in chained] == [3, 6]
+    assert huey.storage.inflight_size() == 0
+
+
+def test_delayed_task_runs_at_its_time(huey, consumer):
+    @huey.task()
+    def stamp():
+        return utcnow()
+
+    consumer()
+    eta = utcnow() + datetime.timedelta(seconds=0.5)
+    result = stamp.schedule(eta=eta, convert_utc=False)
+    ran_at = result.get(blocking=True, timeout=10)
+    assert ran_at >= eta
+
+
+def test_retry_with_delay_runs_again(huey, consumer):
+    attempts = []
+
+    @huey.task(retries=2, retry_delay=0.2)
+    def flaky():
+        attempts.append(utcnow())
+        if len(attempts) < 3:
+            raise ValueError("not yet")
+        return "ok"
+
+    consumer()
+    assert flaky().get(blocking=True, timeout=10) == "ok"
+    assert len(attempts) == 3
+    assert attempts[1] - attempts[0] >= datetime.timedelta(seconds=0.2)
+
+
+def test_graceful_stop_finishes_running_task(huey, consumer):
+    started, release = threading.Event(), threading.Event()
+
+    @huey.task()
+    def slow():
+        started.set()
+        release.wait(5)
+        return "finished"
+
+    c = consumer(workers=1, shutdown_timeout=10)
+    result = slow()
+    assert started.wait(10)
+    stopper = threading.Thread(target=c.stop)
+    stopper.start()
+    time.sleep(0.1)
+    release.set()
+    stopper.join(10)
+    assert result.get() == "finished"
+    assert huey.storage.inflight_size() == 0 and huey.storage.queue_size() == 0
+
+
+def test_stop_timeout_requeues_unfinished_task(huey, consumer):
+    started = threading.Event()
+
+    @huey.task()
+    def stuck():
+        started.set()
+        time.sleep(3)
+
+    c = consumer(workers=1, shutdown_timeout=0.2)
+    stuck()
+    assert started.wait(10)
+    c.stop()
+    assert huey.storage.queue_size() == 1  # back on the queue, not lost
+    assert huey.storage.inflight_size() == 0
+
+
+def test_dead_consumer_tasks_are_requeued_after_heartbeat_expiry(huey, consumer):
+    @huey.task()
+    def job():
+        return "done"
+
+    job()
+    # A consumer that fetched the message and died without acking it.
+    assert huey.storage.fetch("dead-consumer:0", 1) is not None
+    huey.storage.heartbeat("dead-consumer:0", time.time() - 60)
+    c = consumer(heartbeat_timeout=1)
+    assert wait_until(lambda: huey.storage.inflight_items("dead-consumer:0") == [])
+    assert c is not None
+    assert wait_until(lambda: len(huey.all_results()) == 1)
+
+
+def test_unknown_task_goes_to_error_store(huey, consumer):
+    other = Huey("other")
+
+    @other.task(name="not-registered-here")
+    def ghost():
+        pass
+
+    huey.storage.enqueue(other.serialize_task(ghost.s()))
+    consumer()
+    assert wait_until(lambda: len(huey.errors()) == 1)
+    assert "not-registered-here" in huey.errors()[0]["error"]
+    assert wait_until(lambda: huey.storage.inflight_size() == 0)
+
+
+def test_worker_step_hands_message_back_when_stopping(huey):
+    @huey.task()
+    def job():
+        return 1
+
+    job()
+
+    class Stopped:
+        def is_set(self):
+            return True
+
+        def wait(self, timeout=None):
+            return True
+
+    assert Worker(huey, "w", Stopped(), fetch_timeout=0.5).step() is None
+    assert huey.storage.queue_size() == 1 and huey.storage.inflight_size() == 0
+
+
+def test_greenlet_without_gevent_is_a_clear_error(monkeypatch, huey):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_gevent(name, *args, **kwargs):
+        if name.startswith("gevent"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_gevent)
+    from huey.exceptions import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="gevent"):
+        Consumer(huey, worker_type="greenlet")
+
+
+def test_flush_locks_at_start(huey, consumer):
+    huey.lock_task("left-over").__enter__()
+    consumer(flush_locks=True)
+    with huey.lock_task("left-over"):
+        pass

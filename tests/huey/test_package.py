@@ -1,0 +1,40 @@
+"""The package surface: what ``import huey`` exports and that importing it is inert."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import huey
+from huey import exceptions
+
+
+def test_all_names_exist_and_are_exported():
+    assert sorted(huey.__all__) == sorted(set(huey.__all__))
+    for name in huey.__all__:
+        assert getattr(huey, name) is not None, name
+
+
+def test_import_opens_no_connection_and_no_file(tmp_path):
+    code = (
+        "import socket, builtins\n"
+        "def refuse(*a, **k): raise AssertionError('network used at import')\n"
+        "socket.socket.connect = refuse\n"
+        "import huey, huey.consumer, huey.storage\n"
+        "huey.Huey('x'); huey.RedisHuey('y')\n"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True, timeout=60)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_exception_tree_keeps_control_flow_outside_huey_exception():
+    for name in ("CancelExecution", "TaskLockedException", "TaskException"):
+        assert not issubclass(getattr(exceptions, name), exceptions.HueyException), name
+    for name in ("DataStoreTimeout", "StorageUnavailable", "QueueWriteException"):
+        assert issubclass(getattr(exceptions, name), exceptions.QueueException), name
+    assert issubclass(exceptions.SignatureError, exceptions.MessageError)
+
+
+def test_task_exception_carries_metadata():
+    error = exceptions.TaskException({"error": "ValueError('x')", "task_id": "1"})
+    assert str(error) == "ValueError('x')" and error.metadata["task_id"] == "1"
