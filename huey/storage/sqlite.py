@@ -1,0 +1,436 @@
+"""SqliteStorage: the contract in one SQLite file, shared safely by threads and processes.
+
+WAL mode lets readers run beside the one writer; every read-modify-write holds the write
+lock (BEGIN IMMEDIATE) from its first read, so two processes never take the same message.
+Waits poll with a short growing sleep, skipping the query while ``PRAGMA data_version``
+says no other connection has committed anything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from huey.storage.base import BaseStorage, poll_until, to_score
+
+# Every row carries the storage name, so instances with different names share a file.
+_SCHEMA = """
+BEGIN IMMEDIATE;
+CREATE TABLE IF NOT EXISTS huey_queue (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL, data BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS huey_queue_order ON huey_queue (name, id);
+CREATE TABLE IF NOT EXISTS huey_inflight (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL, consumer TEXT NOT NULL, data BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS huey_inflight_owner ON huey_inflight (name, consumer, id);
+CREATE TABLE IF NOT EXISTS huey_consumers (
+    name TEXT NOT NULL, consumer TEXT NOT NULL, heartbeat REAL NOT NULL,
+    PRIMARY KEY (name, consumer));
+CREATE TABLE IF NOT EXISTS huey_schedule (
+    name TEXT NOT NULL, data BLOB NOT NULL, score REAL NOT NULL, PRIMARY KEY (name, data));
+CREATE INDEX IF NOT EXISTS huey_schedule_due ON huey_schedule (name, score, data);
+CREATE TABLE IF NOT EXISTS huey_schedule_version (
+    name TEXT PRIMARY KEY, version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS huey_kv (
+    name TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (name, key));
+CREATE TABLE IF NOT EXISTS huey_errors (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL, data BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS huey_errors_order ON huey_errors (name, id);
+CREATE TABLE IF NOT EXISTS huey_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, message TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS huey_events_order ON huey_events (name, id);
+COMMIT;
+"""
+_TABLES = (
+    "queue",
+    "inflight",
+    "consumers",
+    "schedule",
+    "schedule_version",
+    "kv",
+    "errors",
+    "events",
+)
+_EVENTS_KEPT = 1000  # listeners further behind than this miss events
+_POLL_FIRST_SLEEP = 0.002
+_SETUP_LOCK = threading.Lock()  # one thread of a process sets a file up, the others wait
+
+
+class SqliteStorage(BaseStorage):
+    """SQLite storage; ``timeout`` is how long a writer waits for another's lock (seconds)."""
+
+    blocking = False
+
+    def __init__(
+        self, name: str = "huey", filename: str = "huey.db", timeout: float = 10.0
+    ) -> None:
+        super().__init__(name)
+        self.filename = filename
+        self.timeout = timeout
+        self._ready = False  # the file is in WAL mode and has the tables
+        self._reset_connections()
+
+    # -- plumbing ---------------------------------------------------------------
+    def _reset_connections(self) -> None:
+        self._pid = os.getpid()
+        self._local = threading.local()  # per thread: connection, batch flag, schedule seen
+
+    def _connection(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use and again after a fork."""
+        if self._pid != os.getpid():
+            self._reset_connections()
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            # isolation_level=None: no implicit transactions, we say BEGIN where one is needed.
+            conn = sqlite3.connect(self.filename, timeout=self.timeout, isolation_level=None)
+            conn.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable across app crashes
+            with _SETUP_LOCK:
+                if not self._ready:
+                    self._set_up(conn)
+                    self._ready = True
+            self._local.conn = conn
+        return conn
+
+    def _set_up(self, conn: sqlite3.Connection) -> None:
+        """Switch the file to WAL and create the tables, retrying while another process does.
+
+        SQLite answers a journal-mode change that races another one with "database is locked"
+        at once, without waiting for the busy timeout.
+        """
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.executescript(_SCHEMA)
+                return
+            except sqlite3.OperationalError as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+
+    def _reader(self) -> sqlite3.Connection:
+        """The connection for a call that reads; refused inside :meth:`batch`."""
+        conn = self._connection()
+        if getattr(self._local, "batch", False):
+            raise RuntimeError("storage reads are not allowed inside batch(): move them after it")
+        return conn
+
+    def _run(self, sql: str, *params: object, in_batch: bool = False) -> sqlite3.Cursor:
+        """Execute ``sql`` with this storage's name as the first parameter.
+
+        ``in_batch`` marks a write that may join an open batch; anything else is refused there.
+        """
+        conn = self._connection() if in_batch else self._reader()
+        return conn.execute(sql, (self.name, *params))
+
+    def _scalar(self, sql: str, *params: object) -> Any:
+        row = self._run(sql, *params).fetchone()
+        return None if row is None else row[0]
+
+    def _column(self, sql: str, *params: object) -> list:
+        return [row[0] for row in self._run(sql, *params)]
+
+    @contextlib.contextmanager
+    def _atomic(self, begin: str = "BEGIN IMMEDIATE") -> Iterator[None]:
+        """A transaction; IMMEDIATE holds the write lock from the first read to the commit."""
+        conn = self._connection()
+        conn.execute(begin)
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Several writes as one: inside the open batch's transaction, or in their own."""
+        if getattr(self._local, "batch", False):
+            yield
+        else:
+            with self._atomic():
+                yield
+
+    def _poll(self, check: Callable[[], bool], timeout: float) -> bool:
+        """poll_until ``check``, calling it only when another connection has committed."""
+        conn = self._reader()
+        seen = None
+
+        def changed_and_check() -> bool:
+            nonlocal seen
+            version = conn.execute("PRAGMA data_version").fetchone()[0]
+            if version == seen:
+                return False
+            seen = version
+            return check()
+
+        return poll_until(changed_and_check, timeout, interval=_POLL_FIRST_SLEEP)
+
+    # -- queue ------------------------------------------------------------------
+    def enqueue(self, data: bytes) -> None:
+        self._run("INSERT INTO huey_queue (name, data) VALUES (?, ?)", data, in_batch=True)
+
+    def enqueue_many(self, items: Sequence[bytes]) -> None:
+        sql = "INSERT INTO huey_queue (name, data) VALUES (?, ?)"
+        with self._writing():
+            self._connection().executemany(sql, [(self.name, data) for data in items])
+
+    def dequeue(self) -> bytes | None:
+        return self._take(None)
+
+    def _take(self, consumer_id: str | None) -> bytes | None:
+        """Pop the oldest message, recording it in flight for ``consumer_id`` when given."""
+        if self._scalar("SELECT 1 FROM huey_queue WHERE name = ? LIMIT 1") is None:
+            return None  # checked without the write lock: idle pollers never block writers
+        with self._atomic():
+            row = self._run("SELECT id, data FROM huey_queue WHERE name = ? ORDER BY id LIMIT 1")
+            row = row.fetchone()
+            if row is None:
+                return None
+            self._run("DELETE FROM huey_queue WHERE name = ? AND id = ?", row[0])
+            if consumer_id is not None:
+                insert = "INSERT INTO huey_inflight (name, consumer, data) VALUES (?, ?, ?)"
+                self._run(insert, consumer_id, row[1])
+                register = "INSERT OR IGNORE INTO huey_consumers VALUES (?, ?, ?)"
+                self._run(register, consumer_id, time.time())
+            return row[1]
+
+    def unqueue(self, data: bytes) -> int:
+        return self._run("DELETE FROM huey_queue WHERE name = ? AND data = ?", data).rowcount
+
+    def queue_size(self) -> int:
+        return self._scalar("SELECT COUNT(*) FROM huey_queue WHERE name = ?")
+
+    def enqueued_items(self, limit: int | None = None) -> list[bytes]:
+        sql = "SELECT data FROM huey_queue WHERE name = ? ORDER BY id LIMIT ?"
+        return self._column(sql, _limit(limit))
+
+    def flush_queue(self) -> None:
+        self._run("DELETE FROM huey_queue WHERE name = ?")
+
+    # -- in-flight --------------------------------------------------------------
+    def fetch(self, consumer_id: str, timeout: float) -> bytes | None:
+        """Take the oldest message; a consumer with no heartbeat yet is registered as alive now."""
+        taken: bytes | None = None
+
+        def take() -> bool:
+            nonlocal taken
+            taken = self._take(consumer_id)
+            return taken is not None
+
+        self._poll(take, timeout)
+        return taken
+
+    def ack(self, consumer_id: str, data: bytes) -> None:
+        sql = (
+            "DELETE FROM huey_inflight WHERE id = (SELECT id FROM huey_inflight"
+            " WHERE name = ? AND consumer = ? AND data = ? LIMIT 1)"
+        )
+        self._run(sql, consumer_id, data, in_batch=True)
+
+    def inflight_items(self, consumer_id: str | None = None) -> list[bytes]:
+        """Messages of one consumer, or of every consumer by consumer id; oldest first."""
+        if consumer_id is None:
+            return self._column(
+                "SELECT data FROM huey_inflight WHERE name = ? ORDER BY consumer, id"
+            )
+        sql = "SELECT data FROM huey_inflight WHERE name = ? AND consumer = ? ORDER BY id"
+        return self._column(sql, consumer_id)
+
+    def inflight_size(self) -> int:
+        return self._scalar("SELECT COUNT(*) FROM huey_inflight WHERE name = ?")
+
+    def heartbeat(self, consumer_id: str, timestamp: float) -> None:
+        sql = (
+            "INSERT INTO huey_consumers VALUES (?, ?, ?)"
+            " ON CONFLICT (name, consumer) DO UPDATE SET heartbeat = excluded.heartbeat"
+        )
+        self._run(sql, consumer_id, timestamp, in_batch=True)
+
+    def requeue(self, consumer_id: str) -> int:
+        with self._atomic():
+            return self._requeue(consumer_id)
+
+    def _requeue(self, consumer_id: str) -> int:
+        """Move one consumer's messages in front of the queue's head, oldest first."""
+        owned = "FROM huey_inflight WHERE name = ? AND consumer = ?"
+        items = self._column(f"SELECT data {owned} ORDER BY id", consumer_id)
+        # Ids below every id in the table sort first; plain inserts keep taking max + 1.
+        head = (
+            self._connection().execute("SELECT COALESCE(MIN(id), 1) FROM huey_queue").fetchone()[0]
+        )
+        for position, data in enumerate(items, start=head - len(items)):
+            self._run("INSERT INTO huey_queue (name, id, data) VALUES (?, ?, ?)", position, data)
+        self._run(f"DELETE {owned}", consumer_id)
+        self._run("DELETE FROM huey_consumers WHERE name = ? AND consumer = ?", consumer_id)
+        return len(items)
+
+    def requeue_expired(self, cutoff: float) -> int:
+        stale = "SELECT consumer FROM huey_consumers WHERE name = ? AND heartbeat < ?"
+        if not self._column(stale, cutoff):
+            return 0  # checked without the write lock, like _take
+        with self._atomic():
+            return sum(self._requeue(consumer_id) for consumer_id in self._column(stale, cutoff))
+
+    # -- schedule ---------------------------------------------------------------
+    def add_to_schedule(self, data: bytes, timestamp: datetime.datetime) -> None:
+        add = "INSERT OR REPLACE INTO huey_schedule VALUES (?, ?, ?)"
+        bump = (
+            "INSERT INTO huey_schedule_version VALUES (?, 1)"
+            " ON CONFLICT (name) DO UPDATE SET version = version + 1"
+        )
+        with self._writing():
+            self._run(add, data, to_score(timestamp), in_batch=True)
+            self._run(bump, in_batch=True)
+
+    def read_schedule(self, timestamp: datetime.datetime) -> list[bytes]:
+        cutoff = to_score(timestamp)
+        first = self.next_scheduled_score()
+        if first is None or first > cutoff:
+            return []  # checked without the write lock, like _take
+        due = "FROM huey_schedule WHERE name = ? AND score <= ?"
+        with self._atomic():
+            items = self._column(f"SELECT data {due} ORDER BY score, data", cutoff)
+            self._run(f"DELETE {due}", cutoff)
+            return items
+
+    def next_scheduled_score(self) -> float | None:
+        return self._scalar("SELECT MIN(score) FROM huey_schedule WHERE name = ?")
+
+    def wait_schedule_change(self, timeout: float) -> None:
+        """Return once something was scheduled since this thread's previous call, or on timeout."""
+        version = "SELECT COALESCE(MAX(version), 0) FROM huey_schedule_version WHERE name = ?"
+        seen = getattr(self._local, "schedule_seen", None)
+        if seen is None:
+            seen = self._scalar(version)
+
+        def changed() -> bool:
+            self._local.schedule_seen = self._scalar(version)
+            return self._local.schedule_seen != seen
+
+        self._poll(changed, timeout)
+
+    def schedule_size(self) -> int:
+        return self._scalar("SELECT COUNT(*) FROM huey_schedule WHERE name = ?")
+
+    def scheduled_items(self, limit: int | None = None) -> list[bytes]:
+        sql = "SELECT data FROM huey_schedule WHERE name = ? ORDER BY score, data LIMIT ?"
+        return self._column(sql, _limit(limit))
+
+    def flush_schedule(self) -> None:
+        self._run("DELETE FROM huey_schedule WHERE name = ?")
+
+    # -- key/value --------------------------------------------------------------
+    def put_data(self, key: str, value: bytes) -> None:
+        self._run("INSERT OR REPLACE INTO huey_kv VALUES (?, ?, ?)", key, value, in_batch=True)
+
+    def peek_data(self, key: str) -> bytes | None:
+        return self._scalar("SELECT value FROM huey_kv WHERE name = ? AND key = ?", key)
+
+    def pop_data(self, key: str) -> bytes | None:
+        with self._atomic():
+            value = self.peek_data(key)
+            self._run("DELETE FROM huey_kv WHERE name = ? AND key = ?", key)
+            return value
+
+    def has_data_for_key(self, key: str) -> bool:
+        return self._scalar("SELECT 1 FROM huey_kv WHERE name = ? AND key = ?", key) is not None
+
+    def put_if_empty(self, key: str, value: bytes) -> bool:
+        return self._run("INSERT OR IGNORE INTO huey_kv VALUES (?, ?, ?)", key, value).rowcount == 1
+
+    def wait_for_data(self, key: str, timeout: float) -> bool:
+        return self._poll(lambda: self.has_data_for_key(key), timeout)
+
+    def result_store_size(self) -> int:
+        return self._scalar("SELECT COUNT(*) FROM huey_kv WHERE name = ?")
+
+    def result_items(self) -> dict[str, bytes]:
+        return dict(self._run("SELECT key, value FROM huey_kv WHERE name = ?").fetchall())
+
+    def flush_results(self) -> None:
+        self._run("DELETE FROM huey_kv WHERE name = ?")
+
+    # -- errors -----------------------------------------------------------------
+    def put_error(self, metadata: bytes) -> None:
+        self._run("INSERT INTO huey_errors (name, data) VALUES (?, ?)", metadata, in_batch=True)
+
+    def get_errors(self, limit: int | None = None, offset: int = 0) -> list[bytes]:
+        sql = "SELECT data FROM huey_errors WHERE name = ? ORDER BY id DESC LIMIT ? OFFSET ?"
+        return self._column(sql, _limit(limit), offset)
+
+    def error_count(self) -> int:
+        return self._scalar("SELECT COUNT(*) FROM huey_errors WHERE name = ?")
+
+    def flush_errors(self) -> None:
+        self._run("DELETE FROM huey_errors WHERE name = ?")
+
+    # -- events -----------------------------------------------------------------
+    def emit(self, message: str) -> None:
+        with self._writing():
+            sql = "INSERT INTO huey_events (name, message) VALUES (?, ?)"
+            event_id = self._run(sql, message, in_batch=True).lastrowid
+            if event_id % 100 == 0:  # prune now and then, not on every emit
+                prune = "DELETE FROM huey_events WHERE id <= ?"  # every name's old events
+                self._connection().execute(prune, (event_id - _EVENTS_KEPT,))
+
+    def __iter__(self) -> Iterator[str]:
+        """Note the newest event now (not at the first ``next``) and yield every later one."""
+        newest = "SELECT COALESCE(MAX(id), 0) FROM huey_events WHERE name = ?"
+        return self._listen(self._scalar(newest))
+
+    def _listen(self, last: int) -> Iterator[str]:
+        sql = "SELECT id, message FROM huey_events WHERE name = ? AND id > ? ORDER BY id"
+        rows: list[tuple[int, str]] = []
+
+        def arrived() -> bool:
+            nonlocal rows
+            rows = self._run(sql, last).fetchall()
+            return bool(rows)
+
+        while True:
+            if self._poll(arrived, timeout=60):
+                last = rows[-1][0]
+                yield from (message for _, message in rows)
+
+    # -- housekeeping -----------------------------------------------------------
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Run the block's writes in one transaction (rolled back if the block raises).
+
+        Nested batches join the outer one.
+        """
+        if getattr(self._local, "batch", False):
+            yield
+            return
+        # Deferred BEGIN: batches only write, so the lock is taken at the first write.
+        with self._atomic("BEGIN"):
+            self._local.batch = True
+            try:
+                yield
+            finally:
+                self._local.batch = False
+
+    def flush_all(self) -> None:
+        with self._atomic():
+            for table in _TABLES:
+                self._run(f"DELETE FROM huey_{table} WHERE name = ?")
+
+    def close(self) -> None:
+        """Close this thread's connection (other threads' close when those threads end)."""
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None and self._pid == os.getpid():
+            conn.close()
+
+
+def _limit(limit: int | None) -> int:
+    """SQLite's LIMIT for an optional limit: -1 means none; negative counts as zero."""
+    return -1 if limit is None else max(limit, 0)
