@@ -66,7 +66,8 @@ class BaseStorage:
     # -- in-flight: at-least-once delivery ----------------------------------------
     def fetch(self, consumer_id: str, timeout: float) -> bytes | None:
         """Block up to ``timeout`` seconds for the oldest message and, atomically with
-        taking it, record it as in flight for ``consumer_id``. None on timeout."""
+        taking it, record it as in flight for ``consumer_id``. None on timeout.
+        A consumer with no heartbeat yet gets one of "now", so its work is never orphaned."""
         raise NotImplementedError
 
     def ack(self, consumer_id: str, data: bytes) -> None:
@@ -96,11 +97,13 @@ class BaseStorage:
 
     # -- schedule -------------------------------------------------------------------
     def add_to_schedule(self, data: bytes, timestamp: datetime.datetime) -> None:
-        """Hold ``data`` until ``timestamp``; wakes :meth:`wait_schedule_change` waiters."""
+        """Hold ``data`` until ``timestamp``; wakes :meth:`wait_schedule_change` waiters.
+        Scheduling the same bytes again moves them to the new time (Redis sorted-set rules)."""
         raise NotImplementedError
 
     def read_schedule(self, timestamp: datetime.datetime) -> list[bytes]:
-        """Remove and return every message due at or before ``timestamp``, earliest first."""
+        """Remove and return every message due at or before ``timestamp``, earliest first
+        (messages due at the same time in byte order)."""
         raise NotImplementedError
 
     def next_scheduled_score(self) -> float | None:
@@ -108,7 +111,9 @@ class BaseStorage:
         raise NotImplementedError
 
     def wait_schedule_change(self, timeout: float) -> None:
-        """Sleep up to ``timeout`` seconds, returning early when something is scheduled."""
+        """Sleep up to ``timeout`` seconds, returning early when something is scheduled.
+        A change made since this thread's previous call counts, so none is missed between
+        calls; a thread's first call only starts listening."""
         raise NotImplementedError
 
     def schedule_size(self) -> int:
@@ -181,7 +186,12 @@ class BaseStorage:
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
         """Group the write-only calls made inside the block into one round trip
-        (a pipeline or a transaction). Reads inside a batch are not allowed."""
+        (a pipeline or a transaction). Reads inside a batch are not allowed.
+
+        The calls allowed inside are enqueue, enqueue_many, ack, heartbeat, add_to_schedule,
+        put_data, put_error and emit; any other storage call inside the block raises
+        RuntimeError. The writes take effect together when the block ends, none of them if
+        it raises; a nested batch joins the outer one."""
         yield
 
     def flush_all(self) -> None:

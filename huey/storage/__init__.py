@@ -1,0 +1,42 @@
+"""Storage backends, and the one place a storage URL becomes a backend."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from huey.exceptions import ConfigurationError
+from huey.storage.base import BaseStorage
+from huey.storage.memory import MemoryStorage
+from huey.storage.redis import RedisStorage
+from huey.storage.sqlite import SqliteStorage
+
+__all__ = ["BaseStorage", "MemoryStorage", "RedisStorage", "SqliteStorage", "storage_from_url"]
+
+_REDIS_SCHEMES = ("redis", "rediss", "unix")
+_ACCEPTED = "redis://, rediss://, unix://, sqlite:///path, memory://"
+
+
+def storage_from_url(url: str, name: str, **kwargs: object) -> BaseStorage:
+    """Build the backend a URL names; ``kwargs`` go to the backend's constructor."""
+    scheme = urlsplit(url).scheme
+    if scheme in _REDIS_SCHEMES:
+        return RedisStorage(name, url=url, **kwargs)
+    if scheme == "sqlite":
+        return SqliteStorage(name, filename=_sqlite_filename(url), **kwargs)
+    if scheme == "memory":
+        return MemoryStorage(name, **kwargs)
+    raise ConfigurationError(f"unknown storage URL scheme {scheme!r}: use one of {_ACCEPTED}")
+
+
+def _sqlite_filename(url: str) -> str:
+    """``sqlite:///relative.db`` -> ``relative.db``; ``sqlite:////abs.db`` -> ``/abs.db``."""
+    parts = urlsplit(url)
+    if parts.netloc or not parts.path.startswith("/") or parts.path == "/":
+        raise ConfigurationError(
+            f"bad SQLite URL {url!r}: write sqlite:///relative/path.db or sqlite:////absolute/path.db"
+        )
+    if parts.query or parts.fragment:
+        raise ConfigurationError(
+            f"SQLite URL {url!r} has a query: pass SqliteStorage options as keyword arguments"
+        )
+    return parts.path[1:]
