@@ -1,0 +1,136 @@
+"""Redis-only behaviour: Lua atomicity, key layout, the pre-6.2 fallback, lost servers."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from huey.exceptions import ConfigurationError, StorageUnavailable
+from huey.storage import RedisStorage
+
+DUE = datetime.datetime(2030, 1, 1)
+
+
+@pytest.fixture
+def store(redis_server) -> Iterator[RedisStorage]:
+    redis_server.start()
+    redis_server.flushdb()
+    storage = RedisStorage(f"test-{uuid.uuid4().hex[:8]}", url=redis_server.url)
+    yield storage
+    storage.flush_all()
+    storage.close()
+
+
+def test_racing_schedulers_each_take_a_due_message_once(store: RedisStorage, race) -> None:
+    items = [b"job-%d" % i for i in range(200)]
+    for i, item in enumerate(items):
+        store.add_to_schedule(item, DUE + datetime.timedelta(microseconds=i))
+    taken = race(4, lambda: store.read_schedule(DUE + datetime.timedelta(seconds=1)))
+    assert sorted(item for batch in taken for item in batch) == sorted(items)
+    assert store.schedule_size() == 0
+
+
+def test_requeue_script_runs_against_a_server_that_forgot_it(store: RedisStorage) -> None:
+    store.enqueue(b"job")
+    store.fetch("c1", timeout=1)
+    store._client.script_flush()  # as after a Redis restart
+    assert store.requeue("c1") == 1
+    assert store.read_schedule(DUE) == []
+
+
+def test_every_key_lives_under_the_instance_prefix(store: RedisStorage, redis_server) -> None:
+    store.enqueue_many([b"a", b"b"])
+    store.fetch("c1", timeout=1)
+    store.add_to_schedule(b"s", DUE)
+    store.put_data("k", b"v")
+    store.put_error(b"e")
+    keys = redis.Redis.from_url(redis_server.url).keys("*")
+    assert keys and all(key.startswith(f"huey:{{{store.name}}}:".encode()) for key in keys)
+    store.flush_all()
+    assert redis.Redis.from_url(redis_server.url).keys("*") == []
+
+
+def test_servers_before_6_2_fetch_with_brpoplpush(store: RedisStorage, in_thread) -> None:
+    store._has_blmove = False  # what the version check decides on Redis 6.0 and 6.1
+    store.enqueue_many([b"a", b"b"])
+    assert store.fetch("c1", timeout=1) == b"a"
+    assert store.inflight_items("c1") == [b"a"]
+    waiter = in_thread(store.wait_for_data, "k", 10)
+    store.put_data("k", b"v")
+    assert waiter.finish() is True
+
+
+def test_a_value_put_and_flushed_does_not_make_waiters_spin(
+    store: RedisStorage, redis_server
+) -> None:
+    def blocking_moves() -> int:
+        stats = redis.Redis.from_url(redis_server.url).info("commandstats")
+        return stats.get("cmdstat_blmove", {}).get("calls", 0)
+
+    store.put_data("k", b"v")
+    store.flush_results()  # leaves the wake-up token behind
+    before = blocking_moves()
+    assert store.wait_for_data("k", 0.2) is False
+    assert blocking_moves() - before <= 2  # woke once on the stale token, then slept
+
+
+def test_a_client_that_decodes_responses_is_refused(redis_server) -> None:
+    client = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    with pytest.raises(ConfigurationError, match="decode_responses"):
+        RedisStorage("x", client=client)
+
+
+def test_a_stopped_server_raises_storage_unavailable_then_recovers(
+    store: RedisStorage, redis_server
+) -> None:
+    store.enqueue(b"before")
+    redis_server.stop()
+    try:
+        calls = {
+            "enqueue": lambda: store.enqueue(b"x"),
+            "fetch": lambda: store.fetch("c1", 0.1),
+            "queue_size": store.queue_size,
+            "read_schedule": lambda: store.read_schedule(DUE),
+            "requeue_expired": lambda: store.requeue_expired(1.0),
+            "wait_for_data": lambda: store.wait_for_data("k", 0.1),
+            "wait_schedule_change": lambda: store.wait_schedule_change(0.1),
+            "events": lambda: iter(store),
+            "batch": lambda: _write_in_batch(store),
+        }
+        for name, call in calls.items():
+            with pytest.raises(StorageUnavailable) as raised:
+                call()
+            assert isinstance(raised.value.__cause__, redis.ConnectionError), name
+    finally:
+        redis_server.start()
+    store.enqueue(b"after")  # reconnects by itself; the data died with the server
+    assert store.enqueued_items() == [b"after"]
+    assert store.requeue_expired(1.0) == 0  # scripts are loaded again
+    store.wait_schedule_change(0.01)
+
+
+def _write_in_batch(store: RedisStorage) -> None:
+    with store.batch():
+        store.put_data("k", b"v")
+        store.emit("done")
+
+
+def test_a_server_lost_during_a_blocking_call_raises(store, redis_server, in_thread) -> None:
+    events = iter(store)
+    listener = in_thread(next, events)
+    consumer = in_thread(store.fetch, "c1", 30)
+    consumer.join(0.1)
+    assert consumer.is_alive()
+    try:
+        redis_server.stop()
+        with pytest.raises(StorageUnavailable):
+            consumer.finish()
+        with pytest.raises(StorageUnavailable):
+            listener.finish()
+    finally:
+        redis_server.start()
+    assert store.fetch("c1", 0.01) is None

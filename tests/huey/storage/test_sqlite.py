@@ -1,0 +1,63 @@
+"""SQLite-only behaviour: several processes on one file, fork safety, WAL."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+from pathlib import Path
+
+from huey.storage import SqliteStorage, storage_from_url
+
+
+def _drain(storage: SqliteStorage, consumer_id: str, out: Path) -> None:
+    """Child process: fetch and ack until the queue stays empty, then write what it took."""
+    taken = []
+    while (item := storage.fetch(consumer_id, timeout=0.5)) is not None:
+        taken.append(item)
+        storage.ack(consumer_id, item)
+    out.write_bytes(b"\n".join(taken))
+
+
+def test_processes_sharing_a_file_never_take_one_message_twice(tmp_path: Path) -> None:
+    storage = SqliteStorage("shared", filename=str(tmp_path / "huey.db"))
+    items = [b"job-%d" % i for i in range(300)]
+    storage.enqueue_many(items[:100])  # the parent's connection exists before the fork
+    fork = multiprocessing.get_context("fork")
+    outputs = [tmp_path / f"taken-{n}" for n in range(3)]
+    children = [
+        fork.Process(target=_drain, args=(storage, f"c{n}", out)) for n, out in enumerate(outputs)
+    ]
+    for child in children:
+        child.start()
+    for item in items[100:]:  # keep producing while they consume
+        storage.enqueue(item)
+    for child in children:
+        child.join(30)
+        assert child.exitcode == 0
+    taken = [item for out in outputs for item in out.read_bytes().split(b"\n") if item]
+    assert sorted(taken) == sorted(items)
+    assert storage.queue_size() == storage.inflight_size() == 0
+
+
+def test_the_file_is_in_wal_mode(tmp_path: Path) -> None:
+    storage = SqliteStorage("x", filename=str(tmp_path / "huey.db"))
+    storage.enqueue(b"a")
+    with sqlite3.connect(tmp_path / "huey.db") as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_batch_is_invisible_to_other_connections_until_it_ends(tmp_path: Path, in_thread) -> None:
+    storage = SqliteStorage("x", filename=str(tmp_path / "huey.db"))
+    with storage.batch():
+        storage.enqueue(b"a")
+        storage.put_data("k", b"v")
+        assert in_thread(storage.queue_size).finish() == 0  # another thread, another connection
+    assert in_thread(storage.queue_size).finish() == 1
+
+
+def test_relative_url_paths_are_relative_to_the_working_directory(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    storage = storage_from_url("sqlite:///sub.db", name="x")
+    storage.enqueue(b"a")
+    assert (tmp_path / "sub.db").exists()
+    storage.close()
