@@ -18,7 +18,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from hueyctl.errors import ManifestError, Problem
-from hueyctl.manifest import Instance, Manifest, expand, load
+from hueyctl.manifest import Instance, Manifest, load
+from hueyctl.values import expand
 
 # (manifest path, instance) -> (settings it was bound with, the Huey object)
 _bound: dict[tuple[str, str], tuple[dict[str, Any], Any]] = {}

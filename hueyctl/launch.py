@@ -13,7 +13,8 @@ import sys
 
 from hueyctl.bind import bind
 from hueyctl.errors import HueyctlError
-from hueyctl.manifest import expand, load, missing_variables
+from hueyctl.manifest import load
+from hueyctl.values import expand, missing_variables
 
 
 def main(argv: list[str] | None = None) -> int:

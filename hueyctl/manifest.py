@@ -8,29 +8,21 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from huey.consumer.options import WORKER_TYPES, ConsumerOptions
+from huey.consumer.options import ConsumerOptions
 from hueyctl.errors import BadInput, ManifestError, Problem
+from hueyctl.values import ENV_NAME, KINDS, SAFE_NAME, missing_variables
 
-VERSION = 1
 DEFAULT_STATE_DIR = ".hueyctl"
 SOCKET_NAME = "supervisor.sock"
 # sun_path holds 108 bytes on Linux (104 on macOS); stay under both with the NUL.
 MAX_SOCKET_PATH = 100
-STORAGE_SCHEMES = ("redis", "rediss", "unix", "sqlite")
-SAFE_NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}\Z")
-IMPORT_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*\Z")
-ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-# "${NAME}" reads the environment; "$$" is a literal "$".
-_VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_SHA_PASSWORD = re.compile(r"\{SHA\}[0-9a-f]{40}\Z")
 
 
 @dataclass(frozen=True)
@@ -116,16 +108,6 @@ class Manifest:
             flat[f"env.{key}"] = value
         flat["manifest"] = str(self.path)
         return flat
-
-
-def expand(text: str, environ: Mapping[str, str]) -> str:
-    """Replace ``${VAR}`` with its value in ``environ`` and ``$$`` with ``$``."""
-    return _VAR.sub(lambda m: "$" if m.group(1) is None else environ[m.group(1)], text)
-
-
-def missing_variables(text: str, environ: Mapping[str, str]) -> list[str]:
-    """The ``${VAR}`` names in ``text`` that ``environ`` does not set."""
-    return [m.group(1) for m in _VAR.finditer(text) if m.group(1) and m.group(1) not in environ]
 
 
 def load(path: str | os.PathLike, environ: Mapping[str, str] | None = None) -> Manifest:
@@ -225,7 +207,7 @@ class _Checker:
 
     def value(self, node: yaml.Node, name: str, kind: str) -> Any:
         """A scalar checked against ``kind``; None (after reporting) when it is wrong."""
-        check = _KINDS[kind]
+        check = KINDS[kind]
         if not isinstance(node, yaml.ScalarNode):
             self.problem(node, name, f"must be {check.expected}, not {_kind(node)}")
             return None
@@ -295,7 +277,7 @@ class _Checker:
         for key in ("port", "username", "password"):
             if key not in keys:
                 self.problem(node, f"http.{key}", "required key is missing")
-        values = {k: self.value(n, f"http.{k}", _HTTP_KINDS[k]) for k, n in keys.items()}
+        values = {k: self.value(n, f"http.{k}", k) for k, n in keys.items()}
         if None in values.values() or len(values) < 3:
             return None
         return Http(**values)
@@ -371,98 +353,6 @@ class _Checker:
                     "one queue; give each instance its own Huey object and storage",
                 )
             seen.setdefault(instance.app, name)
-
-
-@dataclass(frozen=True)
-class _Kind:
-    expected: str
-    problem: Callable[[Any], str | None]
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _check_cron(value: Any) -> str | None:
-    from huey.crontab import parse_cron
-
-    if not isinstance(value, str):
-        return 'must be a 5-field cron string such as "0 3 * * *"'
-    try:
-        parse_cron(value)
-    except ValueError as exc:
-        return f"bad cron expression {value!r}: {exc}"
-    return None
-
-
-def _check_storage(value: Any) -> str | None:
-    if not isinstance(value, str):
-        return "must be a storage URL such as redis://127.0.0.1:6379/0 or sqlite:///tasks.db"
-    scheme = value.partition("://")[0]
-    if scheme == "memory":
-        return (
-            "memory:// lives inside one process, so the consumer could never see the tasks "
-            "your application enqueues; use sqlite:///path or redis://"
-        )
-    if scheme == "sqlite" and not value.startswith("sqlite:///"):
-        return f"{value!r}: write sqlite:///relative/to/manifest.db or sqlite:////absolute.db"
-    if scheme not in STORAGE_SCHEMES or "://" not in value:
-        return f"unknown storage URL {value!r}; use one of " + ", ".join(
-            f"{s}://" for s in STORAGE_SCHEMES
-        )
-    return None
-
-
-def _simple(expected: str, ok: Callable[[Any], bool], extra: str = "") -> _Kind:
-    return _Kind(expected, lambda v: None if ok(v) else f"must be {expected}{extra}, not {v!r}")
-
-
-_KINDS: dict[str, _Kind] = {
-    "version": _simple(f"{VERSION}", lambda v: v == VERSION, " (the only manifest version)"),
-    "name": _simple(
-        "a name of lowercase letters, digits, '_' or '-'",
-        lambda v: isinstance(v, str) and bool(SAFE_NAME.match(v)),
-    ),
-    "path": _simple("a path", lambda v: isinstance(v, str) and v != ""),
-    "import": _simple(
-        "an import path like 'package.module:name'",
-        lambda v: isinstance(v, str) and bool(IMPORT_PATH.match(v)),
-    ),
-    "storage": _Kind("a storage URL", _check_storage),
-    "positive_int": _simple("a whole number of at least 1", lambda v: _is_int(v) and v >= 1),
-    "seconds": _simple(
-        "a number of seconds (0 or more)",
-        lambda v: (_is_int(v) or isinstance(v, float)) and v >= 0,
-    ),
-    "seconds_int": _simple(
-        "a whole number of seconds (0 or more)", lambda v: _is_int(v) and v >= 0
-    ),
-    "worker_type": _simple("one of " + ", ".join(WORKER_TYPES), lambda v: v in WORKER_TYPES),
-    "bool": _simple("true or false", lambda v: isinstance(v, bool)),
-    "env_value": _simple(
-        "a string, number or boolean",
-        lambda v: isinstance(v, (str, int, float, bool)),
-    ),
-    "cron": _Kind("a cron string", _check_cron),
-    "task": _Kind("an import path", lambda v: _KINDS["import"].problem(v)),
-    "port": _simple("a TCP port (1-65535)", lambda v: _is_int(v) and 0 < v < 65536),
-    "host": _simple("a host name or address", lambda v: isinstance(v, str) and v != ""),
-    "username": _simple(
-        "a user name without spaces",
-        lambda v: isinstance(v, str) and bool(re.fullmatch(r"[^\s%]+", v)),
-    ),
-    "password": _simple(
-        '"${VAR}" (supervisord reads it from its environment) or a "{SHA}" hex digest',
-        lambda v: isinstance(v, str) and bool(_SHA_PASSWORD.match(v) or _only_variable(v)),
-        "; a clear-text password would be written into supervisord.conf",
-    ),
-}
-_HTTP_KINDS = {"port": "port", "host": "host", "username": "username", "password": "password"}
-
-
-def _only_variable(text: str) -> bool:
-    match = _VAR.fullmatch(text)
-    return bool(match and match.group(1))
 
 
 def _scalar(node: yaml.Node) -> Any:

@@ -18,8 +18,9 @@ from io import StringIO
 from pathlib import Path
 
 from hueyctl.errors import BadInput
-from hueyctl.manifest import _VAR, Instance, Manifest
+from hueyctl.manifest import Instance, Manifest
 from hueyctl.state import Paths, paths
+from hueyctl.values import VARIABLE
 
 # Seconds beyond the consumer's own shutdown timeout before supervisord sends SIGKILL.
 STOP_MARGIN = 10
@@ -103,7 +104,7 @@ def sections(manifest: Manifest) -> dict[str, dict[str, object]]:
             "port": f"{http.host}:{http.port}",
             "username": http.username,
             # Never the password itself: "${VAR}" becomes supervisord's own %(ENV_VAR)s.
-            "password": _VAR.sub(lambda m: f"%(ENV_{m.group(1)})s", http.password),
+            "password": VARIABLE.sub(lambda m: f"%(ENV_{m.group(1)})s", http.password),
         }
     for instance in manifest.instances.values():
         result[f"program:{instance.name}"] = program(manifest, instance, where)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,3 +29,14 @@ def hueyctl(state_home: Path):
         return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
     return run
+
+
+@pytest.fixture
+def fresh_imports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """bind() puts a manifest's directory on sys.path and imports its apps: undo both,
+    so the next test imports its own copy of a module with the same name."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    yield
+    for name, module in list(sys.modules.items()):
+        if str(getattr(module, "__file__", None) or "").startswith(str(tmp_path)):
+            del sys.modules[name]

@@ -6,7 +6,6 @@ Every wait is a bounded poll on something a user could observe.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -50,12 +49,8 @@ def storages(request: pytest.FixtureRequest) -> dict[str, str]:
 
 
 @pytest.fixture
-def project(tmp_path: Path, storages: dict[str, str], monkeypatch) -> Iterator[Path]:
+def project(tmp_path: Path, storages: dict[str, str], fresh_imports: None) -> Iterator[Path]:
     """A directory with two test apps and a manifest; whatever `up` started is stopped."""
-    # bind() puts the manifest's directory on sys.path and imports the apps from it.
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    for module in ("app_alpha", "app_beta"):
-        monkeypatch.delitem(sys.modules, module, raising=False)
     write_app(tmp_path, "app_alpha", "alpha")
     write_app(tmp_path, "app_beta", "beta")
     path = write_manifest(tmp_path / "m.yaml", MANIFEST.format(workers=1, **storages))
@@ -121,6 +116,13 @@ def test_up_change_revoke_down(hueyctl, project: Path, tmp_path: Path) -> None:
 
     status = json.loads(hueyctl("status", "--json").stdout)
     assert {r["instance"]: r["state"] for r in status} == {"alpha": "RUNNING", "beta": "RUNNING"}
+
+    # Operations on one instance, found through the recorded deployment.
+    assert "consumer" in hueyctl("logs", "alpha", "-n", "50").stdout
+    assert hueyctl("reload", "alpha").exit_code == 0
+    restarted = json.loads(hueyctl("restart", "beta", "--json").stdout)
+    assert restarted[0]["state"] == "RUNNING" and restarted[0]["pid"] != now["beta"]
+    now = pids(hueyctl, project)
 
     # down leaves no process behind.
     supervisord = int(state.paths(load(project)).pidfile.read_text())

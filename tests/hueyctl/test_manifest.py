@@ -9,10 +9,11 @@ import pytest
 
 from huey.consumer.options import ConsumerOptions
 from hueyctl.errors import ManifestError
-from hueyctl.manifest import expand, load
+from hueyctl.manifest import load
 from hueyctl.starter import STARTER
+from hueyctl.values import expand
 
-from .hueyctl_helpers import write_manifest
+from .hueyctl_helpers import write_app, write_manifest
 
 CORPUS = sorted((Path(__file__).parent / "manifests").glob("*.yaml"))
 
@@ -130,3 +131,57 @@ def test_missing_file_is_bad_input(hueyctl, tmp_path: Path) -> None:
     result = hueyctl("validate", tmp_path / "nope.yaml")
     assert result.exit_code == 2
     assert result.stderr.startswith(f"{tmp_path / 'nope.yaml'}:1: (file): No such file")
+
+
+def test_manifest_keys_map_onto_consumer_options(tmp_path: Path) -> None:
+    path = write_manifest(
+        tmp_path / "m.yaml",
+        """
+        version: 1
+        project: shop
+        instances:
+          reports:
+            app: shop.reports:huey
+            storage: sqlite:///reports.db
+            workers: 4
+            worker_type: process
+            periodic: false
+            global_scheduler: false
+            utc: false
+            shutdown_timeout: 5
+            flush_locks: true
+        """,
+    )
+    options = load(path).instances["reports"].options
+    assert options == ConsumerOptions(
+        workers=4,
+        worker_type="process",
+        periodic=False,
+        global_scheduler=False,
+        utc=False,
+        shutdown_timeout=5,
+        flush_locks=True,
+    )
+
+
+def test_check_imports_finds_two_huey_objects_sharing_a_queue(
+    hueyctl, tmp_path: Path, fresh_imports: None
+) -> None:
+    write_app(tmp_path, "twin_one", "same-name")
+    write_app(tmp_path, "twin_two", "same-name")
+    path = write_manifest(
+        tmp_path / "m.yaml",
+        """
+        version: 1
+        project: shop
+        instances:
+          one: {app: "twin_one:huey", storage: "sqlite:///q.db"}
+          two: {app: "twin_two:huey", storage: "sqlite:///q.db"}
+        """,
+    )
+    result = hueyctl("validate", "--check-imports", path)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"{path}:5: instances.two.app: same storage and Huey name 'same-name' as instance "
+        "'one': the two would share one queue"
+    )

@@ -145,3 +145,12 @@ def test_paths_that_supervisord_would_cut_at_a_comment_are_refused(tmp_path: Pat
     )
     with pytest.raises(BadInput, match="' ;'"):
         render.render(load(path))
+
+
+def test_render_and_plan_commands_change_nothing(hueyctl, manifest) -> None:
+    rendered = hueyctl("render", manifest.path)
+    assert rendered.exit_code == 0
+    assert rendered.stdout == render.render(manifest)
+    planned = hueyctl("plan", manifest.path)
+    assert planned.stdout.splitlines() == ["emails: add", "reports: add"]
+    assert not manifest.state_dir.exists()

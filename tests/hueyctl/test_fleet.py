@@ -1,0 +1,105 @@
+"""Task commands across instances, through huey's API, with no consumer running."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from pathlib import Path
+
+import pytest
+
+from hueyctl import bind
+from hueyctl.fleet import parse_when
+
+from .hueyctl_helpers import write_app, write_manifest
+
+
+@pytest.fixture
+def project(tmp_path: Path, fresh_imports: None) -> Path:
+    write_app(tmp_path, "fleet_a", "fleet-a")
+    write_app(tmp_path, "fleet_b", "fleet-b")
+    return write_manifest(
+        tmp_path / "m.yaml",
+        """
+        version: 1
+        project: fleet
+        instances:
+          a: {app: "fleet_a:huey", storage: "sqlite:///a.db"}
+          b: {app: "fleet_b:huey", storage: "sqlite:///b.db"}
+        """,
+    )
+
+
+def test_revoke_finds_the_instance_and_restore_undoes_it(hueyctl, project: Path) -> None:
+    hueys = bind(project)
+    from fleet_b import record
+
+    waiting = record.schedule(args=("x",), delay=3600)
+    result = hueyctl("revoke", waiting.task.task_id, "-m", project, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)[0]["instance"] == "b"
+    assert hueys["b"].is_revoked(waiting.task.task_id)
+    assert not hueys["a"].is_revoked(waiting.task.task_id)
+
+    restored = hueyctl("restore", waiting.task.task_id, "-m", project, "--json")
+    assert json.loads(restored.stdout) == [
+        {"instance": "b", "task_id": waiting.task.task_id, "restored": True}
+    ]
+    assert not hueys["b"].is_revoked(waiting.task.task_id)
+
+
+def test_unknown_task_id_fails_and_names_the_way_out(hueyctl, project: Path) -> None:
+    result = hueyctl("revoke", "no-such-id", "-m", project)
+    assert result.exit_code == 1
+    assert "--instance" in result.stderr
+    forced = hueyctl("revoke", "no-such-id", "-m", project, "--instance", "a", "--once")
+    assert forced.exit_code == 0
+    assert bind(project)["a"].is_revoked("no-such-id")
+
+
+def test_revoke_a_whole_task_by_name(hueyctl, project: Path) -> None:
+    hueys = bind(project)
+    result = hueyctl("revoke", "--task", "fleet_a.record", "-m", project, "--json")
+    assert json.loads(result.stdout) == [
+        {"instance": "a", "task": "fleet_a.record", "revoked": True}
+    ]
+    assert hueys["a"].is_revoked("fleet_a.record")
+    assert hueyctl("restore", "--task", "fleet_a.record", "-m", project).exit_code == 0
+    assert not hueys["a"].is_revoked("fleet_a.record")
+    unknown = hueyctl("revoke", "--task", "nope", "-m", project)
+    assert unknown.exit_code == 2
+
+
+def test_pending_scheduled_and_status_counts(hueyctl, project: Path) -> None:
+    bind(project)
+    from fleet_a import record
+
+    record("now")
+    record.schedule(args=("later",), delay=3600)
+    pending = json.loads(hueyctl("pending", "a", "-m", project, "--json").stdout)
+    assert [(r["name"], r["args"]) for r in pending] == [("fleet_a.record", "('now',)")]
+    scheduled = json.loads(hueyctl("scheduled", "a", "-m", project, "--json").stdout)
+    assert [r["args"] for r in scheduled] == ["('later',)"]
+    assert hueyctl("results", "a", "-m", project).stdout.strip() == "(none)"
+    assert hueyctl("errors", "a", "-m", project).stdout.strip() == "(none)"
+    status = {r["instance"]: r for r in json.loads(hueyctl("status", project, "--json").stdout)}
+    assert (status["a"]["state"], status["a"]["queued"], status["a"]["scheduled"]) == ("DOWN", 1, 1)
+    assert status["b"]["queued"] == 0
+    table = hueyctl("status", project).stdout
+    assert table.splitlines()[0].split()[:4] == ["PROJECT", "INSTANCE", "STATE", "PID"]
+
+
+def test_commands_without_a_manifest_need_a_recorded_deployment(hueyctl) -> None:
+    result = hueyctl("revoke", "some-id")
+    assert result.exit_code == 2
+    assert "no deployment recorded" in result.stderr
+    assert hueyctl("revoke", "-m", "x.yaml").exit_code == 2  # neither id nor --task
+
+
+def test_when_accepts_durations_and_iso_times() -> None:
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    assert parse_when("90s", now) == now + datetime.timedelta(seconds=90)
+    assert parse_when("2h", now) == now + datetime.timedelta(hours=2)
+    assert parse_when("2026-01-31T18:00+00:00") == datetime.datetime(
+        2026, 1, 31, 18, tzinfo=datetime.timezone.utc
+    )
