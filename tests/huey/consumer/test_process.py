@@ -15,6 +15,7 @@ from types import SimpleNamespace
 import pytest
 
 from huey import Huey
+from huey.task import utcnow
 
 pytestmark = pytest.mark.slow
 
@@ -233,3 +234,47 @@ def test_redis_restart_under_running_consumer(tmp_path, redis_server):
         assert "storage is back" in consumer.output()
     finally:
         consumer.stop()
+
+
+def test_dead_worker_process_is_replaced_and_its_task_requeued(app):
+    procapp, start, marks = app
+    consumer = start("-w", "1", "-k", "process")
+    result = procapp.slow(1.0, "worker-killed")
+    assert wait_until(lambda: (marks / "worker-killed.started").exists())
+    worker_pid = int((marks / "worker-killed.started").read_text())
+    assert worker_pid != consumer.process.pid
+    os.kill(worker_pid, signal.SIGKILL)
+    assert result.get(blocking=True, timeout=30) == "worker-killed"
+    assert int((marks / "worker-killed.finished").read_text()) != worker_pid
+    assert "died; requeueing" in consumer.output()
+
+
+def test_greenlet_workers(app):
+    procapp, start, _ = app
+    start("-w", "4", "-k", "greenlet")
+    results = [procapp.add(i, i) for i in range(8)]
+    assert [r.get(blocking=True, timeout=20) for r in results] == [2 * i for i in range(8)]
+
+
+@pytest.mark.parametrize("flags", [(), ("-o",)])
+def test_eta_follows_the_consumer_clock(app, flags, monkeypatch):
+    """UTC by default; with -o, ETAs given in local time (convert_utc=False) are honoured.
+    The consumer runs in a zone 5.5 h from UTC, so the wrong clock would run the task
+    at once (too early) or hours late."""
+    import datetime
+
+    procapp, start, _ = app
+    start("-w", "1", *flags, TZ="Asia/Kolkata")
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
+    time.tzset()
+    try:
+        now = datetime.datetime.now() if flags else utcnow()
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    began = time.monotonic()
+    result = procapp.add.schedule(
+        args=(1, 2), eta=now + datetime.timedelta(seconds=1.5), convert_utc=False
+    )
+    assert result.get(blocking=True, timeout=20) == 3
+    assert time.monotonic() - began >= 1.0
