@@ -113,7 +113,8 @@ class BaseStorage:
     def wait_schedule_change(self, timeout: float) -> None:
         """Sleep up to ``timeout`` seconds, returning early when something is scheduled.
         A change made since this thread's previous call counts, so none is missed between
-        calls; a thread's first call only starts listening."""
+        calls; a thread's first call returns at once, after it starts listening, so the
+        caller re-checks the schedule with nothing missed before."""
         raise NotImplementedError
 
     def schedule_size(self) -> int:

@@ -172,10 +172,12 @@ class MemoryStorage(BaseStorage):
             return min(self._schedule.values(), default=None)
 
     def wait_schedule_change(self, timeout: float) -> None:
-        """Return once something was scheduled since this thread's previous call, or on timeout."""
+        """Return once something was scheduled since this thread's previous call (at once on
+        its first call), or on timeout."""
         with self._lock():
-            seen = getattr(self._local, "schedule_seen", self._schedule_version)
-            self._cond.wait_for(lambda: self._schedule_version != seen, max(timeout, 0))
+            seen = getattr(self._local, "schedule_seen", None)
+            if seen is not None:
+                self._cond.wait_for(lambda: self._schedule_version != seen, max(timeout, 0))
             self._local.schedule_seen = self._schedule_version
 
     def schedule_size(self) -> int:

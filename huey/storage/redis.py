@@ -31,6 +31,8 @@ _LUA_DIR = Path(__file__).parent / "lua"
 # How long a wait_for_data wake-up token outlives its put_data: only waiters that checked
 # just before the put need it, so seconds are plenty and nothing accumulates.
 _NOTIFY_TTL = 10
+# How long a first wait_schedule_change waits for Redis to confirm its subscription.
+_CONFIRM_WAIT = 5.0
 _Method = TypeVar("_Method", bound=Callable[..., Any])
 
 
@@ -257,26 +259,26 @@ class RedisStorage(BaseStorage):
 
     @_unavailable
     def wait_schedule_change(self, timeout: float) -> None:
-        """Return once something was scheduled since this thread's previous call, or on timeout.
+        """Return once something was scheduled since this thread's previous call (at once on
+        its first call), or on timeout.
 
         Each thread keeps one subscription open between calls, so a change made while the
         thread was busy is still waiting for it as a buffered message.
         """
-        pubsub = self._schedule_pubsub()
+        held = getattr(self._local, "schedule_pubsub", None)
+        if held is None or held[0] != os.getpid():  # a forked child must not share the socket
+            pubsub = self._redis().pubsub()
+            pubsub.subscribe(self._schedule_changed)
+            pubsub.get_message(timeout=_CONFIRM_WAIT)  # the server's "subscribed" reply
+            self._local.schedule_pubsub = (os.getpid(), pubsub)
+            return
+        pubsub = held[1]
         deadline = time.monotonic() + timeout
         while (remaining := deadline - time.monotonic()) > 0:
             if pubsub.get_message(ignore_subscribe_messages=True, timeout=remaining):
                 while pubsub.get_message(ignore_subscribe_messages=True, timeout=0):
                     pass  # one wake-up for every change already announced
                 return
-
-    def _schedule_pubsub(self) -> PubSub:
-        held = getattr(self._local, "schedule_pubsub", None)
-        if held is None or held[0] != os.getpid():  # a forked child must not share the socket
-            pubsub = self._redis().pubsub()
-            pubsub.subscribe(self._schedule_changed)
-            held = self._local.schedule_pubsub = (os.getpid(), pubsub)
-        return held[1]
 
     @_unavailable
     def schedule_size(self) -> int:

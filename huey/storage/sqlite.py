@@ -305,11 +305,13 @@ class SqliteStorage(BaseStorage):
         return self._scalar("SELECT MIN(score) FROM huey_schedule WHERE name = ?")
 
     def wait_schedule_change(self, timeout: float) -> None:
-        """Return once something was scheduled since this thread's previous call, or on timeout."""
+        """Return once something was scheduled since this thread's previous call (at once on
+        its first call), or on timeout."""
         version = "SELECT COALESCE(MAX(version), 0) FROM huey_schedule_version WHERE name = ?"
         seen = getattr(self._local, "schedule_seen", None)
         if seen is None:
-            seen = self._scalar(version)
+            self._local.schedule_seen = self._scalar(version)
+            return
 
         def changed() -> bool:
             self._local.schedule_seen = self._scalar(version)

@@ -199,9 +199,9 @@ def test_wait_schedule_change_wakes_when_something_is_scheduled(
     ready = threading.Event()
 
     def scheduler() -> None:
-        storage.wait_schedule_change(0.001)  # first call: start listening
+        storage.wait_schedule_change(60)  # the first call starts listening and returns
         ready.set()
-        storage.wait_schedule_change(WAIT)
+        storage.wait_schedule_change(60)
 
     waiter = in_thread(scheduler)
     assert ready.wait(WAIT)
@@ -209,8 +209,14 @@ def test_wait_schedule_change_wakes_when_something_is_scheduled(
     waiter.finish()  # well before WAIT: woken, not timed out
 
 
-def test_wait_schedule_change_times_out(storage: BaseStorage) -> None:
-    storage.wait_schedule_change(0.02)  # returns, nothing to report
+def test_a_change_between_two_waits_is_not_missed(storage: BaseStorage, in_thread) -> None:
+    def scheduler() -> None:
+        storage.wait_schedule_change(60)  # returns at once: this thread starts listening
+        storage.add_to_schedule(b"x", at(1))
+        storage.wait_schedule_change(60)  # returns at once: the change came before it
+        storage.wait_schedule_change(0.02)  # nothing new since: times out
+
+    in_thread(scheduler).finish()
 
 
 # -- key/value --------------------------------------------------------------------
