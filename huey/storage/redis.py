@@ -104,14 +104,16 @@ class RedisStorage(BaseStorage):
         self._errors = self._prefix + "errors"
         self._events = self._prefix + "events"
         self._schedule_changed = self._prefix + "schedule-changed"
-        self._requeue_script = self._client.register_script((_LUA_DIR / "requeue.lua").read_text())
-        self._read_schedule_script = self._client.register_script(
-            (_LUA_DIR / "read_schedule.lua").read_text()
-        )
+        self._requeue_script = self._load_script("requeue")
+        self._read_schedule_script = self._load_script("read_schedule")
         self._has_blmove: bool | None = None  # learnt from the server on first blocking move
         self._local = threading.local()  # per thread: open batch pipeline, schedule pubsub
 
     # -- plumbing ---------------------------------------------------------------
+    def _load_script(self, name: str) -> Any:
+        """Register ``lua/<name>.lua``; redis-py loads it into the server on first call."""
+        return self._client.register_script((_LUA_DIR / f"{name}.lua").read_text())
+
     def _redis(self) -> redis.Redis:
         """The client for commands that read; refused inside :meth:`batch`."""
         if getattr(self._local, "batch", None) is not None:
@@ -154,10 +156,8 @@ class RedisStorage(BaseStorage):
         return client.brpoplpush(source, destination, block)
 
     # -- queue ------------------------------------------------------------------
-    @_unavailable
     def enqueue(self, data: bytes) -> None:
-        with self._writing() as pipe:
-            pipe.lpush(self._queue, data)
+        self.enqueue_many([data])
 
     @_unavailable
     def enqueue_many(self, items: Sequence[bytes]) -> None:

@@ -405,10 +405,7 @@ class SqliteStorage(BaseStorage):
     # -- housekeeping -----------------------------------------------------------
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
-        """Run the block's writes in one transaction (rolled back if the block raises).
-
-        Nested batches join the outer one.
-        """
+        """Run the block's writes in one transaction (rolled back if the block raises)."""
         if getattr(self._local, "batch", False):
             yield
             return
