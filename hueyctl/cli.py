@@ -72,12 +72,16 @@ def single(manifest: Path | None, instance: str | None = None) -> Manifest:
 def init(
     path: Annotated[Path, typer.Argument()] = Path("hueyctl.yaml"),
     force: Annotated[bool, typer.Option("--force", help="overwrite an existing file")] = False,
+    json: Json = False,
 ) -> None:
     """Write a commented starter manifest."""
     if path.exists() and not force:
         raise BadInput(f"{path} exists; pass --force to overwrite it")
     path.write_text(STARTER, encoding="utf-8")
-    typer.echo(f"wrote {path}; edit it, then run: hueyctl up {path}")
+    if json:
+        emit([{"wrote": str(path)}], json)
+    else:
+        typer.echo(f"wrote {path}; edit it, then run: hueyctl up {path}")
 
 
 @app.command()
@@ -165,13 +169,15 @@ def restart(
 
 @app.command()
 def reload(
-    instance: Annotated[str | None, typer.Argument()] = None, manifest: ManifestOpt = None
+    instance: Annotated[str | None, typer.Argument()] = None,
+    manifest: ManifestOpt = None,
+    json: Json = False,
 ) -> None:
     """Send SIGHUP: consumers restart their workers gracefully, keeping their pid."""
     model = single(manifest, instance)
     names = [model.instance(instance).name] if instance else list(model.instances)
     deployment.reload(model, names)
-    typer.echo(f"sent SIGHUP to {', '.join(names)}")
+    emit([{"instance": name, "signal": "HUP"} for name in names], json)
 
 
 @app.command()
@@ -181,13 +187,18 @@ def logs(
     follow: Annotated[bool, typer.Option("--follow", "-f")] = False,
     lines: Annotated[int, typer.Option("--lines", "-n")] = 20,
     stdout: Annotated[bool, typer.Option("--stdout", help="stdout, not stderr")] = False,
+    json: Json = False,
 ) -> None:
     """Print the last lines of a consumer's log (stderr, where it logs); -f follows it."""
     model = single(manifest, instance)
     sup = deployment.running(model)
     stream = "stdout" if stdout else "stderr"
     text, offset = sup.follow(model.instance(instance).name, stream, 0)
-    typer.echo("\n".join(text.splitlines()[-lines:]) if lines > 0 else "")
+    last = text.splitlines()[-lines:] if lines > 0 else []
+    if json:
+        emit([{"instance": instance, "stream": stream, "lines": last}], json)
+        return
+    typer.echo("\n".join(last))
     while follow:
         time.sleep(0.5)
         text, offset = sup.follow(instance, stream, offset)

@@ -34,7 +34,19 @@ def changes(manifest: Manifest) -> list[planning.Change]:
     running = {}
     if sup.is_running():
         running = {name: info["statename"] for name, info in sup.processes().items()}
-    return planning.plan(desired(manifest), state.read_applied(sup.where), running)
+    applied = state.read_applied(sup.where)
+    if running and _server_changed(manifest):
+        # supervisord applies its own settings only when it starts: every consumer restarts.
+        applied = {name: {**old, "supervisord settings": "old"} for name, old in applied.items()}
+    return planning.plan(desired(manifest), applied, running)
+
+
+def _server_changed(manifest: Manifest) -> bool:
+    """Whether supervisord's own settings (not its programs') differ from the config file."""
+    config = state.paths(manifest).config
+    if not config.exists():
+        return False
+    return render.server_part(config.read_text()) != render.server_part(render.render(manifest))
 
 
 def up(manifest: Manifest) -> tuple[list[planning.Change], dict[str, dict[str, Any]]]:
@@ -51,6 +63,9 @@ def up(manifest: Manifest) -> tuple[list[planning.Change], dict[str, dict[str, A
         if not started
         else [planning.Change(name, planning.ADD) for name in manifest.instances]
     )
+    if not started and _server_changed(manifest):
+        sup.shutdown(_shutdown_timeout(manifest))
+        started = True
     if not where.config.exists() or where.config.read_text() != text:
         state.write_atomic(where.config, text)
     if started:
@@ -99,10 +114,14 @@ def down(manifest: Manifest) -> bool:
     sup = supervisor(manifest)
     if not sup.is_running():
         return False
-    longest = max((i.options.shutdown_timeout for i in manifest.instances.values()), default=0)
-    sup.shutdown(longest + render.STOP_MARGIN + SHUTDOWN_MARGIN)
+    sup.shutdown(_shutdown_timeout(manifest))
     state.forget(manifest)
     return True
+
+
+def _shutdown_timeout(manifest: Manifest) -> float:
+    longest = max((i.options.shutdown_timeout for i in manifest.instances.values()), default=0)
+    return longest + render.STOP_MARGIN + SHUTDOWN_MARGIN
 
 
 def running(manifest: Manifest) -> Supervisor:

@@ -124,6 +124,11 @@ def render(manifest: Manifest) -> str:
     return out.getvalue()
 
 
+def server_part(text: str) -> str:
+    """The sections of a rendered config that are supervisord's own, not its programs'."""
+    return text.split("\n[program:", 1)[0]
+
+
 def check(text: str, where: Paths) -> None:
     """Parse ``text`` with supervisord's own config reader; raise BadInput if it refuses.
 

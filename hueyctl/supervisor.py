@@ -6,6 +6,7 @@ message text; every wait is a bounded poll on a condition.
 
 from __future__ import annotations
 
+import http.client
 import os
 import subprocess
 import sys
@@ -61,9 +62,13 @@ class Supervisor:
 
     def __init__(self, where: Paths) -> None:
         self.where = where
-        transport = SupervisorTransport(None, None, f"unix://{where.socket}")
+
+    @property
+    def rpc(self) -> Any:
+        """supervisord's API on a new connection (one a restart cannot leave half-used)."""
+        transport = SupervisorTransport(None, None, f"unix://{self.where.socket}")
         # The host is ignored: the transport connects to the socket.
-        self.rpc = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport).supervisor
+        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport).supervisor
 
     def is_running(self) -> bool:
         """True when a supervisord answers on the socket and is not shutting down."""
@@ -71,7 +76,7 @@ class Supervisor:
             return False
         try:
             return self.rpc.getState()["statename"] == "RUNNING"
-        except OSError:
+        except (OSError, http.client.HTTPException):
             return False
         except xmlrpc.client.Fault as fault:
             _ignore(fault, Faults.SHUTDOWN_STATE)
@@ -189,8 +194,8 @@ class Supervisor:
             self.rpc.shutdown()
         except xmlrpc.client.Fault as fault:
             _ignore(fault, Faults.SHUTDOWN_STATE)
-        except OSError:
-            pass  # already gone between the probe and the call
+        except (OSError, http.client.HTTPException):
+            pass  # it went away between the probe and the call, or while answering
         if pid is not None and not poll(lambda: not pid_alive(pid), timeout):
             raise OperationFailed(f"supervisord (pid {pid}) is still running after {timeout}s")
 

@@ -132,10 +132,12 @@ def test_up_change_revoke_down(hueyctl, project: Path, tmp_path: Path) -> None:
 
 
 def test_consumer_that_cannot_start_fails_up_with_its_log(hueyctl, project: Path) -> None:
-    text = project.read_text() + '  broken: {app: "no_such_app:huey", storage: "sqlite:///b.db"}\n'
-    write_manifest(project, text.replace("startsecs: 1}", "startsecs: 1}", 2))
+    # supervisord counts a consumer as started once it has lived startsecs; give the
+    # failing import more than enough time to fail first, even on a loaded machine.
+    broken = '  broken: {app: "no_such_app:huey", storage: "sqlite:///b.db", startsecs: 15}\n'
+    write_manifest(project, project.read_text() + broken)
     result = hueyctl("up", project)
-    assert result.exit_code == 1
+    assert result.exit_code == 1, result.output
     assert "consumer(s) not running: broken" in result.stderr
     assert "cannot import 'no_such_app:huey'" in result.stderr
     status = {r["instance"]: r for r in json.loads(hueyctl("status", project, "--json").stdout)}

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from hueyctl import render
+from hueyctl.manifest import load
 from hueyctl.plan import ADD, KEEP, REMOVE, RESTART, START, Change, is_noop, plan
+
+from .hueyctl_helpers import write_manifest
 
 EMAILS = {"app": "shop:emails", "workers": 2, "env.REGION": "eu"}
 REPORTS = {"app": "shop:reports", "workers": 1}
@@ -47,3 +51,22 @@ def test_a_stopped_or_fatal_consumer_is_started_again() -> None:
 def test_running_without_a_record_is_restarted() -> None:
     changes = plan({"emails": EMAILS}, {}, {"emails": "RUNNING"})
     assert changes == [Change("emails", RESTART, ("(unrecorded)",))]
+
+
+def test_supervisord_settings_are_told_apart_from_programs(tmp_path) -> None:
+    base = """
+    version: 1
+    project: shop
+    {http}
+    instances:
+      emails: {{app: "shop.emails:huey", storage: "sqlite:///e.db", workers: {workers}}}
+    """
+
+    def rendered(http: str, workers: int) -> str:
+        path = write_manifest(tmp_path / "m.yaml", base.format(http=http, workers=workers))
+        return render.render(load(path))
+
+    plain = rendered("", 1)
+    http = 'http: {port: 9001, username: ops, password: "{SHA}' + "0" * 40 + '"}'
+    assert render.server_part(plain) == render.server_part(rendered("", 2))
+    assert render.server_part(plain) != render.server_part(rendered(http, 1))
