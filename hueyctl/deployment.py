@@ -112,11 +112,11 @@ def _raise_if_failed(sup: Supervisor, infos: dict[str, dict[str, Any]]) -> None:
 def down(manifest: Manifest) -> bool:
     """Stop every consumer gracefully, then supervisord; False if it was not running."""
     sup = supervisor(manifest)
-    if not sup.is_running():
-        return False
-    sup.shutdown(_shutdown_timeout(manifest))
+    was_running = sup.is_running()
+    if was_running:
+        sup.shutdown(_shutdown_timeout(manifest))
     state.forget(manifest)
-    return True
+    return was_running
 
 
 def _shutdown_timeout(manifest: Manifest) -> float:

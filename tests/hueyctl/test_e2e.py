@@ -143,3 +143,13 @@ def test_consumer_that_cannot_start_fails_up_with_its_log(hueyctl, project: Path
     status = {r["instance"]: r for r in json.loads(hueyctl("status", project, "--json").stdout)}
     assert status["alpha"]["state"] == "RUNNING"
     assert status["broken"]["state"] in ("BACKOFF", "FATAL", "STARTING")
+
+    # Taking the broken instance out of the manifest removes it and touches nothing else.
+    write_manifest(project, project.read_text().replace(broken, ""))
+    fixed = hueyctl("up", project, "--json")
+    assert fixed.exit_code == 0, fixed.output
+    actions = {r["instance"]: r["action"] for r in json.loads(fixed.stdout)}
+    assert actions == {"alpha": "keep", "beta": "keep", "broken": "remove"}
+    status = json.loads(hueyctl("status", project, "--json").stdout)
+    assert [r["instance"] for r in status] == ["alpha", "beta"]
+    assert "broken" not in deployment.supervisor(load(project)).processes()
