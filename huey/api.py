@@ -368,9 +368,9 @@ class Huey:
         self.storage.emit(json.dumps(event, default=str))
 
     def events_stream(self) -> Iterator[dict[str, Any]]:
-        """Events as dicts, as the consumer emits them (blocks between events)."""
-        for message in self.storage:
-            yield json.loads(message)
+        """Events as dicts, from the moment of this call on (blocks between events)."""
+        messages = iter(self.storage)  # subscribes now, not at the first next()
+        return (json.loads(message) for message in messages)
 
     # -- inspection ---------------------------------------------------------------------------
     def pending(self, limit: int | None = None) -> list[QueueTask]:

@@ -57,6 +57,7 @@ def execute(
     ``raise_errors`` re-raises it after everything is recorded.
     """
     finish = finish or (lambda: None)
+    received = time.perf_counter()  # ``now`` is the consumer's clock at this moment
     if not eager and huey.consume_revocation(task):
         logger.info("%s revoked, discarded", task)
         with huey.storage.batch():
@@ -91,7 +92,8 @@ def execute(
         )
     else:
         with huey.storage.batch():
-            result = _record(huey, task, value, error, duration, now or utcnow())
+            elapsed = datetime.timedelta(seconds=time.perf_counter() - received)
+            result = _record(huey, task, value, error, duration, (now or utcnow()) + elapsed)
             finish()
     for hook in huey.post_execute_hooks():
         _call_hook(hook, task, value, error)

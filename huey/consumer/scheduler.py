@@ -63,10 +63,9 @@ class Scheduler:
     def step(self, now: datetime.datetime) -> float:
         """Enqueue what is due at ``now``; seconds until something else will be."""
         storage = self.huey.storage
-        due = storage.read_schedule(now)
-        if due:
-            storage.enqueue_many(due)
-            logger.debug("moved %d scheduled tasks to the queue", len(due))
+        moved = storage.enqueue_due(now)
+        if moved:
+            logger.debug("moved %d scheduled tasks to the queue", moved)
         minute = now.replace(second=0, microsecond=0)
         if self.periodic and minute != self._last_minute:
             self._last_minute = minute

@@ -106,6 +106,12 @@ class BaseStorage:
         (messages due at the same time in byte order)."""
         raise NotImplementedError
 
+    def enqueue_due(self, timestamp: datetime.datetime) -> int:
+        """Atomically move every message due at or before ``timestamp`` from the schedule
+        to the tail of the queue, earliest first; return how many moved. A crash midway
+        leaves each message in exactly one of the two."""
+        raise NotImplementedError
+
     def next_scheduled_score(self) -> float | None:
         """:func:`to_score` of the earliest scheduled message, or None when empty."""
         raise NotImplementedError

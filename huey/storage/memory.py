@@ -163,6 +163,17 @@ class MemoryStorage(BaseStorage):
                 del self._schedule[item]
             return due
 
+    def enqueue_due(self, timestamp: datetime.datetime) -> int:
+        cutoff = to_score(timestamp)
+        cond = self._lock()
+        with cond:
+            due = [item for item in self._sorted_schedule() if self._schedule[item] <= cutoff]
+            for item in due:
+                del self._schedule[item]
+            self._queue.extend(due)
+            cond.notify_all()
+            return len(due)
+
     def _sorted_schedule(self) -> list[bytes]:
         """Scheduled messages by score, ties by message bytes (the order Redis uses)."""
         return sorted(self._schedule, key=lambda item: (self._schedule[item], item))

@@ -106,6 +106,7 @@ class RedisStorage(BaseStorage):
         self._schedule_changed = self._prefix + "schedule-changed"
         self._requeue_script = self._load_script("requeue")
         self._read_schedule_script = self._load_script("read_schedule")
+        self._enqueue_due_script = self._load_script("enqueue_due")
         self._has_blmove: bool | None = None  # learnt from the server on first blocking move
         self._local = threading.local()  # per thread: open batch pipeline, schedule pubsub
 
@@ -251,6 +252,12 @@ class RedisStorage(BaseStorage):
     def read_schedule(self, timestamp: datetime.datetime) -> list[bytes]:
         args = [repr(to_score(timestamp))]
         return self._read_schedule_script(keys=[self._schedule], args=args, client=self._redis())
+
+    @_unavailable
+    def enqueue_due(self, timestamp: datetime.datetime) -> int:
+        args = [repr(to_score(timestamp))]
+        keys = [self._schedule, self._queue]
+        return self._enqueue_due_script(keys=keys, args=args, client=self._redis())
 
     @_unavailable
     def next_scheduled_score(self) -> float | None:

@@ -301,6 +301,19 @@ class SqliteStorage(BaseStorage):
             self._run(f"DELETE {due}", cutoff)
             return items
 
+    def enqueue_due(self, timestamp: datetime.datetime) -> int:
+        cutoff = to_score(timestamp)
+        first = self.next_scheduled_score()
+        if first is None or first > cutoff:
+            return 0
+        due = "FROM huey_schedule WHERE name = ? AND score <= ?"
+        with self._atomic():
+            self._run(
+                f"INSERT INTO huey_queue (name, data) SELECT name, data {due} ORDER BY score, data",
+                cutoff,
+            )
+            return self._run(f"DELETE {due}", cutoff).rowcount
+
     def next_scheduled_score(self) -> float | None:
         return self._scalar("SELECT MIN(score) FROM huey_schedule WHERE name = ?")
 

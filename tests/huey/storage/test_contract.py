@@ -179,6 +179,24 @@ def test_same_time_is_ordered_by_message_and_re_adding_moves_it(storage: BaseSto
     assert storage.scheduled_items() == [b"a", b"b", b"moved"]
 
 
+def test_enqueue_due_moves_what_is_due_to_the_queue_tail(storage: BaseStorage) -> None:
+    storage.enqueue(b"already-queued")
+    storage.add_to_schedule(b"later", T0 + datetime.timedelta(seconds=10))
+    storage.add_to_schedule(b"second", T0 + datetime.timedelta(seconds=2))
+    storage.add_to_schedule(b"first", T0 + datetime.timedelta(seconds=1))
+    assert storage.enqueue_due(T0) == 0
+    assert storage.enqueue_due(T0 + datetime.timedelta(seconds=2)) == 2
+    assert storage.enqueued_items() == [b"already-queued", b"first", b"second"]
+    assert storage.scheduled_items() == [b"later"]
+
+
+def test_enqueue_due_wakes_a_waiting_fetch(storage: BaseStorage, in_thread) -> None:
+    fetcher = in_thread(storage.fetch, "c1", 5.0)
+    storage.add_to_schedule(b"due", T0)
+    storage.enqueue_due(T0)
+    assert fetcher.finish() == b"due"
+
+
 def test_next_scheduled_score_and_flush_schedule(storage: BaseStorage) -> None:
     assert storage.next_scheduled_score() is None
     storage.add_to_schedule(b"x", at(1))
