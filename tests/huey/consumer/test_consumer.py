@@ -12,15 +12,7 @@ from huey import Huey
 from huey.consumer import Consumer
 from huey.consumer.worker import Worker
 from huey.task import utcnow
-
-
-def wait_until(check, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.01)
-    return check()
+from tests.waiting import wait_until
 
 
 def test_consumer_runs_tasks_and_pipelines(huey, consumer):

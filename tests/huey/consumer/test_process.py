@@ -16,19 +16,11 @@ import pytest
 
 from huey import Huey
 from huey.task import utcnow
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
 APPS = Path(__file__).parent / "apps"
-
-
-def wait_until(check, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return bool(check())
 
 
 class ConsumerProcess:
