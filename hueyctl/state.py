@@ -4,13 +4,18 @@ The state directory (``state_dir`` in the manifest) holds supervisord's config, 
 pid file and logs, and ``applied.json``: each instance's settings as of the last `up`.
 The index (``$HUEYCTL_STATE_HOME``, else ``$XDG_STATE_HOME/hueyctl``, else
 ``~/.local/state/hueyctl``) lists the manifests `up` deployed, so commands given no
-manifest can find them.
+manifest can find them; every change to it holds a lock on ``deployments.lock``, so
+several `hueyctl up` at once lose no entry.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +23,7 @@ from typing import Any
 from hueyctl.manifest import SOCKET_NAME, Manifest
 
 INDEX_NAME = "deployments.json"
+LOCK_NAME = "deployments.lock"
 
 
 @dataclass(frozen=True)
@@ -66,13 +72,17 @@ def paths(manifest: Manifest) -> Paths:
     return Paths(manifest.state_dir)
 
 
-def write_atomic(path: Path, text: str, mode: int = 0o600) -> None:
-    """Replace ``path`` with ``text`` so a reader never sees half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
+def write_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` (owner-only) so a reader never sees half a file;
+    the temporary file's name is unique, so two writers cannot take each other's."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 def read_applied(where: Paths) -> dict[str, dict[str, Any]]:
@@ -104,15 +114,28 @@ def recorded() -> list[Path]:
 
 
 def record(manifest: Manifest) -> None:
-    _save_index([p for p in recorded() if p != manifest.path] + [manifest.path])
+    _change_index(lambda old: [p for p in old if p != manifest.path] + [manifest.path])
 
 
 def forget(manifest: Manifest) -> None:
-    _save_index([p for p in recorded() if p != manifest.path])
+    _change_index(lambda old: [p for p in old if p != manifest.path])
 
 
-def _save_index(manifests: list[Path]) -> None:
+def _change_index(change: Callable[[list[Path]], list[Path]]) -> None:
+    """Read, change and write the index under an exclusive lock."""
+    with _index_lock():
+        manifests = change(recorded())
+        text = json.dumps({"manifests": [str(p) for p in manifests]}, indent=2) + "\n"
+        write_atomic(index_dir() / INDEX_NAME, text)
+
+
+@contextlib.contextmanager
+def _index_lock() -> Iterator[None]:
     directory = index_dir()
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    text = json.dumps({"manifests": [str(p) for p in manifests]}, indent=2) + "\n"
-    write_atomic(directory / INDEX_NAME, text)
+    fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # released when the descriptor closes
+        yield
+    finally:
+        os.close(fd)
