@@ -86,19 +86,20 @@ def status(manifests: Iterable[Manifest]) -> list[dict[str, Any]]:
 
 
 def _counts(huey: Any) -> dict[str, Any]:
+    """The storage's counts. Results are counted the way huey lists them: locks,
+    revocations and scheduler claims share the key/value store but are not results."""
     storage = huey.storage
-    counts = {"queued": None, "scheduled": None, "results": None, "errors": None, "in_flight": None}
     try:
-        counts.update(
-            queued=storage.queue_size(),
-            scheduled=storage.schedule_size(),
-            results=storage.result_store_size(),
-            errors=storage.error_count(),
-            in_flight=storage.inflight_size(),
-        )
+        return {
+            "queued": storage.queue_size(),
+            "scheduled": storage.schedule_size(),
+            "results": len(huey.all_results()),
+            "errors": storage.error_count(),
+            "in_flight": storage.inflight_size(),
+        }
     except (HueyException, OSError) as exc:
-        counts["note"] = f"storage unavailable: {exc}"
-    return counts
+        empty = dict.fromkeys(("queued", "scheduled", "results", "errors", "in_flight"))
+        return {**empty, "note": f"storage unavailable: {exc}"}
 
 
 def task_row(instance: str, task: Any, where: str) -> dict[str, Any]:

@@ -89,6 +89,22 @@ def test_pending_scheduled_and_status_counts(hueyctl, project: Path) -> None:
     assert table.splitlines()[0].split()[:4] == ["PROJECT", "INSTANCE", "STATE", "PID"]
 
 
+def test_status_counts_task_results_only(hueyctl, project: Path) -> None:
+    huey = bind(project)["a"]
+    # Locks and revocations live in the same key/value store as results.
+    huey.lock_task("nightly").__enter__()
+    huey.revoke_by_id("some-task-id")
+    huey.revoke_all("fleet_a.record")
+
+    def results() -> int:
+        rows = json.loads(hueyctl("status", project, "--json").stdout)
+        return {r["instance"]: r["results"] for r in rows}["a"]
+
+    assert results() == 0
+    huey.store_result("finished-task-id", 42)
+    assert results() == 1
+
+
 def test_commands_without_a_manifest_need_a_recorded_deployment(hueyctl) -> None:
     result = hueyctl("revoke", "some-id")
     assert result.exit_code == 2
