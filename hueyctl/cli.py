@@ -68,6 +68,12 @@ def single(manifest: Path | None, instance: str | None = None) -> Manifest:
     return found[0]
 
 
+def consumers(manifest: Path | None, instance: str | None) -> tuple[Manifest, list[str]]:
+    """The deployment meant and the instance named, or all of its instances."""
+    model = single(manifest, instance)
+    return model, [model.instance(instance).name] if instance else list(model.instances)
+
+
 @app.command()
 def init(
     path: Annotated[Path, typer.Argument()] = Path("hueyctl.yaml"),
@@ -129,15 +135,11 @@ def plan(manifest: ManifestArg, json: Json = False) -> None:
 def up(manifest: ManifestArg, json: Json = False) -> None:
     """Start or update the deployment; wait until every consumer is RUNNING."""
     changes, infos = deployment.up(load(manifest))
-    rows = [_process_row(c.instance, infos.get(c.instance, {}), c.describe()) for c in changes]
+    rows = [
+        {**deployment.process_row(c.instance, infos.get(c.instance, {})), "action": c.describe()}
+        for c in changes
+    ]
     emit(rows, json)
-
-
-def _process_row(name: str, info: dict[str, Any], action: str | None = None) -> dict:
-    row = {"instance": name, "state": info.get("statename", "DOWN"), "pid": info.get("pid")}
-    if action is not None:
-        row["action"] = action
-    return {**row, "uptime": deployment.uptime(info) if info else None}
 
 
 @app.command()
@@ -161,10 +163,9 @@ def restart(
     json: Json = False,
 ) -> None:
     """Restart one consumer (or all of a deployment's) and wait until it runs again."""
-    model = single(manifest, instance)
-    names = [model.instance(instance).name] if instance else list(model.instances)
+    model, names = consumers(manifest, instance)
     infos = deployment.restart(model, names)
-    emit([_process_row(n, infos[n]) for n in names], json)
+    emit([deployment.process_row(n, infos[n]) for n in names], json)
 
 
 @app.command()
@@ -174,8 +175,7 @@ def reload(
     json: Json = False,
 ) -> None:
     """Send SIGHUP: consumers restart their workers gracefully, keeping their pid."""
-    model = single(manifest, instance)
-    names = [model.instance(instance).name] if instance else list(model.instances)
+    model, names = consumers(manifest, instance)
     deployment.reload(model, names)
     emit([{"instance": name, "signal": "HUP"} for name in names], json)
 
@@ -193,7 +193,7 @@ def logs(
     model = single(manifest, instance)
     sup = deployment.running(model)
     stream = "stdout" if stdout else "stderr"
-    text, offset = sup.follow(model.instance(instance).name, stream, 0)
+    text, offset = sup.tail(model.instance(instance).name, stream, 0, 65536)
     last = text.splitlines()[-lines:] if lines > 0 else []
     if json:
         emit([{"instance": instance, "stream": stream, "lines": last}], json)
@@ -201,7 +201,7 @@ def logs(
     typer.echo("\n".join(last))
     while follow:
         time.sleep(0.5)
-        text, offset = sup.follow(instance, stream, offset)
+        text, offset = sup.tail(instance, stream, offset, 65536)
         typer.echo(text, nl=False)
 
 

@@ -102,7 +102,7 @@ def _raise_if_failed(sup: Supervisor, infos: dict[str, dict[str, Any]]) -> None:
         return
     detail = "\n".join(
         f"--- {name} ({info['statename']}), last lines of its log ---\n"
-        + (sup.tail(name) or sup.tail(name, stream="stdout") or "(empty)")
+        + (sup.tail(name)[0] or sup.tail(name, "stdout")[0] or "(empty)")
         for name, info in sorted(failed.items())
     )
     names = ", ".join(sorted(failed))
@@ -153,7 +153,14 @@ def reload(manifest: Manifest, names: list[str]) -> None:
         sup.signal(name, "HUP")
 
 
-def uptime(info: dict[str, Any]) -> float | None:
-    if info.get("statename") != "RUNNING":
-        return None
-    return max(0.0, (info.get("now") or time.time()) - info["start"])
+def process_row(name: str, info: dict[str, Any]) -> dict[str, Any]:
+    """What supervisord says of a consumer ({} if it knows none): state, pid, uptime."""
+    uptime = None
+    if info.get("statename") == "RUNNING":
+        uptime = max(0.0, (info.get("now") or time.time()) - info["start"])
+    return {
+        "instance": name,
+        "state": info.get("statename", "DOWN"),
+        "pid": info.get("pid") or None,
+        "uptime": uptime,
+    }

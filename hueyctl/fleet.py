@@ -45,13 +45,13 @@ def hueys(manifests: Iterable[Manifest], instance: str | None = None) -> list[tu
     return found
 
 
-def one(manifests: list[Manifest], instance: str) -> tuple[Manifest, Any]:
-    """The one deployment holding ``instance`` and its bound Huey."""
+def one(manifests: list[Manifest], instance: str) -> Any:
+    """The bound Huey of ``instance``, which one deployment only may hold."""
     found = hueys(manifests, instance)
     if len(found) > 1:
         where = ", ".join(str(m.path) for m, _, _ in found)
         raise BadInput(f"instance {instance!r} is in several deployments ({where}); pass -m")
-    return found[0][0], found[0][2]
+    return found[0][2]
 
 
 def _storage_call(instance: str, call: Any, *args: Any) -> Any:
@@ -68,13 +68,9 @@ def status(manifests: Iterable[Manifest]) -> list[dict[str, Any]]:
         sup = deployment.supervisor(manifest)
         infos = sup.processes() if sup.is_running() else {}
         for name, instance in manifest.instances.items():
-            info = infos.get(name, {})
             row = {
                 "project": manifest.project,
-                "instance": name,
-                "state": info.get("statename", "DOWN"),
-                "pid": info.get("pid") or None,
-                "uptime": deployment.uptime(info) if info else None,
+                **deployment.process_row(name, infos.get(name, {})),
                 "workers": instance.options.workers,
             }
             try:
@@ -138,7 +134,7 @@ def revoke(
     exactly one instance; with it, the id is revoked there even if not seen (yet)."""
     found = find(manifests, task_id, instance)
     if instance is not None and not found:
-        _, huey = one(manifests, instance)
+        huey = one(manifests, instance)
         found = [{"instance": instance, "task_id": task_id, "where": "unseen", "_huey": huey}]
     _only_one(found, task_id)
     row = found[0]
@@ -204,19 +200,19 @@ def _only_one(found: list[dict[str, Any]], task_id: str) -> None:
 
 def tasks(manifests: list[Manifest], instance: str, which: str, limit: int | None) -> list[dict]:
     """An instance's pending or scheduled tasks."""
-    manifest, huey = one(manifests, instance)
+    huey = one(manifests, instance)
     listed = _storage_call(instance, getattr(huey, which), limit)
     return [task_row(instance, task, which) for task in listed]
 
 
 def results(manifests: list[Manifest], instance: str, limit: int | None) -> list[dict]:
     """Stored results not yet read (raw bytes shown by size: reading would consume them)."""
-    _, huey = one(manifests, instance)
+    huey = one(manifests, instance)
     items = sorted(_storage_call(instance, huey.all_results).items())[:limit]
     return [{"instance": instance, "task_id": k, "bytes": len(v)} for k, v in items]
 
 
 def errors(manifests: list[Manifest], instance: str, limit: int | None) -> list[dict]:
     """Recorded task failures, newest first."""
-    _, huey = one(manifests, instance)
+    huey = one(manifests, instance)
     return [{"instance": instance, **e} for e in _storage_call(instance, huey.errors, limit)]

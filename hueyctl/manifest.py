@@ -77,10 +77,7 @@ class Manifest:
         return self.path.parent
 
     def line(self, dotted: str) -> int:
-        """The line of ``dotted`` (or of its nearest parent) in the manifest file."""
-        while dotted not in self.lines and "." in dotted:
-            dotted = dotted.rsplit(".", 1)[0]
-        return self.lines.get(dotted, 1)
+        return _line(self.lines, dotted)
 
     def instance(self, name: str) -> Instance:
         if name not in self.instances:
@@ -133,6 +130,13 @@ def load(path: str | os.PathLike, environ: Mapping[str, str] | None = None) -> M
     return manifest
 
 
+def _line(lines: Mapping[str, int], dotted: str) -> int:
+    """The line of ``dotted`` (or of its nearest parent) in the manifest file."""
+    while dotted not in lines and "." in dotted:
+        dotted = dotted.rsplit(".", 1)[0]
+    return lines.get(dotted, 1)
+
+
 def _did_you_mean(word: str, choices: Any) -> str:
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""
@@ -174,13 +178,8 @@ class _Checker:
         self.lines: dict[str, int] = {}
 
     def problem(self, node: yaml.Node | None, name: str, message: str) -> None:
-        if node is not None:
-            line = node.start_mark.line + 1
-        else:  # the line of the key itself, or of its nearest parent
-            key = name
-            while key not in self.lines and "." in key:
-                key = key.rsplit(".", 1)[0]
-            line = self.lines.get(key, 1)
+        """Record a problem at ``node``, or (None) at the line of ``name``'s key."""
+        line = node.start_mark.line + 1 if node is not None else _line(self.lines, name)
         self.problems.append(Problem(self.file, line, name, message))
 
     def mapping(self, node: yaml.Node, name: str, allowed: tuple[str, ...]) -> dict:

@@ -58,7 +58,3 @@ def plan(
             changes.append(Change(name, KEEP))
     changes += [Change(name, REMOVE) for name in running if name not in desired]
     return changes
-
-
-def is_noop(changes: list[Change]) -> bool:
-    return all(c.action == KEEP for c in changes)

@@ -37,8 +37,13 @@ def poll(condition: Callable[[], Any], timeout: float, interval: float = POLL) -
         time.sleep(interval)
 
 
-def _ignore(fault: xmlrpc.client.Fault, *codes: int) -> None:
-    if fault.faultCode not in codes:
+def _call(method: Callable[..., Any], *args: Any, ignore: tuple[int, ...] = ()) -> Any:
+    """Call supervisord; a fault whose code is in ``ignore`` returns None, any other fails."""
+    try:
+        return method(*args)
+    except xmlrpc.client.Fault as fault:
+        if fault.faultCode in ignore:
+            return None
         raise OperationFailed(f"supervisord: {fault.faultString}") from None
 
 
@@ -75,12 +80,10 @@ class Supervisor:
         if not self.where.socket.exists():
             return False
         try:
-            return self.rpc.getState()["statename"] == "RUNNING"
+            state = _call(self.rpc.getState, ignore=(Faults.SHUTDOWN_STATE,))
         except (OSError, http.client.HTTPException):
             return False
-        except xmlrpc.client.Fault as fault:
-            _ignore(fault, Faults.SHUTDOWN_STATE)
-            return False
+        return state is not None and state["statename"] == "RUNNING"
 
     def start(self) -> None:
         """Start supervisord on the rendered config and wait until it answers."""
@@ -97,58 +100,30 @@ class Supervisor:
             detail = output.read_text(errors="replace") + _tail_file(self.where.logfile)
             raise OperationFailed(f"supervisord did not start (exit status {code})", detail)
 
-    def reload(self) -> tuple[list[str], list[str], list[str]]:
-        """Make supervisord reread its config: (added, changed, removed) group names."""
-        try:
-            added, changed, removed = self.rpc.reloadConfig()[0]
-        except xmlrpc.client.Fault as fault:
-            raise OperationFailed(
-                f"supervisord cannot reread its config: {fault.faultString}"
-            ) from None
-        return added, changed, removed
+    def reload(self) -> None:
+        """Make supervisord reread its config (the groups change only when asked)."""
+        _call(self.rpc.reloadConfig)
 
     def add(self, group: str) -> None:
-        try:
-            self.rpc.addProcessGroup(group)
-        except xmlrpc.client.Fault as fault:
-            _ignore(fault, Faults.ALREADY_ADDED)
+        _call(self.rpc.addProcessGroup, group, ignore=(Faults.ALREADY_ADDED,))
 
     def remove(self, group: str) -> None:
         """Stop a group gracefully (its stop wait applies) and forget it."""
-        try:
-            self.rpc.stopProcessGroup(group)
-        except xmlrpc.client.Fault as fault:
-            _ignore(fault, Faults.BAD_NAME)
-            return
-        try:
-            self.rpc.removeProcessGroup(group)
-        except xmlrpc.client.Fault as fault:
-            _ignore(fault, Faults.BAD_NAME)
+        _call(self.rpc.stopProcessGroup, group, ignore=(Faults.BAD_NAME,))
+        _call(self.rpc.removeProcessGroup, group, ignore=(Faults.BAD_NAME,))
 
     def start_process(self, name: str) -> None:
-        try:
-            self.rpc.startProcess(name, False)
-        except xmlrpc.client.Fault as fault:
-            _ignore(fault, Faults.ALREADY_STARTED)
+        _call(self.rpc.startProcess, name, False, ignore=(Faults.ALREADY_STARTED,))
 
     def stop_process(self, name: str) -> None:
-        try:
-            self.rpc.stopProcess(name, True)
-        except xmlrpc.client.Fault as fault:
-            _ignore(fault, Faults.NOT_RUNNING)
+        _call(self.rpc.stopProcess, name, True, ignore=(Faults.NOT_RUNNING,))
 
     def signal(self, name: str, signal: str) -> None:
-        try:
-            self.rpc.signalProcess(name, signal)
-        except xmlrpc.client.Fault as fault:
-            _ignore(fault)
+        _call(self.rpc.signalProcess, name, signal)
 
     def processes(self) -> dict[str, dict[str, Any]]:
         """Every supervised process's info, keyed by its group (= instance) name."""
         return {info["group"]: info for info in self.rpc.getAllProcessInfo()}
-
-    def info(self, name: str) -> dict[str, Any]:
-        return self.rpc.getProcessInfo(name)
 
     def wait_running(self, names: Iterable[str], timeout: float) -> dict[str, dict[str, Any]]:
         """Poll until each process is RUNNING or has failed; return its last info."""
@@ -157,7 +132,7 @@ class Supervisor:
 
         def settled() -> bool:
             for name in list(pending):
-                info = self.info(name)
+                info = self.rpc.getProcessInfo(name)
                 if info["statename"] == "RUNNING" or info["statename"] in FAILED_STATES:
                     final[name] = info
                     pending.discard(name)
@@ -165,35 +140,25 @@ class Supervisor:
 
         poll(settled, timeout)
         for name in pending:
-            final[name] = self.info(name)
+            final[name] = self.rpc.getProcessInfo(name)
         return final
 
-    def tail(self, name: str, length: int = 4000, stream: str = "stderr") -> str:
-        """The last ``length`` bytes of a process's stderr (or stdout) log."""
+    def tail(
+        self, name: str, stream: str = "stderr", offset: int = 0, length: int = 4000
+    ) -> tuple[str, int]:
+        """A process's stderr (or stdout) log from ``offset``, at most its last ``length``
+        bytes, and the offset to read from next time; no log file reads as ""."""
         read = (
             self.rpc.tailProcessStderrLog if stream == "stderr" else self.rpc.tailProcessStdoutLog
         )
-        try:
-            return read(name, 0, length)[0]
-        except xmlrpc.client.Fault as fault:
-            _ignore(fault, Faults.NO_FILE)
-            return ""
-
-    def follow(self, name: str, stream: str, offset: int) -> tuple[str, int]:
-        """Log bytes written since ``offset`` and the offset to ask from next time."""
-        read = (
-            self.rpc.tailProcessStderrLog if stream == "stderr" else self.rpc.tailProcessStdoutLog
-        )
-        text, offset, _overflow = read(name, offset, 65536)
-        return text, offset
+        found = _call(read, name, offset, length, ignore=(Faults.NO_FILE,))
+        return (found[0], found[1]) if found else ("", offset)
 
     def shutdown(self, timeout: float) -> None:
         """Stop every consumer gracefully, then supervisord; return once its pid is gone."""
         pid = self.pid()
         try:
-            self.rpc.shutdown()
-        except xmlrpc.client.Fault as fault:
-            _ignore(fault, Faults.SHUTDOWN_STATE)
+            _call(self.rpc.shutdown, ignore=(Faults.SHUTDOWN_STATE,))
         except (OSError, http.client.HTTPException):
             pass  # it went away between the probe and the call, or while answering
         if pid is not None and not poll(lambda: not pid_alive(pid), timeout):
