@@ -17,7 +17,7 @@ from typer.core import TyperGroup
 from hueyctl import deployment, fleet, render, state
 from hueyctl.bind import check_imports
 from hueyctl.errors import BadInput, HueyctlError
-from hueyctl.manifest import Manifest, load
+from hueyctl.manifest import STATE_DIR_ENV, Manifest, load
 from hueyctl.output import emit
 from hueyctl.starter import STARTER
 
@@ -47,30 +47,50 @@ ManifestOpt = Annotated[
 Json = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
 InstanceOpt = Annotated[str | None, typer.Option("--instance", "-i", help="instance name")]
 Limit = Annotated[int | None, typer.Option("--limit", "-n", help="show at most N")]
+StateDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--state-dir",
+        envvar=STATE_DIR_ENV,
+        help="supervisord's files here, not in the manifest's state_dir",
+    ),
+]
 
 
-def deployments(manifest: Path | None) -> list[Manifest]:
-    """The manifest given, else every deployment `up` recorded."""
+def deployments(manifest: Path | None, state_dir: Path | None = None) -> list[Manifest]:
+    """The manifest given, else every deployment `up` recorded (those in ``state_dir``)."""
     if manifest is not None:
-        return [load(manifest)]
-    recorded = [load(p) for p in state.recorded() if p.exists()]
+        return [load(manifest, state_dir=state_dir)]
+    wanted = state_dir and state_dir.expanduser().absolute()
+    recorded = [
+        load(path, state_dir=directory)
+        for path, directory in state.recorded()
+        if path.exists() and wanted in (None, directory)
+    ]
     if not recorded:
-        raise BadInput("no deployment recorded by `hueyctl up`; pass a manifest")
+        where = f" in {wanted}" if wanted else ""
+        raise BadInput(f"no deployment recorded by `hueyctl up`{where}; pass a manifest")
     return recorded
 
 
-def single(manifest: Path | None, instance: str | None = None) -> Manifest:
+def single(
+    manifest: Path | None, instance: str | None = None, state_dir: Path | None = None
+) -> Manifest:
     """The one deployment meant: given, the only recorded one, or the one with ``instance``."""
-    found = [m for m in deployments(manifest) if instance is None or instance in m.instances]
+    found = [
+        m for m in deployments(manifest, state_dir) if instance is None or instance in m.instances
+    ]
     if len(found) != 1:
         where = ", ".join(str(m.path) for m in found) or "none has it"
         raise BadInput(f"which deployment? recorded: {where}; pass the manifest")
     return found[0]
 
 
-def consumers(manifest: Path | None, instance: str | None) -> tuple[Manifest, list[str]]:
+def consumers(
+    manifest: Path | None, instance: str | None, state_dir: Path | None
+) -> tuple[Manifest, list[str]]:
     """The deployment meant and the instance named, or all of its instances."""
-    model = single(manifest, instance)
+    model = single(manifest, instance, state_dir)
     return model, [model.instance(instance).name] if instance else list(model.instances)
 
 
@@ -94,10 +114,11 @@ def init(
 def validate(
     manifest: ManifestArg,
     imports: Annotated[bool, typer.Option("--check-imports", help="import apps")] = False,
+    state_dir: StateDir = None,
     json: Json = False,
 ) -> None:
     """Check a manifest; print every problem with its file:line: field."""
-    model = load(manifest)
+    model = load(manifest, state_dir=state_dir)
     render.check(render.render(model), state.paths(model))
     if imports:
         check_imports(model)
@@ -112,18 +133,18 @@ def validate(
 
 
 @app.command("render")
-def render_command(manifest: ManifestArg) -> None:
+def render_command(manifest: ManifestArg, state_dir: StateDir = None) -> None:
     """Print the supervisord.conf that `up` would write."""
-    model = load(manifest)
+    model = load(manifest, state_dir=state_dir)
     text = render.render(model)
     render.check(text, state.paths(model))
     typer.echo(text, nl=False)
 
 
 @app.command()
-def plan(manifest: ManifestArg, json: Json = False) -> None:
+def plan(manifest: ManifestArg, state_dir: StateDir = None, json: Json = False) -> None:
     """Show what `up` would change (add, restart with the fields that changed, remove)."""
-    changes = deployment.changes(load(manifest))
+    changes = deployment.changes(load(manifest, state_dir=state_dir))
     rows = [{"instance": c.instance, "action": c.action, "fields": list(c.fields)} for c in changes]
     if json:
         emit(rows, json)
@@ -132,9 +153,9 @@ def plan(manifest: ManifestArg, json: Json = False) -> None:
 
 
 @app.command()
-def up(manifest: ManifestArg, json: Json = False) -> None:
+def up(manifest: ManifestArg, state_dir: StateDir = None, json: Json = False) -> None:
     """Start or update the deployment; wait until every consumer is RUNNING."""
-    changes, infos = deployment.up(load(manifest))
+    changes, infos = deployment.up(load(manifest, state_dir=state_dir))
     rows = [
         {**deployment.process_row(c.instance, infos.get(c.instance, {})), "action": c.describe()}
         for c in changes
@@ -143,27 +164,30 @@ def up(manifest: ManifestArg, json: Json = False) -> None:
 
 
 @app.command()
-def down(manifest: OptionalManifest = None, json: Json = False) -> None:
+def down(manifest: OptionalManifest = None, state_dir: StateDir = None, json: Json = False) -> None:
     """Stop every consumer gracefully, then supervisord; nothing is left running."""
-    model = single(manifest)
+    model = single(manifest, state_dir=state_dir)
     stopped = deployment.down(model)
     emit([{"project": model.project, "stopped": stopped}], json)
 
 
 @app.command()
-def status(manifest: OptionalManifest = None, json: Json = False) -> None:
+def status(
+    manifest: OptionalManifest = None, state_dir: StateDir = None, json: Json = False
+) -> None:
     """Per instance: state, pid, uptime, workers and the storage's counts."""
-    emit(fleet.status(deployments(manifest)), json)
+    emit(fleet.status(deployments(manifest, state_dir)), json)
 
 
 @app.command()
 def restart(
     instance: Annotated[str | None, typer.Argument()] = None,
     manifest: ManifestOpt = None,
+    state_dir: StateDir = None,
     json: Json = False,
 ) -> None:
     """Restart one consumer (or all of a deployment's) and wait until it runs again."""
-    model, names = consumers(manifest, instance)
+    model, names = consumers(manifest, instance, state_dir)
     infos = deployment.restart(model, names)
     emit([deployment.process_row(n, infos[n]) for n in names], json)
 
@@ -172,10 +196,11 @@ def restart(
 def reload(
     instance: Annotated[str | None, typer.Argument()] = None,
     manifest: ManifestOpt = None,
+    state_dir: StateDir = None,
     json: Json = False,
 ) -> None:
     """Send SIGHUP: consumers restart their workers gracefully, keeping their pid."""
-    model, names = consumers(manifest, instance)
+    model, names = consumers(manifest, instance, state_dir)
     deployment.reload(model, names)
     emit([{"instance": name, "signal": "HUP"} for name in names], json)
 
@@ -187,10 +212,11 @@ def logs(
     follow: Annotated[bool, typer.Option("--follow", "-f")] = False,
     lines: Annotated[int, typer.Option("--lines", "-n")] = 20,
     stdout: Annotated[bool, typer.Option("--stdout", help="stdout, not stderr")] = False,
+    state_dir: StateDir = None,
     json: Json = False,
 ) -> None:
     """Print the last lines of a consumer's log (stderr, where it logs); -f follows it."""
-    model = single(manifest, instance)
+    model = single(manifest, instance, state_dir)
     sup = deployment.running(model)
     stream = "stdout" if stdout else "stderr"
     text, offset = sup.tail(model.instance(instance).name, stream, 0, 65536)

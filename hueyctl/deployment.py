@@ -12,7 +12,7 @@ from typing import Any
 
 from hueyctl import plan as planning
 from hueyctl import render, state
-from hueyctl.errors import OperationFailed
+from hueyctl.errors import BadInput, OperationFailed
 from hueyctl.manifest import Manifest
 from hueyctl.supervisor import Supervisor
 
@@ -57,6 +57,8 @@ def up(manifest: Manifest) -> tuple[list[planning.Change], dict[str, dict[str, A
     where.create()
     sup = Supervisor(where)
     started = not sup.is_running()
+    if started:
+        _refuse_second_supervisord(manifest)
     # Changes are computed before the new config is visible to supervisord.
     todo = (
         changes(manifest)
@@ -79,6 +81,17 @@ def up(manifest: Manifest) -> tuple[list[planning.Change], dict[str, dict[str, A
     state.write_applied(where, desired(manifest))
     _raise_if_failed(sup, infos)
     return todo, sup.processes()
+
+
+def _refuse_second_supervisord(manifest: Manifest) -> None:
+    """Two supervisords of one manifest would run every consumer twice."""
+    for path, directory in state.recorded():
+        running = Supervisor(state.Paths(directory)).is_running
+        if path == manifest.path and directory != manifest.state_dir and running():
+            raise BadInput(
+                f"{path} already runs with its state in {directory}; pass --state-dir "
+                f"{directory}, or stop it with `hueyctl down --state-dir {directory} {path}`"
+            )
 
 
 def _apply(sup: Supervisor, todo: list[planning.Change]) -> None:

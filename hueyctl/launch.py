@@ -13,7 +13,7 @@ import sys
 
 from hueyctl.bind import bind
 from hueyctl.errors import HueyctlError
-from hueyctl.manifest import load
+from hueyctl.manifest import STATE_DIR_ENV, load
 from hueyctl.values import expand, missing_variables
 
 
@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     path, name = args
     try:
-        manifest = load(path)
+        manifest = load(path, state_dir=os.environ.get(STATE_DIR_ENV))
         instance = manifest.instance(name)
         environment = manifest.environment(instance)
         missing = [

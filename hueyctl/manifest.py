@@ -20,6 +20,8 @@ from hueyctl.errors import BadInput, ManifestError, Problem
 from hueyctl.values import ENV_NAME, KINDS, SAFE_NAME, missing_variables
 
 DEFAULT_STATE_DIR = ".hueyctl"
+# Overrides the manifest's state_dir, like hueyctl's --state-dir option.
+STATE_DIR_ENV = "HUEYCTL_STATE_DIR"
 SOCKET_NAME = "supervisor.sock"
 # sun_path holds 108 bytes on Linux (104 on macOS); stay under both with the NUL.
 MAX_SOCKET_PATH = 100
@@ -107,8 +109,16 @@ class Manifest:
         return flat
 
 
-def load(path: str | os.PathLike, environ: Mapping[str, str] | None = None) -> Manifest:
-    """Read and validate a manifest; raise ManifestError listing every problem."""
+def load(
+    path: str | os.PathLike,
+    environ: Mapping[str, str] | None = None,
+    state_dir: str | os.PathLike | None = None,
+) -> Manifest:
+    """Read and validate a manifest; raise ManifestError listing every problem.
+
+    ``state_dir`` (relative to the current directory) replaces the manifest's own, so
+    one manifest can be deployed with its state elsewhere (``--state-dir``).
+    """
     path = Path(path).expanduser().absolute()
     shown = str(path)
     try:
@@ -122,7 +132,7 @@ def load(path: str | os.PathLike, environ: Mapping[str, str] | None = None) -> M
         line = mark.line + 1 if mark else 1
         reason = getattr(exc, "problem", None) or str(exc)
         raise ManifestError([Problem(shown, line, "(yaml)", reason)]) from None
-    checker = _Checker(shown, os.environ if environ is None else environ)
+    checker = _Checker(shown, os.environ if environ is None else environ, state_dir)
     manifest = checker.manifest(root, path)
     if checker.problems:
         raise ManifestError(checker.problems)
@@ -171,9 +181,12 @@ _INSTANCE_KEYS = (*_INSTANCE_SCALARS, "hooks", "schedules", "env")
 class _Checker:
     """Walks the YAML node tree, records line numbers and problems, builds the model."""
 
-    def __init__(self, file: str, environ: Mapping[str, str]) -> None:
+    def __init__(
+        self, file: str, environ: Mapping[str, str], state_dir: str | os.PathLike | None
+    ) -> None:
         self.file = file
         self.environ = environ
+        self.state_dir = state_dir
         self.problems: list[Problem] = []
         self.lines: dict[str, int] = {}
 
@@ -253,10 +266,11 @@ class _Checker:
         if "version" in top:
             self.value(top["version"], "version", "version")
         project = self.value(top["project"], "project", "name") if "project" in top else None
-        state = DEFAULT_STATE_DIR
-        if "state_dir" in top:
-            state = self.value(top["state_dir"], "state_dir", "path") or state
-        state_dir = (path.parent / os.path.expanduser(state)).absolute()
+        state = self.value(top["state_dir"], "state_dir", "path") if "state_dir" in top else None
+        if self.state_dir is not None:
+            state_dir = Path(self.state_dir).expanduser().absolute()
+        else:
+            state_dir = (path.parent / os.path.expanduser(state or DEFAULT_STATE_DIR)).absolute()
         if len(str(state_dir / SOCKET_NAME).encode()) > MAX_SOCKET_PATH:
             self.problem(
                 top.get("state_dir", root),

@@ -6,7 +6,8 @@ STARTER = """\
 version: 1
 project: myproject            # names the deployment; lowercase letters, digits, - and _
 state_dir: .hueyctl           # supervisord's config, socket, pid file and logs (relative
-                              # to this file)
+                              # to this file); `--state-dir DIR` or HUEYCTL_STATE_DIR=DIR
+                              # put them elsewhere without editing this file
 env:                          # set for every consumer; "${VAR}" reads hueyctl's environment
   APP_ENV: production
 instances:

@@ -1,11 +1,12 @@
 """Where a deployment keeps its files, what `up` last applied, and the index of deployments.
 
-The state directory (``state_dir`` in the manifest) holds supervisord's config, socket,
-pid file and logs, and ``applied.json``: each instance's settings as of the last `up`.
-The index (``$HUEYCTL_STATE_HOME``, else ``$XDG_STATE_HOME/hueyctl``, else
-``~/.local/state/hueyctl``) lists the manifests `up` deployed, so commands given no
-manifest can find them; every change to it holds a lock on ``deployments.lock``, so
-several `hueyctl up` at once lose no entry.
+The state directory (``state_dir`` in the manifest, or ``--state-dir``) holds
+supervisord's config, socket, pid file and logs, and ``applied.json``: each instance's
+settings as of the last `up`. The index (``$HUEYCTL_STATE_HOME``, else
+``$XDG_STATE_HOME/hueyctl``, else ``~/.local/state/hueyctl``) lists the deployments `up`
+made, each a manifest and its state directory, so commands given no manifest can find
+them; every change to it holds a lock on ``deployments.lock``, so several `hueyctl up`
+at once lose no entry.
 """
 
 from __future__ import annotations
@@ -104,29 +105,33 @@ def index_dir() -> Path:
     return Path(base) / "hueyctl"
 
 
-def recorded() -> list[Path]:
-    """The manifests of the deployments `up` recorded, oldest first."""
+Deployment = tuple[Path, Path]  # (manifest, state directory)
+
+
+def recorded() -> list[Deployment]:
+    """The deployments `up` recorded, oldest first."""
     try:
         data = json.loads((index_dir() / INDEX_NAME).read_text(encoding="utf-8"))
     except FileNotFoundError:
         return []
-    return [Path(p) for p in data.get("manifests", [])]
+    return [(Path(d["manifest"]), Path(d["state_dir"])) for d in data.get("deployments", [])]
 
 
 def record(manifest: Manifest) -> None:
-    _change_index(lambda old: [p for p in old if p != manifest.path] + [manifest.path])
+    this = (manifest.path, manifest.state_dir)
+    _change_index(lambda old: [d for d in old if d != this] + [this])
 
 
 def forget(manifest: Manifest) -> None:
-    _change_index(lambda old: [p for p in old if p != manifest.path])
+    this = (manifest.path, manifest.state_dir)
+    _change_index(lambda old: [d for d in old if d != this])
 
 
-def _change_index(change: Callable[[list[Path]], list[Path]]) -> None:
+def _change_index(change: Callable[[list[Deployment]], list[Deployment]]) -> None:
     """Read, change and write the index under an exclusive lock."""
     with _index_lock():
-        manifests = change(recorded())
-        text = json.dumps({"manifests": [str(p) for p in manifests]}, indent=2) + "\n"
-        write_atomic(index_dir() / INDEX_NAME, text)
+        entries = [{"manifest": str(m), "state_dir": str(s)} for m, s in change(recorded())]
+        write_atomic(index_dir() / INDEX_NAME, json.dumps({"deployments": entries}, indent=2))
 
 
 @contextlib.contextmanager

@@ -18,6 +18,7 @@ from typing import Any
 from supervisor.xmlrpc import Faults, SupervisorTransport
 
 from hueyctl.errors import OperationFailed
+from hueyctl.manifest import STATE_DIR_ENV
 from hueyctl.state import Paths
 
 POLL = 0.1
@@ -91,6 +92,8 @@ class Supervisor:
         with open(output, "wb") as out:
             code = subprocess.call(
                 [sys.executable, "-m", "supervisor.supervisord", "-c", str(self.where.config)],
+                # The launcher reads the manifest again: same state directory as ours.
+                env={**os.environ, STATE_DIR_ENV: str(self.where.root)},
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -153,3 +153,43 @@ def test_consumer_that_cannot_start_fails_up_with_its_log(hueyctl, project: Path
     status = json.loads(hueyctl("status", project, "--json").stdout)
     assert [r["instance"] for r in status] == ["alpha", "beta"]
     assert "broken" not in deployment.supervisor(load(project)).processes()
+
+
+def test_state_dir_override_puts_state_elsewhere(
+    hueyctl, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_imports: None
+) -> None:
+    # So deep that the manifest's own state dir could not even hold supervisord's socket.
+    deep = tmp_path / ("d" * 40)
+    deep.mkdir()
+    write_app(deep, "app_alpha", "alpha")
+    path = write_manifest(
+        deep / "m.yaml",
+        """
+        version: 1
+        project: moved
+        instances:
+          alpha: {app: "app_alpha:huey", storage: "sqlite:///alpha.db", startsecs: 1}
+        """,
+    )
+    assert "too long for a unix socket" in hueyctl("validate", path).stderr
+    state_dir = tmp_path / "s"
+    try:
+        up = hueyctl("up", "--state-dir", state_dir, path)
+        assert up.exit_code == 0, up.output
+        assert (state_dir / "supervisor.sock").exists() and not (deep / ".hueyctl").exists()
+        # Found through the recorded deployment, with its state directory.
+        status = json.loads(hueyctl("status", "--json").stdout)
+        assert [(r["instance"], r["state"]) for r in status] == [("alpha", "RUNNING")]
+        pid = status[0]["pid"]
+
+        # The same manifest with its state elsewhere again would run every consumer twice.
+        monkeypatch.setenv("HUEYCTL_STATE_DIR", str(tmp_path / "other"))
+        twice = hueyctl("up", path)
+        assert twice.exit_code == 2
+        assert f"already runs with its state in {state_dir}" in twice.stderr
+
+        monkeypatch.delenv("HUEYCTL_STATE_DIR")
+        assert hueyctl("down").exit_code == 0
+        assert not pid_alive(pid)
+    finally:
+        deployment.down(load(path, state_dir=state_dir))

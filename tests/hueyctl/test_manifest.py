@@ -185,3 +185,24 @@ def test_check_imports_finds_two_huey_objects_sharing_a_queue(
         f"{path}:5: instances.two.app: same storage and Huey name 'same-name' as instance "
         "'one': the two would share one queue"
     )
+
+
+def test_a_state_dir_override_replaces_the_manifests(tmp_path: Path, monkeypatch) -> None:
+    path = write_manifest(
+        tmp_path / "m.yaml",
+        """
+        version: 1
+        project: shop
+        state_dir: from-manifest
+        instances:
+          emails: {app: "shop.emails:huey", storage: "sqlite:///e.db"}
+        """,
+    )
+    assert load(path).state_dir == tmp_path / "from-manifest"
+    # Relative to where the command runs, like any path given on a command line.
+    monkeypatch.chdir(tmp_path.parent)
+    assert load(path, state_dir="shop-state").state_dir == tmp_path.parent / "shop-state"
+    with pytest.raises(ManifestError) as info:
+        load(path, state_dir=tmp_path / ("x" * 100))
+    assert [(p.line, p.field) for p in info.value.problems] == [(3, "state_dir")]
+    assert "too long for a unix socket" in str(info.value)

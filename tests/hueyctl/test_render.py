@@ -154,3 +154,17 @@ def test_render_and_plan_commands_change_nothing(hueyctl, manifest) -> None:
     planned = hueyctl("plan", manifest.path)
     assert planned.stdout.splitlines() == ["emails: add", "reports: add"]
     assert not manifest.state_dir.exists()
+
+
+def test_state_dir_option_beats_the_variable_which_beats_the_manifest(
+    hueyctl, manifest, tmp_path: Path, monkeypatch
+) -> None:
+    def socket(*options: object) -> str:
+        result = hueyctl("render", *options, manifest.path)
+        assert result.exit_code == 0, result.output
+        return parsed(result.stdout)["unix_http_server"]["file"]
+
+    assert socket() == str(manifest.state_dir / "supervisor.sock")
+    monkeypatch.setenv("HUEYCTL_STATE_DIR", str(tmp_path / "from-env"))
+    assert socket() == str(tmp_path / "from-env" / "supervisor.sock")
+    assert socket("--state-dir", tmp_path / "flag") == str(tmp_path / "flag" / "supervisor.sock")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 from pathlib import Path
 
@@ -34,23 +35,25 @@ def at_once(jobs: list[tuple[str, list[Path]]]) -> None:
 
 
 def recorded_paths() -> set[Path]:
-    return set(state.recorded())
+    return {path for path, _state_dir in state.recorded()}
+
+
+def small_manifest(path: Path) -> Path:
+    """A valid one-instance manifest at ``path`` (the project is named after the file)."""
+    return write_manifest(
+        path,
+        f"""
+        version: 1
+        project: {path.stem}
+        instances:
+          a: {{app: "a:huey", storage: "sqlite:///a.db"}}
+        """,
+    )
 
 
 def test_concurrent_records_and_forgets_lose_nothing(state_home: Path, tmp_path: Path) -> None:
     groups = [
-        [
-            write_manifest(
-                tmp_path / f"m{p}-{n}.yaml",
-                f"""
-                version: 1
-                project: p{p}-{n}
-                instances:
-                  a: {{app: "a:huey", storage: "sqlite:///a.db"}}
-                """,
-            )
-            for n in range(PER_PROCESS)
-        ]
+        [small_manifest(tmp_path / f"m{p}-{n}.yaml") for n in range(PER_PROCESS)]
         for p in range(PROCESSES)
     ]
     at_once([("record", group) for group in groups])
@@ -62,3 +65,29 @@ def test_concurrent_records_and_forgets_lose_nothing(state_home: Path, tmp_path:
     assert recorded_paths() == {path for group in groups for path in group[half:]}
     # No temporary file is left behind.
     assert {p.name for p in state_home.iterdir()} == {state.INDEX_NAME, state.LOCK_NAME}
+
+
+def test_each_state_directory_of_a_manifest_is_its_own_deployment(
+    hueyctl, state_home: Path, tmp_path: Path
+) -> None:
+    path = small_manifest(tmp_path / "shop.yaml")
+    first, second = tmp_path / "first", tmp_path / "second"
+    state.record(load(path, state_dir=first))
+    state.record(load(path, state_dir=second))
+    assert state.recorded() == [(path, first), (path, second)]
+
+    def projects(*options: object) -> int:
+        result = hueyctl("status", "--json", *options)
+        assert result.exit_code == 0, result.output
+        return len(json.loads(result.stdout))
+
+    # No manifest given: every recorded deployment, or those in the state dir asked for.
+    assert projects() == 2
+    assert projects("--state-dir", second) == 1
+    # `down` of one (nothing runs there) forgets that one only.
+    assert hueyctl("down", "--state-dir", first).exit_code == 0
+    assert state.recorded() == [(path, second)]
+    missing = hueyctl("status", "--state-dir", first)
+    assert missing.exit_code == 2 and f"no deployment recorded by `hueyctl up` in {first}" in (
+        missing.stderr
+    )
