@@ -35,6 +35,11 @@ class Huey:
     use, so building a Huey connects to nothing. ``secret`` turns on HMAC-signed
     messages. ``blocking`` is kept for compatibility: workers always wait on the
     queue's own wake-up signal, never on a fixed poll interval.
+
+    Choices where the spec is silent: every failed attempt is added to the error
+    store, but only the final failure (no retries left) becomes the task's result, so
+    a reader waiting through retries gets the retried value; ``store_errors=False``
+    stores neither. A relative ``sqlite:///`` path is relative to the current directory.
     """
 
     storage_class: type[BaseStorage] = SqliteStorage
