@@ -47,7 +47,14 @@ def compute_eta(
     return eta
 
 
-class QueueTask:
+class _TaskClass(type):
+    """Task classes print as ``module.queuecmd_name``, as the spec shows."""
+
+    def __repr__(cls) -> str:
+        return f"{cls.__module__}.{cls.__name__}"
+
+
+class QueueTask(metaclass=_TaskClass):
     """One execution of a task; subclasses made by TaskWrapper call the user function.
 
     ``data`` is ``(args, kwargs)`` for decorated functions. A subclass written by hand

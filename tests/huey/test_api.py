@@ -68,6 +68,7 @@ def test_decorated_function_keeps_name_doc_and_call_local(huey):
     assert huey.storage.queue_size() == 0
     assert count_beans.task_class.__name__ == "queuecmd_count_beans"
     assert count_beans.task_class.__module__ == __name__
+    assert repr(count_beans.task_class) == f"{__name__}.queuecmd_count_beans"
 
 
 def test_task_names_are_unique_per_module_and_function(huey):
