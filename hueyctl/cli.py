@@ -153,14 +153,37 @@ def plan(manifest: ManifestArg, state_dir: StateDir = None, json: Json = False) 
 
 
 @app.command()
-def up(manifest: ManifestArg, state_dir: StateDir = None, json: Json = False) -> None:
-    """Start or update the deployment; wait until every consumer is RUNNING."""
-    changes, infos = deployment.up(load(manifest, state_dir=state_dir))
-    rows = [
-        {**deployment.process_row(c.instance, infos.get(c.instance, {})), "action": c.describe()}
-        for c in changes
-    ]
-    emit(rows, json)
+def up(
+    manifest: ManifestArg,
+    foreground: Annotated[
+        bool, typer.Option("--foreground", help="run supervisord as a child until SIGTERM")
+    ] = False,
+    state_dir: StateDir = None,
+    json: Json = False,
+) -> None:
+    """Start or update the deployment; wait until every consumer is RUNNING.
+
+    With --foreground (for containers and systemd), hueyctl then stays until SIGTERM or
+    SIGINT, and stops everything as `down` does before it exits.
+    """
+    model = load(manifest, state_dir=state_dir)
+
+    def show(applied: deployment.Applied) -> None:
+        changes, infos = applied
+        rows = [
+            {
+                **deployment.process_row(c.instance, infos.get(c.instance, {})),
+                "action": c.describe(),
+            }
+            for c in changes
+        ]
+        emit(rows, json)
+
+    if not foreground:
+        show(deployment.up(model))
+        return
+    reason = deployment.foreground(model, show)
+    typer.echo(f"{model.project}: stopped ({reason})", err=True)
 
 
 @app.command()

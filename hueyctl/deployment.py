@@ -3,11 +3,16 @@
 `up` validates, renders, checks the config with supervisor's own parser, starts
 supervisord or has it reread, applies the plan group by group, and waits until every
 consumer it touched is RUNNING; a consumer that is not makes it fail with the log tail.
+:func:`foreground` does the same with supervisord as a child it stops on SIGTERM.
 """
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import subprocess
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from hueyctl import plan as planning
@@ -18,6 +23,8 @@ from hueyctl.supervisor import Supervisor
 
 # supervisord's graceful stop of all consumers waits at most the longest stop wait.
 SHUTDOWN_MARGIN = 15.0
+# How often the foreground loop looks at its flag and at supervisord.
+FOREGROUND_POLL = 0.2
 
 
 def desired(manifest: Manifest) -> dict[str, dict[str, Any]]:
@@ -49,13 +56,16 @@ def _server_changed(manifest: Manifest) -> bool:
     return render.server_part(config.read_text()) != render.server_part(render.render(manifest))
 
 
-def up(manifest: Manifest) -> tuple[list[planning.Change], dict[str, dict[str, Any]]]:
+Applied = tuple[list[planning.Change], dict[str, dict[str, Any]]]
+
+
+def up(manifest: Manifest, sup: Supervisor | None = None) -> Applied:
     """Apply the manifest; return the changes made and each instance's process info."""
     where = state.paths(manifest)
     text = render.render(manifest)
     render.check(text, where)
     where.create()
-    sup = Supervisor(where)
+    sup = sup or Supervisor(where)
     started = not sup.is_running()
     if started:
         _refuse_second_supervisord(manifest)
@@ -66,6 +76,11 @@ def up(manifest: Manifest) -> tuple[list[planning.Change], dict[str, dict[str, A
         else [planning.Change(name, planning.ADD) for name in manifest.instances]
     )
     if not started and _server_changed(manifest):
+        if sup.in_foreground():  # its parent would take its exit for a crash
+            raise OperationFailed(
+                "supervisord's own settings changed, which takes a new supervisord: restart "
+                "the `hueyctl up --foreground` that runs it"
+            )
         sup.shutdown(_shutdown_timeout(manifest))
         started = True
     if not where.config.exists() or where.config.read_text() != text:
@@ -81,6 +96,57 @@ def up(manifest: Manifest) -> tuple[list[planning.Change], dict[str, dict[str, A
     state.write_applied(where, desired(manifest))
     _raise_if_failed(sup, infos)
     return todo, sup.processes()
+
+
+def foreground(manifest: Manifest, show: Callable[[Applied], None]) -> str:
+    """`up` with supervisord as this process's child (``show`` gets what `up` returns),
+    then run until SIGTERM or SIGINT and stop everything as `down` does; return what
+    stopped it. Fails like `up`, or when supervisord dies, but leaves nothing running."""
+    sup = Supervisor(state.paths(manifest), foreground=True)
+    if sup.is_running():
+        raise BadInput(
+            f"{manifest.project}: supervisord is already running; use `hueyctl up` without "
+            "--foreground, or `hueyctl down` first"
+        )
+    with _noting(signal.SIGTERM, signal.SIGINT) as received:
+        try:
+            show(up(manifest, sup))
+            while not received:
+                code = sup.child.poll()
+                if code == 0:  # stopped by `hueyctl down`
+                    return "supervisord was stopped"
+                if code is not None:
+                    how = f"was killed by {signal.Signals(-code).name}" if code < 0 else "failed"
+                    raise OperationFailed(f"supervisord {how} (exit status {code})")
+                time.sleep(FOREGROUND_POLL)
+            return signal.Signals(received[0]).name
+        finally:
+            if sup.child is not None:
+                _stop_child(manifest, sup.child)
+
+
+@contextlib.contextmanager
+def _noting(*signals: int) -> Iterator[list[int]]:
+    """For the block, the handler of ``signals`` only notes them in the list it yields."""
+    received: list[int] = []
+    previous = {
+        s: signal.signal(s, lambda signum, _frame: received.append(signum)) for s in signals
+    }
+    try:
+        yield received
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _stop_child(manifest: Manifest, child: subprocess.Popen) -> None:
+    """`down`, then reap supervisord; kill it if it is still there (then it is stuck)."""
+    try:
+        down(manifest)
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.wait()
 
 
 def _refuse_second_supervisord(manifest: Manifest) -> None:

@@ -13,6 +13,7 @@ import sys
 import time
 import xmlrpc.client
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from supervisor.xmlrpc import Faults, SupervisorTransport
@@ -66,8 +67,11 @@ def pid_alive(pid: int) -> bool:
 class Supervisor:
     """The supervisord of one state directory."""
 
-    def __init__(self, where: Paths) -> None:
+    def __init__(self, where: Paths, foreground: bool = False) -> None:
         self.where = where
+        # In the foreground, supervisord runs with --nodaemon as this process's child.
+        self.foreground = foreground
+        self.child: subprocess.Popen | None = None
 
     @property
     def rpc(self) -> Any:
@@ -87,21 +91,32 @@ class Supervisor:
         return state is not None and state["statename"] == "RUNNING"
 
     def start(self) -> None:
-        """Start supervisord on the rendered config and wait until it answers."""
+        """Start supervisord on the rendered config and wait until it answers. In the
+        foreground it stays our child, in its own session so that only we signal it,
+        and its log is echoed on our stderr."""
+        command = [sys.executable, "-m", "supervisor.supervisord", "-c", str(self.where.config)]
         output = self.where.root / "supervisord.start.log"
         with open(output, "wb") as out:
-            code = subprocess.call(
-                [sys.executable, "-m", "supervisor.supervisord", "-c", str(self.where.config)],
+            self.child = subprocess.Popen(
+                [*command, "--nodaemon"] if self.foreground else command,
                 # The launcher reads the manifest again: same state directory as ours.
                 env={**os.environ, STATE_DIR_ENV: str(self.where.root)},
                 stdin=subprocess.DEVNULL,
-                stdout=out,
+                stdout=2 if self.foreground else out,  # 2: our stderr
                 stderr=subprocess.STDOUT,
-                timeout=START_TIMEOUT,
+                start_new_session=self.foreground,
             )
-        if code != 0 or not poll(self.is_running, START_TIMEOUT):
+        if self.foreground:  # it runs on: wait until it answers or exits
+            poll(lambda: self.child.poll() is not None or self.is_running(), START_TIMEOUT)
+            failed = self.child.poll() is not None or not self.is_running()
+        else:  # its first process exits once the daemon has forked
+            code = self.child.wait(START_TIMEOUT)
+            failed = code != 0 or not poll(self.is_running, START_TIMEOUT)
+        if failed:
             detail = output.read_text(errors="replace") + _tail_file(self.where.logfile)
-            raise OperationFailed(f"supervisord did not start (exit status {code})", detail)
+            code = self.child.poll()
+            why = f"exit status {code}" if code is not None else f"no answer in {START_TIMEOUT}s"
+            raise OperationFailed(f"supervisord did not start ({why})", detail)
 
     def reload(self) -> None:
         """Make supervisord reread its config (the groups change only when asked)."""
@@ -166,6 +181,14 @@ class Supervisor:
             pass  # it went away between the probe and the call, or while answering
         if pid is not None and not poll(lambda: not pid_alive(pid), timeout):
             raise OperationFailed(f"supervisord (pid {pid}) is still running after {timeout}s")
+
+    def in_foreground(self) -> bool:
+        """Whether the running supervisord is the child of a `hueyctl up --foreground`."""
+        pid = self.pid()
+        try:
+            return pid is not None and b"--nodaemon\0" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return False
 
     def pid(self) -> int | None:
         try:

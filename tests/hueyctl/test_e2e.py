@@ -5,11 +5,16 @@ Every wait is a bounded poll on something a user could observe.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
@@ -17,6 +22,7 @@ from hueyctl import bind, deployment, state
 from hueyctl.manifest import load
 from hueyctl.supervisor import pid_alive
 
+from ..test_examples import processes_under
 from .hueyctl_helpers import write_app, write_manifest
 
 pytestmark = pytest.mark.slow
@@ -193,3 +199,120 @@ def test_state_dir_override_puts_state_elsewhere(
         assert not pid_alive(pid)
     finally:
         deployment.down(load(path, state_dir=state_dir))
+
+
+ALPHA = '  alpha: {app: "app_alpha:huey", storage: "sqlite:///alpha.db", startsecs: 1}\n'
+
+
+@contextlib.contextmanager
+def in_foreground(path: Path, stderr: IO[str]) -> Iterator[subprocess.Popen]:
+    """`hueyctl up --foreground PATH --json` as a real process, for the block."""
+    main = subprocess.Popen(
+        [Path(sys.executable).with_name("hueyctl"), "up", "--foreground", path, "--json"],
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+    )
+    try:
+        yield main
+    finally:
+        if main.poll() is None:
+            main.kill()
+        main.wait()
+
+
+def rows_printed(main: subprocess.Popen) -> list[dict[str, Any]]:
+    """The JSON rows `up --json` prints once every consumer is RUNNING (or it exited)."""
+    lines: list[str] = []
+    while not lines or lines[-1] != "]\n":
+        line = main.stdout.readline()
+        if not line:  # it exited: the JSON is incomplete and the test fails here
+            break
+        lines.append(line)
+    return json.loads("".join(lines))
+
+
+def test_foreground_runs_until_sigterm_then_leaves_nothing(
+    hueyctl, tmp_path: Path, fresh_imports: None
+) -> None:
+    write_app(tmp_path, "app_alpha", "alpha")
+    broken = '  broken: {app: "no_such_app:huey", storage: "sqlite:///b.db", startsecs: 15}\n'
+    path = write_manifest(tmp_path / "m.yaml", "version: 1\nproject: fg\ninstances:\n" + ALPHA)
+    supervisord_log = state.paths(load(path)).logfile
+
+    # A consumer that does not come up fails it as it fails `up`; nothing is left running.
+    write_manifest(path, path.read_text() + broken)
+    failed = hueyctl("up", "--foreground", path)
+    assert failed.exit_code == 1, failed.output
+    assert "consumer(s) not running: broken" in failed.stderr
+    assert "cannot import 'no_such_app:huey'" in failed.stderr
+    assert processes_under(tmp_path) == [] and state.recorded() == []
+
+    write_manifest(path, path.read_text().replace(broken, ""))
+    earlier = len(supervisord_log.read_text())
+    with open(tmp_path / "stderr", "w+") as stderr, in_foreground(path, stderr) as main:
+        rows = rows_printed(main)
+        assert [(r["instance"], r["state"], r["action"]) for r in rows] == [
+            ("alpha", "RUNNING", "add")
+        ]
+        status = running(hueyctl)
+        assert status == {"alpha": rows[0]["pid"]}
+        supervisord = int(state.paths(load(path)).pidfile.read_text())
+        assert parent_of(supervisord) == main.pid
+        assert hueyctl("up", "--foreground", path).exit_code == 2  # one is enough
+        from app_alpha import record
+
+        bind(path)
+        assert record("fg").get(blocking=True, timeout=20) == "fg"
+
+        # A plain `up` (systemd's ExecReload) updates it; it cannot replace its supervisord.
+        write_manifest(path, path.read_text().replace("startsecs: 1", "startsecs: 1, workers: 2"))
+        assert hueyctl("up", path).exit_code == 0
+        assert running(hueyctl)["alpha"] != status["alpha"]
+        http = 'http: {port: 9001, username: ops, password: "{SHA}' + "0" * 40 + '"}\n'
+        write_manifest(path, http + path.read_text())
+        refused = hueyctl("up", path)
+        assert refused.exit_code == 1 and "restart the `hueyctl up --foreground`" in refused.stderr
+        assert main.poll() is None
+
+        main.send_signal(signal.SIGTERM)
+        assert main.wait(timeout=60) == 0
+        stderr.seek(0)
+        assert stderr.read().endswith("fg: stopped (SIGTERM)\n")
+    # Stopped gracefully (SIGINT, exit 0), not killed; and forgotten like after `down`.
+    assert "stopped: alpha (exit status 0)" in supervisord_log.read_text()[earlier:]
+    assert processes_under(tmp_path) == [] and state.recorded() == []
+
+
+def test_foreground_fails_when_supervisord_dies(
+    hueyctl, tmp_path: Path, fresh_imports: None
+) -> None:
+    """What makes systemd's Restart=on-failure restart the unit."""
+    write_app(tmp_path, "app_alpha", "alpha")
+    path = write_manifest(tmp_path / "m.yaml", "version: 1\nproject: fg\ninstances:\n" + ALPHA)
+    with open(tmp_path / "stderr", "w+") as stderr, in_foreground(path, stderr) as main:
+        consumers = {r["instance"]: r["pid"] for r in rows_printed(main)}
+        try:
+            os.kill(int(state.paths(load(path)).pidfile.read_text()), signal.SIGKILL)
+            assert main.wait(timeout=30) == 1
+        finally:  # orphaned by supervisord's death: in production systemd kills them
+            for pid in consumers.values():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        stderr.seek(0)
+        assert "supervisord was killed by SIGKILL" in stderr.read()
+    assert state.recorded() == []
+
+
+def running(hueyctl) -> dict[str, int] | None:
+    """Each instance's pid once `hueyctl status` shows every consumer RUNNING."""
+    result = hueyctl("status", "--json")
+    rows = json.loads(result.stdout) if result.exit_code == 0 else []
+    if rows and all(r["state"] == "RUNNING" for r in rows):
+        return {r["instance"]: r["pid"] for r in rows}
+    return None
+
+
+def parent_of(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
