@@ -8,7 +8,6 @@ commands, flags and files that exist. The unit also goes through systemd-analyze
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import shutil
@@ -43,7 +42,6 @@ UNIT = DEPLOY / "systemd" / "hueyctl@.service"
 DOCKERFILE = DEPLOY / "container" / "Dockerfile"
 COMPOSE = DEPLOY / "container" / "compose.yaml"
 CONTAINER_MANIFEST = DEPLOY / "container" / "manifest.yaml"
-ENTRYPOINT = DEPLOY / "container" / "entrypoint.sh"
 SECRET_WORDS = ("PASSWORD", "SECRET", "TOKEN", "KEY")
 
 
@@ -168,17 +166,21 @@ def commands() -> dict:
 # -- systemd ---------------------------------------------------------------------------
 
 
-def test_unit_brings_the_deployment_up_at_start_and_down_at_stop():
+def test_unit_runs_hueyctl_in_the_foreground_and_stops_it_with_sigterm():
     service = read_unit(UNIT)["Service"]
-    assert one(service, "Type") == "oneshot"
-    assert one(service, "RemainAfterExit") == "yes"
+    assert one(service, "Type") == "simple"
     start = shlex.split(one(service, "ExecStart"))
-    stop = shlex.split(one(service, "ExecStop"))
     reload = shlex.split(one(service, "ExecReload"))
     assert Path(start[0]).is_absolute() and Path(start[0]).name == "hueyctl"
-    assert start[1] == "up" and reload[1] == "up" and stop[1] == "down"
-    # All three act on the same manifest, named after the unit's instance.
-    assert start[-1] == stop[-1] == reload[-1]
+    assert start[1:3] == ["up", "--foreground"]
+    assert reload[1] == "up" and "--foreground" not in reload
+    # SIGTERM goes to hueyctl alone, which takes the consumers down itself.
+    assert "ExecStop" not in service and one(service, "KillMode") == "mixed"
+    # supervisord dying is a failure to restart from; a bad manifest (exit 2) is not.
+    assert one(service, "Restart") == "on-failure"
+    assert one(service, "RestartPreventExitStatus") == "2"
+    # Both act on the same manifest, named after the unit's instance.
+    assert start[-1] == reload[-1]
     assert "%i" in start[-1] and start[-1].endswith(".yaml")
 
 
@@ -198,9 +200,11 @@ def test_unit_is_hardened_and_can_write_only_its_state():
     assert one(service, "PrivateTmp") == "yes"
     assert one(service, "ProtectHome") == "yes"
     # With ProtectSystem=strict the state directory is the one writable place, so
-    # hueyctl's index of deployments must live there too.
+    # supervisord's files and hueyctl's index of deployments must live there, whatever
+    # the manifest's state_dir says.
     state = one(service, "StateDirectory")
     assert "%i" in state and "ReadWritePaths" not in service
+    assert f"HUEYCTL_STATE_DIR=%S/{state}" in service["Environment"]
     assert f"HUEYCTL_STATE_HOME=%S/{state}" in service["Environment"]
     assert read_unit(UNIT)["Install"]["WantedBy"] == ["multi-user.target"]
 
@@ -272,20 +276,22 @@ def image_files(instructions: list[tuple[str, str]]) -> dict[str, Path]:
     return files
 
 
-def test_image_runs_the_entrypoint_on_the_manifest_it_copies():
+def image_command() -> list[str]:
+    instructions = read_dockerfile(DOCKERFILE)
+    return json.loads(next(args for op, args in reversed(instructions) if op == "CMD"))
+
+
+def test_image_runs_hueyctl_up_in_the_foreground_on_the_manifest_it_copies():
     instructions = read_dockerfile(DOCKERFILE)
     files = image_files(instructions)
-    program, manifest, state_dir = json.loads(
-        next(args for op, args in reversed(instructions) if op == "CMD")
-    )
-    assert files[f"/usr/local/bin/{program}"] == ENTRYPOINT
-    assert os.access(ENTRYPOINT, os.X_OK), "git must keep entrypoint.sh executable"
+    *command, manifest = image_command()
+    assert command == ["hueyctl", "up", "--foreground"]
     assert files[manifest] == CONTAINER_MANIFEST
     assert files[str(Path(manifest).parent / "demo")] == REPO / "examples" / "manifests" / "demo"
     # One state directory throughout: the manifest's, the one made writable for the
-    # user, the entrypoint's, and the healthcheck's.
+    # user, and the healthcheck's.
     declared = yaml.safe_load(CONTAINER_MANIFEST.read_text()).get("state_dir", ".hueyctl")
-    assert state_dir == str(Path(manifest).parent / declared)
+    state_dir = str(Path(manifest).parent / declared)
     assert any(
         op == "RUN" and f"-o hueyctl -g hueyctl -m 0700 {state_dir}" in a for op, a in instructions
     )
@@ -321,11 +327,15 @@ def test_compose_takes_secrets_from_the_environment_only():
             )
 
 
-def test_compose_gives_running_tasks_time_to_finish():
+def test_compose_passes_docker_stop_to_hueyctl_and_gives_tasks_time_to_finish():
     consumers = yaml.safe_load(COMPOSE.read_text())["services"]["consumers"]
+    # An init as pid 1 forwards SIGTERM to hueyctl and reaps orphans.
+    assert consumers["init"] is True
     grace = int(consumers["stop_grace_period"].rstrip("s"))
-    # supervisord waits shutdown_timeout + STOP_MARGIN before it kills a consumer.
-    assert grace > longest_shutdown(CONTAINER_MANIFEST) + render.STOP_MARGIN
+    # The longest hueyctl waits for supervisord, which waits shutdown_timeout +
+    # STOP_MARGIN before it kills a consumer.
+    down = longest_shutdown(CONTAINER_MANIFEST) + render.STOP_MARGIN + deployment.SHUTDOWN_MARGIN
+    assert grace > down
 
 
 # -- hueyctl calls ----------------------------------------------------------------------
@@ -372,9 +382,9 @@ def all_running(manifest: Path, env: dict[str, str]) -> bool:
 
 
 @pytest.mark.slow
-def test_entrypoint_runs_supervisord_in_the_foreground_until_sigterm(redis_server):
+def test_image_command_runs_the_deployment_until_sigterm(redis_server):
     """What the container does, without a container engine: the image's layout in a
-    directory, the entrypoint as the main process, `docker stop`'s SIGTERM at the end."""
+    directory, its command as the main process, `docker stop`'s SIGTERM at the end."""
     redis_server.start()
     with short_directory() as root:
         app = root / "app"
@@ -383,20 +393,21 @@ def test_entrypoint_runs_supervisord_in_the_foreground_until_sigterm(redis_serve
         manifest.write_text(on_private_redis(CONTAINER_MANIFEST.read_text(), redis_server))
         flush_private_databases(manifest.read_text(), redis_server)
         env = environment(root, SMTP_PASSWORD="not-a-secret")
-        with (root / "entrypoint.log").open("w") as log:
-            main = subprocess.Popen(
-                ["sh", ENTRYPOINT, manifest, app / ".hueyctl"], env=env, stdout=log, stderr=log
-            )
+        program, *args = image_command()
+        command = [HUEYCTL, *(root / a.lstrip("/") if a.startswith("/app/") else a for a in args)]
+        assert program == "hueyctl" and command[-1] == manifest
+        with (root / "main.log").open("w") as log:
+            main = subprocess.Popen(command, env=env, stdout=log, stderr=log)
             try:
                 wait_for(lambda: all_running(manifest, env))
                 demo = run(sys.executable, EXAMPLES / "enqueue_demo.py", manifest, env=env)
                 assert demo.returncode == 0, demo.stdout + demo.stderr
                 assert "reports.monthly_total -> 100.0" in demo.stdout
-                # The shell exec'd supervisord: the signal reaches it, and it stops the consumers.
+                # hueyctl takes the signal, and stops the consumers and supervisord.
                 main.send_signal(signal.SIGTERM)
                 assert main.wait(timeout=90) == 0
             finally:
                 if main.poll() is None:
                     main.terminate()
                     main.wait(timeout=90)
-        assert processes_under(root) == [], (root / "entrypoint.log").read_text()
+        assert processes_under(root) == [], (root / "main.log").read_text()
