@@ -104,10 +104,7 @@ def init(
     if path.exists() and not force:
         raise BadInput(f"{path} exists; pass --force to overwrite it")
     path.write_text(STARTER, encoding="utf-8")
-    if json:
-        emit([{"wrote": str(path)}], json)
-    else:
-        typer.echo(f"wrote {path}; edit it, then run: hueyctl up {path}")
+    emit([{"wrote": str(path)}], json, text=f"wrote {path}; edit it, then run: hueyctl up {path}")
 
 
 @app.command()
@@ -126,10 +123,7 @@ def validate(
         {"instance": n, "app": i.app, "storage": i.storage, "workers": i.options.workers}
         for n, i in model.instances.items()
     ]
-    if json:
-        emit(rows, json)
-    else:
-        typer.echo(f"{manifest}: ok ({len(rows)} instances)")
+    emit(rows, json, text=f"{manifest}: ok ({len(rows)} instances)")
 
 
 @app.command("render")
@@ -146,10 +140,7 @@ def plan(manifest: ManifestArg, state_dir: StateDir = None, json: Json = False) 
     """Show what `up` would change (add, restart with the fields that changed, remove)."""
     changes = deployment.changes(load(manifest, state_dir=state_dir))
     rows = [{"instance": c.instance, "action": c.action, "fields": list(c.fields)} for c in changes]
-    if json:
-        emit(rows, json)
-    else:
-        typer.echo("\n".join(f"{c.instance}: {c.describe()}" for c in changes))
+    emit(rows, json, text="\n".join(f"{c.instance}: {c.describe()}" for c in changes))
 
 
 @app.command()
@@ -244,11 +235,8 @@ def logs(
     stream = "stdout" if stdout else "stderr"
     text, offset = sup.tail(model.instance(instance).name, stream, 0, 65536)
     last = text.splitlines()[-lines:] if lines > 0 else []
-    if json:
-        emit([{"instance": instance, "stream": stream, "lines": last}], json)
-        return
-    typer.echo("\n".join(last))
-    while follow:
+    emit([{"instance": instance, "stream": stream, "lines": last}], json, text="\n".join(last))
+    while follow and not json:
         time.sleep(0.5)
         text, offset = sup.tail(instance, stream, offset, 65536)
         typer.echo(text, nl=False)

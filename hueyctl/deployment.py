@@ -31,8 +31,8 @@ def desired(manifest: Manifest) -> dict[str, dict[str, Any]]:
     return {name: manifest.settings(i) for name, i in manifest.instances.items()}
 
 
-def supervisor(manifest: Manifest) -> Supervisor:
-    return Supervisor(state.paths(manifest))
+def supervisor(manifest: Manifest, foreground: bool = False) -> Supervisor:
+    return Supervisor(state.paths(manifest), foreground)
 
 
 def changes(manifest: Manifest) -> list[planning.Change]:
@@ -69,20 +69,17 @@ def up(manifest: Manifest, sup: Supervisor | None = None) -> Applied:
     started = not sup.is_running()
     if started:
         _refuse_second_supervisord(manifest)
-    # Changes are computed before the new config is visible to supervisord.
-    todo = (
-        changes(manifest)
-        if not started
-        else [planning.Change(name, planning.ADD) for name in manifest.instances]
-    )
-    if not started and _server_changed(manifest):
-        if sup.in_foreground():  # its parent would take its exit for a crash
-            raise OperationFailed(
-                "supervisord's own settings changed, which takes a new supervisord: restart "
-                "the `hueyctl up --foreground` that runs it"
-            )
-        sup.shutdown(_shutdown_timeout(manifest))
-        started = True
+        todo = [planning.Change(name, planning.ADD) for name in manifest.instances]
+    else:  # computed before the new config is visible to supervisord
+        todo = changes(manifest)
+        if _server_changed(manifest):
+            if sup.in_foreground():  # its parent would take its exit for a crash
+                raise OperationFailed(
+                    "supervisord's own settings changed, which takes a new supervisord: "
+                    "restart the `hueyctl up --foreground` that runs it"
+                )
+            sup.shutdown(_shutdown_timeout(manifest))
+            started = True
     if not where.config.exists() or where.config.read_text() != text:
         state.write_atomic(where.config, text)
     if started:
@@ -102,7 +99,7 @@ def foreground(manifest: Manifest, show: Callable[[Applied], None]) -> str:
     """`up` with supervisord as this process's child (``show`` gets what `up` returns),
     then run until SIGTERM or SIGINT and stop everything as `down` does; return what
     stopped it. Fails like `up`, or when supervisord dies, but leaves nothing running."""
-    sup = Supervisor(state.paths(manifest), foreground=True)
+    sup = supervisor(manifest, foreground=True)
     if sup.is_running():
         raise BadInput(
             f"{manifest.project}: supervisord is already running; use `hueyctl up` without "

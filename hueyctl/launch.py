@@ -14,7 +14,7 @@ import sys
 from hueyctl.bind import bind
 from hueyctl.errors import HueyctlError
 from hueyctl.manifest import STATE_DIR_ENV, load
-from hueyctl.values import expand, missing_variables
+from hueyctl.values import expand
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,19 +24,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     path, name = args
     try:
+        # A "${VAR}" that supervisord's environment lacks fails here. supervisord keeps
+        # the environment it started with: a variable set later reaches the consumers
+        # only after `hueyctl down` and `hueyctl up`.
         manifest = load(path, state_dir=os.environ.get(STATE_DIR_ENV))
         instance = manifest.instance(name)
         environment = manifest.environment(instance)
-        missing = [
-            v for value in environment.values() for v in missing_variables(value, os.environ)
-        ]
-        if missing:
-            # supervisord keeps the environment it started with: a variable set later
-            # reaches the consumers only after `hueyctl down` and `hueyctl up`.
-            print(
-                f"hueyctl.launch: not set in supervisord's environment: {missing}", file=sys.stderr
-            )
-            return 2
         os.environ.update({k: expand(v, os.environ) for k, v in environment.items()})
         huey = bind(manifest, [name])[name]
     except HueyctlError as exc:

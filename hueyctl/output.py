@@ -35,10 +35,16 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) 
     return "\n".join(lines)
 
 
-def emit(rows: Sequence[dict[str, Any]], as_json: bool, columns: Sequence[str] | None = None):
-    """Print ``rows`` as JSON (all keys except private ``_`` ones) or as a table."""
+def emit(
+    rows: Sequence[dict[str, Any]],
+    as_json: bool,
+    columns: Sequence[str] | None = None,
+    text: str | None = None,
+) -> None:
+    """Print ``rows`` as JSON (all keys except private ``_`` ones), else ``text`` when
+    given, else a table of them."""
     if as_json:
         public = [{k: v for k, v in row.items() if not k.startswith("_")} for row in rows]
         typer.echo(json.dumps(public, indent=2, default=str))
     else:
-        typer.echo(table(rows, columns))
+        typer.echo(table(rows, columns) if text is None else text)

@@ -70,10 +70,10 @@ def program(manifest: Manifest, instance: Instance, where: Paths) -> dict[str, o
         # subprocesses that running tasks spawned before they can finish.
         "killasgroup": "true",
         "stopasgroup": "false",
-        "stdout_logfile": where.stdout_log(instance.name),
+        "stdout_logfile": where.log(instance.name, "out"),
         "stdout_logfile_maxbytes": LOG_MAXBYTES,
         "stdout_logfile_backups": LOG_BACKUPS,
-        "stderr_logfile": where.stderr_log(instance.name),
+        "stderr_logfile": where.log(instance.name, "err"),
         "stderr_logfile_maxbytes": LOG_MAXBYTES,
         "stderr_logfile_backups": LOG_BACKUPS,
         "environment": f'HUEYCTL_DIGEST="{digest(manifest, instance)}"',

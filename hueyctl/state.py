@@ -17,7 +17,6 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,41 +26,21 @@ INDEX_NAME = "deployments.json"
 LOCK_NAME = "deployments.lock"
 
 
-@dataclass(frozen=True)
 class Paths:
     """The files of one deployment's supervisord, all inside its state directory."""
 
-    root: Path
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.config = root / "supervisord.conf"
+        self.socket = root / SOCKET_NAME
+        self.pidfile = root / "supervisord.pid"
+        self.logfile = root / "supervisord.log"
+        self.logs = root / "logs"
+        self.applied = root / "applied.json"
 
-    @property
-    def config(self) -> Path:
-        return self.root / "supervisord.conf"
-
-    @property
-    def socket(self) -> Path:
-        return self.root / SOCKET_NAME
-
-    @property
-    def pidfile(self) -> Path:
-        return self.root / "supervisord.pid"
-
-    @property
-    def logfile(self) -> Path:
-        return self.root / "supervisord.log"
-
-    @property
-    def logs(self) -> Path:
-        return self.root / "logs"
-
-    @property
-    def applied(self) -> Path:
-        return self.root / "applied.json"
-
-    def stdout_log(self, instance: str) -> Path:
-        return self.logs / f"{instance}.out.log"
-
-    def stderr_log(self, instance: str) -> Path:
-        return self.logs / f"{instance}.err.log"
+    def log(self, instance: str, stream: str) -> Path:
+        """A consumer's ``out`` or ``err`` log file."""
+        return self.logs / f"{instance}.{stream}.log"
 
     def create(self) -> None:
         """Make the directories, readable by the owner only (logs may hold task data)."""

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import xmlrpc.client
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +25,8 @@ from hueyctl.state import Paths
 POLL = 0.1
 START_TIMEOUT = 20.0
 # A process is up once RUNNING (supervisord waits startsecs for it) and has failed
-# once it is in one of these; any other state is on its way to one or the other.
-FAILED_STATES = ("FATAL", "BACKOFF", "EXITED")
+# once FATAL, BACKOFF or EXITED; any other state is on its way to one or the other.
+SETTLED_STATES = ("RUNNING", "FATAL", "BACKOFF", "EXITED")
 
 
 def poll(condition: Callable[[], Any], timeout: float, interval: float = POLL) -> Any:
@@ -143,23 +143,18 @@ class Supervisor:
         """Every supervised process's info, keyed by its group (= instance) name."""
         return {info["group"]: info for info in self.rpc.getAllProcessInfo()}
 
-    def wait_running(self, names: Iterable[str], timeout: float) -> dict[str, dict[str, Any]]:
+    def wait_running(self, names: list[str], timeout: float) -> dict[str, dict[str, Any]]:
         """Poll until each process is RUNNING or has failed; return its last info."""
-        pending = set(names)
-        final: dict[str, dict[str, Any]] = {}
+        infos: dict[str, dict[str, Any]] = {}
 
         def settled() -> bool:
-            for name in list(pending):
-                info = self.rpc.getProcessInfo(name)
-                if info["statename"] == "RUNNING" or info["statename"] in FAILED_STATES:
-                    final[name] = info
-                    pending.discard(name)
-            return not pending
+            for name in names:
+                if infos.get(name, {}).get("statename") not in SETTLED_STATES:
+                    infos[name] = self.rpc.getProcessInfo(name)
+            return all(info["statename"] in SETTLED_STATES for info in infos.values())
 
         poll(settled, timeout)
-        for name in pending:
-            final[name] = self.rpc.getProcessInfo(name)
-        return final
+        return infos
 
     def tail(
         self, name: str, stream: str = "stderr", offset: int = 0, length: int = 4000
