@@ -162,10 +162,7 @@ def up(
     def show(applied: deployment.Applied) -> None:
         changes, infos = applied
         rows = [
-            {
-                **deployment.process_row(c.instance, infos.get(c.instance, {})),
-                "action": c.describe(),
-            }
+            deployment.process_row(c.instance, infos.get(c.instance, {}), action=c.describe())
             for c in changes
         ]
         emit(rows, json)

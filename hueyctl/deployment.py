@@ -229,8 +229,9 @@ def reload(manifest: Manifest, names: list[str]) -> None:
         sup.signal(name, "HUP")
 
 
-def process_row(name: str, info: dict[str, Any]) -> dict[str, Any]:
-    """What supervisord says of a consumer ({} if it knows none): state, pid, uptime."""
+def process_row(name: str, info: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """What supervisord says of a consumer ({} if it knows none): state, pid, uptime;
+    then ``extra``."""
     uptime = None
     if info.get("statename") == "RUNNING":
         uptime = max(0.0, (info.get("now") or time.time()) - info["start"])
@@ -239,4 +240,5 @@ def process_row(name: str, info: dict[str, Any]) -> dict[str, Any]:
         "state": info.get("statename", "DOWN"),
         "pid": info.get("pid") or None,
         "uptime": uptime,
+        **extra,
     }
