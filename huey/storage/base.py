@@ -70,6 +70,12 @@ class BaseStorage:
         A consumer with no heartbeat yet gets one of "now", so its work is never orphaned."""
         raise NotImplementedError
 
+    def fetch_many(self, consumer_id: str, limit: int, timeout: float) -> list[bytes]:
+        """:meth:`fetch` for up to ``limit`` messages: block up to ``timeout`` seconds for
+        the first, then take what else is already waiting, oldest first, all recorded in
+        flight for ``consumer_id`` in the same atomic step. Empty on timeout."""
+        raise NotImplementedError
+
     def ack(self, consumer_id: str, data: bytes) -> None:
         """Forget one in-flight copy of ``data`` owned by ``consumer_id`` (task finished)."""
         raise NotImplementedError
@@ -140,6 +146,12 @@ class BaseStorage:
 
     def peek_data(self, key: str) -> bytes | None:
         """The value under ``key`` without removing it, or None."""
+        raise NotImplementedError
+
+    def peek_or_emit(self, keys: Sequence[str], message: str | None) -> list[bytes | None]:
+        """The values under ``keys`` (None where empty); when every one is None, also
+        :meth:`emit` ``message`` (unless it is None) in the same step. Lets a worker check
+        a task's revocations and announce its start in one round trip."""
         raise NotImplementedError
 
     def pop_data(self, key: str) -> bytes | None:

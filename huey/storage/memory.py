@@ -97,13 +97,17 @@ class MemoryStorage(BaseStorage):
     # -- in-flight --------------------------------------------------------------
     def fetch(self, consumer_id: str, timeout: float) -> bytes | None:
         """Take the oldest message; a consumer with no heartbeat yet is registered as alive now."""
+        taken = self.fetch_many(consumer_id, 1, timeout)
+        return taken[0] if taken else None
+
+    def fetch_many(self, consumer_id: str, limit: int, timeout: float) -> list[bytes]:
         with self._lock():
             if not self._cond.wait_for(lambda: self._queue, max(timeout, 0)):
-                return None
-            data = self._queue.popleft()
-            self._inflight.setdefault(consumer_id, []).append(data)
+                return []
+            taken = [self._queue.popleft() for _ in range(min(max(limit, 1), len(self._queue)))]
+            self._inflight.setdefault(consumer_id, []).extend(taken)
             self._heartbeats.setdefault(consumer_id, time.time())
-            return data
+            return taken
 
     def ack(self, consumer_id: str, data: bytes) -> None:
         self._write(lambda: self._forget_one(consumer_id, data))
@@ -210,6 +214,13 @@ class MemoryStorage(BaseStorage):
     def peek_data(self, key: str) -> bytes | None:
         with self._lock():
             return self._data.get(key)
+
+    def peek_or_emit(self, keys: Sequence[str], message: str | None) -> list[bytes | None]:
+        with self._lock():
+            values = [self._data.get(key) for key in keys]
+        if message is not None and all(value is None for value in values):
+            self.emit(message)
+        return values
 
     def pop_data(self, key: str) -> bytes | None:
         with self._lock():

@@ -4,6 +4,10 @@ Keys of one instance share the prefix ``huey:{name}:`` (the braces are a cluster
 so the Lua scripts that derive in-flight keys stay in one slot). The queue's head, the next
 message to run, is the list's right end; ``fetch`` moves it to the left end of the
 consumer's in-flight list. Needs Redis 6.0 or newer; BLMOVE is used from 6.2.
+
+The calls a worker makes for every task (fetch, ack, results, events, batches) go through
+:mod:`huey.storage.redis_wire`, one connection per thread with a lean reply parser;
+inspection and administration use the redis-py client.
 """
 
 from __future__ import annotations
@@ -21,11 +25,13 @@ from typing import Any, TypeVar
 
 import redis
 from redis.backoff import ExponentialBackoff
-from redis.client import Pipeline, PubSub
+from redis.client import PubSub
+from redis.commands.core import Script
 from redis.retry import Retry
 
 from huey.exceptions import ConfigurationError, StorageUnavailable
 from huey.storage.base import BaseStorage, to_score
+from huey.storage.redis_wire import Wire
 
 _LUA_DIR = Path(__file__).parent / "lua"
 # How long a wait_for_data wake-up token outlives its put_data: only waiters that checked
@@ -33,6 +39,9 @@ _LUA_DIR = Path(__file__).parent / "lua"
 _NOTIFY_TTL = 10
 # How long a first wait_schedule_change waits for Redis to confirm its subscription.
 _CONFIRM_WAIT = 5.0
+# The longest single blocking command (longer waits repeat it): redis-py's default
+# socket timeout is 5 s.
+_LONGEST_BLOCK = 1.0
 _Method = TypeVar("_Method", bound=Callable[..., Any])
 
 
@@ -107,12 +116,15 @@ class RedisStorage(BaseStorage):
         self._requeue_script = self._load_script("requeue")
         self._read_schedule_script = self._load_script("read_schedule")
         self._enqueue_due_script = self._load_script("enqueue_due")
+        self._fetch_many_script = self._load_script("fetch_many")
+        self._peek_or_emit_script = self._load_script("peek_or_emit")
         self._has_blmove: bool | None = None  # learnt from the server on first blocking move
-        self._local = threading.local()  # per thread: open batch pipeline, schedule pubsub
+        self._local = threading.local()  # per thread: the open batch, the schedule pubsub
+        self._wire = Wire(self._client)
 
     # -- plumbing ---------------------------------------------------------------
-    def _load_script(self, name: str) -> Any:
-        """Register ``lua/<name>.lua``; redis-py loads it into the server on first call."""
+    def _load_script(self, name: str) -> Script:
+        """Register ``lua/<name>.lua``; it is loaded into the server on first call."""
         return self._client.register_script((_LUA_DIR / f"{name}.lua").read_text())
 
     def _redis(self) -> redis.Redis:
@@ -121,16 +133,18 @@ class RedisStorage(BaseStorage):
             raise RuntimeError("storage reads are not allowed inside batch(): move them after it")
         return self._client
 
-    @contextlib.contextmanager
-    def _writing(self) -> Iterator[Pipeline]:
-        """The open batch's pipeline, or a pipeline sent when the ``with`` block ends."""
+    def _read(self, *commands: tuple) -> list[Any]:
+        """Send commands that read, in one round trip; refused inside :meth:`batch`."""
+        self._redis()
+        return self._wire.call(*commands)
+
+    def _write(self, *commands: tuple) -> None:
+        """Add write commands to the open batch, or send them now in one round trip."""
         batch = getattr(self._local, "batch", None)
         if batch is not None:
-            yield batch
-            return
-        pipe = self._client.pipeline(transaction=False)
-        yield pipe
-        pipe.execute()
+            batch.extend(commands)
+        else:
+            self._wire.call(*commands)
 
     def _inflight(self, consumer_id: str) -> str:
         return self._inflight_prefix + consumer_id
@@ -138,23 +152,21 @@ class RedisStorage(BaseStorage):
     def _notify_key(self, key: str) -> str:
         return self._prefix + "notify:" + key
 
-    def _notify(self, pipe: Pipeline, key: str) -> None:
-        """Leave a short-lived token that wakes :meth:`wait_for_data` waiters on ``key``."""
-        pipe.lpush(self._notify_key(key), 1)
-        pipe.expire(self._notify_key(key), _NOTIFY_TTL)
+    def _notify(self, key: str) -> tuple[tuple, ...]:
+        """Commands leaving a short-lived token that wakes :meth:`wait_for_data` on ``key``."""
+        return ("LPUSH", self._notify_key(key), 1), ("EXPIRE", self._notify_key(key), _NOTIFY_TTL)
 
-    def _blocking_move(
-        self, client: redis.Redis | Pipeline, source: str, destination: str, timeout: float
-    ) -> Any:
-        """Move the right end of ``source`` to the left of ``destination``, waiting for one."""
+    def _blocking_move(self, source: str, destination: str, timeout: float) -> tuple:
+        """The command moving the right end of ``source`` to the left of ``destination``,
+        waiting up to ``timeout`` (at most _LONGEST_BLOCK) for one."""
         if self._has_blmove is None:
             version = str(self._client.info("server")["redis_version"])
             self._has_blmove = tuple(int(part) for part in version.split(".")[:2]) >= (6, 2)
         # Redis reads a 0 timeout as "forever" and truncates to milliseconds.
-        block = max(timeout, 0.001)
+        block = min(max(timeout, 0.001), _LONGEST_BLOCK)
         if self._has_blmove:
-            return client.blmove(source, destination, block, "RIGHT", "LEFT")
-        return client.brpoplpush(source, destination, block)
+            return ("BLMOVE", source, destination, "RIGHT", "LEFT", block)
+        return ("BRPOPLPUSH", source, destination, block)
 
     # -- queue ------------------------------------------------------------------
     def enqueue(self, data: bytes) -> None:
@@ -163,8 +175,7 @@ class RedisStorage(BaseStorage):
     @_unavailable
     def enqueue_many(self, items: Sequence[bytes]) -> None:
         if items:
-            with self._writing() as pipe:
-                pipe.lpush(self._queue, *items)
+            self._write(("LPUSH", self._queue, *items))
 
     @_unavailable
     def dequeue(self) -> bytes | None:
@@ -190,18 +201,37 @@ class RedisStorage(BaseStorage):
         self._redis().delete(self._queue)
 
     # -- in-flight --------------------------------------------------------------
-    @_unavailable
     def fetch(self, consumer_id: str, timeout: float) -> bytes | None:
         """Take the oldest message; a consumer with no heartbeat yet is registered as alive now."""
-        pipe = self._redis().pipeline(transaction=False)
-        self._blocking_move(pipe, self._queue, self._inflight(consumer_id), timeout)
-        pipe.zadd(self._consumers, {consumer_id: time.time()}, nx=True)
-        return pipe.execute()[0]
+        taken = self.fetch_many(consumer_id, 1, timeout)
+        return taken[0] if taken else None
+
+    @_unavailable
+    def fetch_many(self, consumer_id: str, limit: int, timeout: float) -> list[bytes]:
+        """Take what is waiting (up to ``limit``) in one script; block only on an empty queue."""
+        inflight = self._inflight(consumer_id)
+        if limit > 1:
+            keys = [self._queue, inflight, self._consumers]
+            command = self._wire.script(
+                self._fetch_many_script, keys, [limit, consumer_id, time.time()]
+            )
+            taken = self._read(command)[0]
+            if taken:
+                return taken
+        deadline = time.monotonic() + timeout
+        while True:
+            moved, _ = self._read(
+                self._blocking_move(self._queue, inflight, deadline - time.monotonic()),
+                ("ZADD", self._consumers, "NX", time.time(), consumer_id),
+            )
+            if moved is not None:
+                return [moved]
+            if time.monotonic() >= deadline:
+                return []
 
     @_unavailable
     def ack(self, consumer_id: str, data: bytes) -> None:
-        with self._writing() as pipe:
-            pipe.lrem(self._inflight(consumer_id), 1, data)
+        self._write(("LREM", self._inflight(consumer_id), 1, data))
 
     @_unavailable
     def inflight_items(self, consumer_id: str | None = None) -> list[bytes]:
@@ -226,8 +256,7 @@ class RedisStorage(BaseStorage):
 
     @_unavailable
     def heartbeat(self, consumer_id: str, timestamp: float) -> None:
-        with self._writing() as pipe:
-            pipe.zadd(self._consumers, {consumer_id: timestamp})
+        self._write(("ZADD", self._consumers, timestamp, consumer_id))
 
     @_unavailable
     def requeue(self, consumer_id: str) -> int:
@@ -244,9 +273,10 @@ class RedisStorage(BaseStorage):
     # -- schedule ---------------------------------------------------------------
     @_unavailable
     def add_to_schedule(self, data: bytes, timestamp: datetime.datetime) -> None:
-        with self._writing() as pipe:
-            pipe.zadd(self._schedule, {data: to_score(timestamp)})
-            pipe.publish(self._schedule_changed, 1)
+        self._write(
+            ("ZADD", self._schedule, to_score(timestamp), data),
+            ("PUBLISH", self._schedule_changed, 1),
+        )
 
     @_unavailable
     def read_schedule(self, timestamp: datetime.datetime) -> list[bytes]:
@@ -304,53 +334,59 @@ class RedisStorage(BaseStorage):
     # -- key/value --------------------------------------------------------------
     @_unavailable
     def put_data(self, key: str, value: bytes) -> None:
-        with self._writing() as pipe:
-            pipe.hset(self._results, key, value)
-            self._notify(pipe, key)
+        self._write(("HSET", self._results, key, value), *self._notify(key))
 
     @_unavailable
     def peek_data(self, key: str) -> bytes | None:
-        return self._redis().hget(self._results, key)
+        return self._read(("HGET", self._results, key))[0]
+
+    @_unavailable
+    def peek_or_emit(self, keys: Sequence[str], message: str | None) -> list[bytes | None]:
+        """One script: the values, and the event published only when all of them are None."""
+        args = ["0" if message is None else "1", message or "", *keys]
+        command = self._wire.script(self._peek_or_emit_script, [self._results, self._events], args)
+        return self._read(command)[0]
 
     @_unavailable
     def pop_data(self, key: str) -> bytes | None:
-        pipe = self._redis().pipeline(transaction=True)
-        pipe.hget(self._results, key)
-        pipe.hdel(self._results, key)
-        pipe.delete(self._notify_key(key))
-        return pipe.execute()[0]
+        replies = self._read(
+            ("MULTI",),
+            ("HGET", self._results, key),
+            ("HDEL", self._results, key),
+            ("DEL", self._notify_key(key)),
+            ("EXEC",),
+        )
+        return replies[-1][0]
 
     @_unavailable
     def has_data_for_key(self, key: str) -> bool:
-        return bool(self._redis().hexists(self._results, key))
+        return bool(self._read(("HEXISTS", self._results, key))[0])
 
     @_unavailable
     def put_if_empty(self, key: str, value: bytes) -> bool:
-        pipe = self._redis().pipeline(transaction=False)
-        pipe.hsetnx(self._results, key, value)
-        self._notify(pipe, key)
-        return bool(pipe.execute()[0])
+        return bool(self._read(("HSETNX", self._results, key, value), *self._notify(key))[0])
 
     @_unavailable
     def wait_for_data(self, key: str, timeout: float) -> bool:
-        """Block on the key's token list (rotating the token, so every waiter wakes)."""
-        client = self._redis()
+        """Block on the key's token list (rotating the token, so every waiter wakes); the
+        check after a wake-up rides in the same round trip as the wait."""
         notify = self._notify_key(key)
         deadline = time.monotonic() + timeout
-        while True:
-            if client.hexists(self._results, key):
+        if self.has_data_for_key(key):
+            return True
+        while (remaining := deadline - time.monotonic()) > 0:
+            token, present = self._read(
+                self._blocking_move(notify, notify, remaining), ("HEXISTS", self._results, key)
+            )
+            if present:
                 return True
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            if self._blocking_move(client, notify, notify, remaining) is not None:
-                if client.hexists(self._results, key):
-                    return True
-                client.delete(notify)  # the token outlived its value (popped since): wait again
+            if token is not None:
+                self._read(("DEL", notify))  # the token outlived its value (popped since)
+        return False
 
     @_unavailable
     def result_store_size(self) -> int:
-        return self._redis().hlen(self._results)
+        return self._read(("HLEN", self._results))[0]
 
     @_unavailable
     def result_items(self) -> dict[str, bytes]:
@@ -363,8 +399,7 @@ class RedisStorage(BaseStorage):
     # -- errors -----------------------------------------------------------------
     @_unavailable
     def put_error(self, metadata: bytes) -> None:
-        with self._writing() as pipe:
-            pipe.lpush(self._errors, metadata)
+        self._write(("LPUSH", self._errors, metadata))
 
     @_unavailable
     def get_errors(self, limit: int | None = None, offset: int = 0) -> list[bytes]:
@@ -384,8 +419,7 @@ class RedisStorage(BaseStorage):
     # -- events -----------------------------------------------------------------
     @_unavailable
     def emit(self, message: str) -> None:
-        with self._writing() as pipe:
-            pipe.publish(self._events, message)
+        self._write(("PUBLISH", self._events, message))
 
     @_unavailable
     def __iter__(self) -> Iterator[str]:
@@ -405,19 +439,20 @@ class RedisStorage(BaseStorage):
     # -- housekeeping -----------------------------------------------------------
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
-        """Queue the block's writes on one pipeline and send it when the block ends
+        """Collect the block's writes and send them in one round trip when the block ends
         (nothing is sent if it raises). A nested batch joins the outer one."""
         if getattr(self._local, "batch", None) is not None:
             yield
             return
-        pipe = self._client.pipeline(transaction=False)
-        self._local.batch = pipe
+        commands: list[tuple] = []
+        self._local.batch = commands
         try:
             yield
         finally:
             self._local.batch = None
-        with _unreachable_as_unavailable(self.where):
-            pipe.execute()
+        if commands:
+            with _unreachable_as_unavailable(self.where):
+                self._wire.call(*commands)
 
     @_unavailable
     def flush_all(self) -> None:
@@ -432,5 +467,6 @@ class RedisStorage(BaseStorage):
         self._local.schedule_pubsub = None
         if held is not None and held[0] == os.getpid():
             held[1].close()
+        self._wire.close()
         if self._owns_pool:
             self._client.connection_pool.disconnect(inuse_connections=False)

@@ -183,24 +183,29 @@ class SqliteStorage(BaseStorage):
             self._connection().executemany(sql, [(self.name, data) for data in items])
 
     def dequeue(self) -> bytes | None:
-        return self._take(None)
+        taken = self._take(None)
+        return taken[0] if taken else None
 
-    def _take(self, consumer_id: str | None) -> bytes | None:
-        """Pop the oldest message, recording it in flight for ``consumer_id`` when given."""
+    def _take(self, consumer_id: str | None, limit: int = 1) -> list[bytes]:
+        """Pop the oldest messages (up to ``limit``), recording them in flight for
+        ``consumer_id`` when given."""
         if self._scalar("SELECT 1 FROM huey_queue WHERE name = ? LIMIT 1") is None:
-            return None  # checked without the write lock: idle pollers never block writers
+            return []  # checked without the write lock: idle pollers never block writers
         with self._atomic():
-            row = self._run("SELECT id, data FROM huey_queue WHERE name = ? ORDER BY id LIMIT 1")
-            row = row.fetchone()
-            if row is None:
-                return None
-            self._run("DELETE FROM huey_queue WHERE name = ? AND id = ?", row[0])
+            oldest = "SELECT id, data FROM huey_queue WHERE name = ? ORDER BY id LIMIT ?"
+            rows = self._run(oldest, max(limit, 1)).fetchall()
+            if not rows:
+                return []
+            # The rows taken are exactly this name's ids up to the last one taken.
+            self._run("DELETE FROM huey_queue WHERE name = ? AND id <= ?", rows[-1][0])
+            taken = [data for _, data in rows]
             if consumer_id is not None:
                 insert = "INSERT INTO huey_inflight (name, consumer, data) VALUES (?, ?, ?)"
-                self._run(insert, consumer_id, row[1])
+                conn = self._connection()
+                conn.executemany(insert, [(self.name, consumer_id, data) for data in taken])
                 register = "INSERT OR IGNORE INTO huey_consumers VALUES (?, ?, ?)"
                 self._run(register, consumer_id, time.time())
-            return row[1]
+            return taken
 
     def unqueue(self, data: bytes) -> int:
         return self._run("DELETE FROM huey_queue WHERE name = ? AND data = ?", data).rowcount
@@ -218,12 +223,16 @@ class SqliteStorage(BaseStorage):
     # -- in-flight --------------------------------------------------------------
     def fetch(self, consumer_id: str, timeout: float) -> bytes | None:
         """Take the oldest message; a consumer with no heartbeat yet is registered as alive now."""
-        taken: bytes | None = None
+        taken = self.fetch_many(consumer_id, 1, timeout)
+        return taken[0] if taken else None
+
+    def fetch_many(self, consumer_id: str, limit: int, timeout: float) -> list[bytes]:
+        taken: list[bytes] = []
 
         def take() -> bool:
             nonlocal taken
-            taken = self._take(consumer_id)
-            return taken is not None
+            taken = self._take(consumer_id, limit)
+            return bool(taken)
 
         self._poll(take, timeout)
         return taken
@@ -348,6 +357,15 @@ class SqliteStorage(BaseStorage):
 
     def peek_data(self, key: str) -> bytes | None:
         return self._scalar("SELECT value FROM huey_kv WHERE name = ? AND key = ?", key)
+
+    def peek_or_emit(self, keys: Sequence[str], message: str | None) -> list[bytes | None]:
+        marks = ", ".join("?" * len(keys))
+        sql = f"SELECT key, value FROM huey_kv WHERE name = ? AND key IN ({marks})"
+        found = dict(self._run(sql, *keys).fetchall())
+        values = [found.get(key) for key in keys]
+        if message is not None and not found:
+            self.emit(message)
+        return values
 
     def pop_data(self, key: str) -> bytes | None:
         with self._atomic():

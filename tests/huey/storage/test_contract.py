@@ -131,6 +131,41 @@ def test_requeue_expired_only_touches_stale_consumers(storage: BaseStorage) -> N
     assert storage.requeue_expired(cutoff=150.0) == 0  # the dead consumer was forgotten
 
 
+def test_fetch_many_takes_what_is_waiting_up_to_the_limit(storage: BaseStorage) -> None:
+    storage.enqueue_many([b"a", b"b", b"c", b"d", b"e"])
+    assert storage.fetch_many("c1", 3, timeout=1) == [b"a", b"b", b"c"]
+    assert storage.inflight_items("c1") == [b"a", b"b", b"c"]
+    assert storage.enqueued_items() == [b"d", b"e"]
+    assert storage.fetch_many("c2", 10, timeout=1) == [b"d", b"e"]
+    assert storage.fetch_many("c2", 10, timeout=0.05) == []
+
+
+def test_fetch_many_blocks_only_until_the_first_message(storage: BaseStorage, in_thread) -> None:
+    consumer = in_thread(storage.fetch_many, "c1", 5, WAIT)
+    consumer.join(0.05)
+    assert consumer.is_alive()
+    storage.enqueue(b"job")
+    assert consumer.finish() == [b"job"]
+    assert storage.inflight_items("c1") == [b"job"]
+
+
+def test_a_batch_not_yet_run_goes_back_with_requeue(storage: BaseStorage) -> None:
+    storage.enqueue_many([b"a", b"b", b"c", b"d"])
+    storage.fetch_many("c1", 3, timeout=1)
+    storage.ack("c1", b"a")  # ran; b and c were only held
+    assert storage.requeue("c1") == 2
+    assert storage.enqueued_items() == [b"b", b"c", b"d"]
+
+
+def test_a_batch_is_requeued_when_its_consumer_stops_beating(storage: BaseStorage) -> None:
+    storage.enqueue_many([b"a", b"b"])
+    storage.fetch_many("dead", 2, timeout=1)
+    assert storage.requeue_expired(cutoff=0.0) == 0  # alive from its fetch
+    storage.heartbeat("dead", 10.0)
+    assert storage.requeue_expired(cutoff=20.0) == 2
+    assert storage.enqueued_items() == [b"a", b"b"]
+
+
 def test_a_consumer_is_alive_from_its_first_fetch(storage: BaseStorage) -> None:
     storage.enqueue(b"job")
     storage.fetch("never-beat", timeout=1)
@@ -317,6 +352,18 @@ def test_events_reach_a_listener_in_another_thread(storage: BaseStorage, in_thre
     for i in range(3):
         storage.emit(f'{{"n": {i}}}')
     assert listener.finish() == ['{"n": 0}', '{"n": 1}', '{"n": 2}']
+
+
+def test_peek_or_emit_announces_only_when_every_key_is_empty(
+    storage: BaseStorage, in_thread
+) -> None:
+    events = iter(storage)
+    storage.put_data("set", b"v")
+    assert storage.peek_or_emit(["unset", "set"], "not sent") == [None, b"v"]
+    assert storage.peek_or_emit(["unset", "other"], None) == [None, None]
+    assert storage.peek_or_emit(["unset", "other"], "sent") == [None, None]
+    storage.emit("after")
+    assert in_thread(lambda: [next(events), next(events)]).finish() == ["sent", "after"]
 
 
 def test_every_listener_gets_every_event(storage: BaseStorage, in_thread) -> None:

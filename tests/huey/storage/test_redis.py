@@ -34,12 +34,56 @@ def test_racing_schedulers_each_take_a_due_message_once(store: RedisStorage, rac
     assert store.schedule_size() == 0
 
 
-def test_requeue_script_runs_against_a_server_that_forgot_it(store: RedisStorage) -> None:
-    store.enqueue(b"job")
-    store.fetch("c1", timeout=1)
+def test_scripts_run_against_a_server_that_forgot_them(store: RedisStorage) -> None:
+    store.enqueue_many([b"a", b"b"])
+    assert store.fetch_many("c1", 2, timeout=1) == [b"a", b"b"]
     store._client.script_flush()  # as after a Redis restart
-    assert store.requeue("c1") == 1
+    assert store.requeue("c1") == 2
     assert store.read_schedule(DUE) == []
+    assert store.fetch_many("c1", 2, timeout=1) == [b"a", b"b"]
+    with store.batch():
+        store.ack("c1", b"a")
+        store.put_data("k", b"v")
+    store._client.script_flush()
+    assert store.peek_or_emit(["k", "other"], "started") == [b"v", None]
+
+
+def test_an_error_reply_leaves_the_connection_in_step(store: RedisStorage) -> None:
+    store.put_data("k", b"v")
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        with store.batch():
+            store.enqueue(b"job")
+            store.emit("x")
+            store._write(("LPUSH", store._results, b"wrong type"))  # the results are a hash
+            store.put_data("k2", b"v2")
+    assert store.peek_data("k2") == b"v2"  # the commands after the error ran, and
+    assert store.queue_size() == 1  # every reply was read: the next call gets its own
+
+
+def test_a_connection_the_server_dropped_is_reopened(store: RedisStorage, redis_server) -> None:
+    store.enqueue(b"a")
+    redis.Redis.from_url(redis_server.url).client_kill_filter(_type="normal", skipme=True)
+    store.enqueue(b"b")  # the first write on the dead socket fails and is sent again
+    assert store.fetch_many("c1", 5, timeout=1) == [b"a", b"b"]
+
+
+def test_large_values_cross_the_wire_intact(store: RedisStorage) -> None:
+    payload = bytes(range(256)) * 8192  # 2 MB
+    store.enqueue(payload)
+    store.put_data("big", payload)
+    assert store.fetch("c1", timeout=1) == payload
+    assert store.peek_data("big") == payload
+
+
+def test_a_long_fetch_waits_in_several_blocking_calls(
+    store: RedisStorage, in_thread, monkeypatch
+) -> None:
+    monkeypatch.setattr("huey.storage.redis._LONGEST_BLOCK", 0.05)
+    consumer = in_thread(store.fetch, "c1", 10)
+    consumer.join(0.3)
+    assert consumer.is_alive()  # still waiting past several blocking calls
+    store.enqueue(b"job")
+    assert consumer.finish() == b"job"
 
 
 def test_every_key_lives_under_the_instance_prefix(store: RedisStorage, redis_server) -> None:
