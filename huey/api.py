@@ -360,8 +360,14 @@ class Huey:
     # -- events ---------------------------------------------------------------------------------
     def emit(self, status: str, task: QueueTask | None = None, **fields: Any) -> None:
         """Publish an event (see huey.events) when events are on."""
+        message = self._event(status, task, **fields)
+        if message is not None:
+            self.storage.emit(message)
+
+    def _event(self, status: str, task: QueueTask | None = None, **fields: Any) -> str | None:
+        """The JSON that :meth:`emit` publishes, or None when events are off."""
         if not self.events:
-            return
+            return None
         event = {"status": status, "time": utcnow().isoformat(), "pid": os.getpid(), **fields}
         if task is not None:
             event.update(
@@ -370,7 +376,7 @@ class Huey:
                 retries=task.retries,
                 execute_time=task.execute_time.isoformat() if task.execute_time else None,
             )
-        self.storage.emit(json.dumps(event, default=str))
+        return json.dumps(event, default=str)
 
     def events_stream(self) -> Iterator[dict[str, Any]]:
         """Events as dicts, from the moment of this call on (blocks between events)."""

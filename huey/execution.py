@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import events
+from . import events, revocation
 from .exceptions import CancelExecution, TaskLockedException
 from .result import ErrorResult
 from .task import QueueTask, utcnow
@@ -58,25 +58,9 @@ def execute(
     """
     finish = finish or (lambda: None)
     received = time.perf_counter()  # ``now`` is the consumer's clock at this moment
-    if not eager and huey.consume_revocation(task):
-        logger.info("%s revoked, discarded", task)
-        with huey.storage.batch():
-            huey.emit(events.EVENT_REVOKED, task)
-            finish()
-        return Execution(Outcome.REVOKED)
-    try:
-        for hook in huey.pre_execute_hooks():
-            _call_hook(hook, task)
-    except CancelExecution:
-        logger.info("%s canceled by a pre-execute hook", task)
-        if not eager:
-            with huey.storage.batch():
-                huey.emit(events.EVENT_CANCELED, task)
-                finish()
-        return Execution(Outcome.CANCELED)
-
-    if not eager:
-        huey.emit(events.EVENT_STARTED, task)
+    stopped = _begin(huey, task, finish, eager)
+    if stopped is not None:
+        return stopped
     start = time.perf_counter()
     value: Any = None
     error: Exception | None = None
@@ -100,6 +84,44 @@ def execute(
     if error is not None and (eager or raise_errors):
         raise error
     return result
+
+
+def _begin(
+    huey: Huey, task: QueueTask, finish: Callable[[], None], eager: bool
+) -> Execution | None:
+    """Check revocations, run the pre-execute hooks, announce the start; the Execution
+    when the task ends here (revoked, canceled), None when it is to run.
+
+    Without hooks to run in between, the revocation check and the ``started`` event
+    share one storage round trip; the event is sent only if no revocation record exists.
+    """
+    hooks = huey.pre_execute_hooks()
+    announced = False
+    if not eager:
+        started = None if hooks else huey._event(events.EVENT_STARTED, task)
+        keys = [revocation.instance_key(task.task_id), revocation.class_key(task.name)]
+        records = huey.storage.peek_or_emit(keys, started)
+        if all(record is None for record in records):
+            announced = started is not None
+        elif huey.consume_revocation(task):
+            logger.info("%s revoked, discarded", task)
+            with huey.storage.batch():
+                huey.emit(events.EVENT_REVOKED, task)
+                finish()
+            return Execution(Outcome.REVOKED)
+    try:
+        for hook in hooks:
+            _call_hook(hook, task)
+    except CancelExecution:
+        logger.info("%s canceled by a pre-execute hook", task)
+        if not eager:
+            with huey.storage.batch():
+                huey.emit(events.EVENT_CANCELED, task)
+                finish()
+        return Execution(Outcome.CANCELED)
+    if not eager and not announced:
+        huey.emit(events.EVENT_STARTED, task)
+    return None
 
 
 def _call_hook(hook: Callable[..., Any], *args: Any) -> None:

@@ -1,11 +1,20 @@
-"""A worker: takes one message at a time from the queue (recorded as in flight under
-its own id), runs it, and acks it in the same storage batch as the result."""
+"""A worker: takes messages from the queue (recorded as in flight under its own id),
+runs them one by one, and acks each in the same storage batch as its result.
+
+While tasks are quick a worker takes up to ``prefetch`` messages in one fetch, which saves
+a round trip per task; the ones it has not started stay in flight under its id, so a
+crash requeues them like the running one. A batch held longer than HAND_BACK_AFTER (slow
+tasks) goes back to the head of the queue for idle workers, and the worker then takes
+one message at a time until one is quick again.
+"""
 
 from __future__ import annotations
 
 import base64
 import datetime
 import logging
+import time
+from collections import deque
 from typing import TYPE_CHECKING, Protocol
 
 from .. import events
@@ -19,6 +28,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("huey.consumer.worker")
 
+#: How many messages a worker takes in one fetch while tasks are quick.
+PREFETCH = 8
+#: Seconds after which a worker hands the unstarted rest of a batch back to the queue.
+HAND_BACK_AFTER = 0.05
+
 
 class Flag(Protocol):
     def is_set(self) -> bool: ...
@@ -31,7 +45,7 @@ def consumer_clock(utc: bool) -> datetime.datetime:
 
 
 class Worker:
-    """Runs tasks until ``stop`` is set; :meth:`step` does one fetch-and-run."""
+    """Runs tasks until ``stop`` is set; :meth:`step` runs one message."""
 
     def __init__(
         self,
@@ -40,40 +54,63 @@ class Worker:
         stop: Flag,
         utc: bool = True,
         fetch_timeout: float = 1.0,
+        prefetch: int = PREFETCH,
+        hand_back_after: float = HAND_BACK_AFTER,
     ) -> None:
         self.huey = huey
         self.worker_id = worker_id
         self.stop = stop
         self.utc = utc
         self.fetch_timeout = fetch_timeout
+        self.prefetch = prefetch
+        self.hand_back_after = hand_back_after
         self.backoff = Backoff()
-        self._orphans = False  # a storage error may have left our own message in flight
+        self._orphans = False  # a storage error may have left our own messages in flight
+        self._held: deque[bytes] = deque()  # fetched, not started yet (in flight under our id)
+        self._fetched_at = 0.0  # time.monotonic() of the last fetch
 
     def loop(self) -> None:
         logger.debug("worker %s started", self.worker_id)
         while not self.stop.is_set():
             self.step()
+        if self._held:
+            try:
+                self._hand_back()
+            except QueueException as exc:  # the consumer requeues them when it can
+                logger.warning("worker %s could not hand back its batch: %s", self.worker_id, exc)
         logger.debug("worker %s stopped", self.worker_id)
 
     def step(self, now: datetime.datetime | None = None) -> Execution | None:
-        """Fetch one message (blocking up to fetch_timeout) and process it."""
+        """Run the next message held, fetching (blocking up to fetch_timeout) when none is."""
         storage = self.huey.storage
         try:
             if self._orphans:
                 storage.requeue(self.worker_id)
                 self._orphans = False
-            data = storage.fetch(self.worker_id, self.fetch_timeout)
-            self.backoff.succeeded(self.worker_id)
-            if data is None:
+            if self._held and time.monotonic() - self._fetched_at > self.hand_back_after:
+                self._hand_back()
+            if not self._held:
+                quick = time.monotonic() - self._fetched_at <= self.hand_back_after
+                limit = self.prefetch if quick else 1
+                self._held.extend(storage.fetch_many(self.worker_id, limit, self.fetch_timeout))
+                self._fetched_at = time.monotonic()
+                self.backoff.succeeded(self.worker_id)
+            if not self._held:
                 return None
-            if self.stop.is_set():  # stopping: hand the message straight back
-                storage.requeue(self.worker_id)
+            if self.stop.is_set():  # stopping: hand the messages straight back
+                self._hand_back()
                 return None
-            return self.process(data, now)
+            return self.process(self._held.popleft(), now)
         except QueueException as exc:
+            self._held.clear()
             self._orphans = True
             self.backoff.failed(f"worker {self.worker_id}", exc, self.stop.wait)
             return None
+
+    def _hand_back(self) -> None:
+        """Put the messages held but not started back at the head of the queue."""
+        self._held.clear()
+        self.huey.storage.requeue(self.worker_id)  # nothing else of ours is in flight now
 
     def process(self, data: bytes, now: datetime.datetime | None = None) -> Execution | None:
         """Decode and run one fetched message; undecodable ones go to the error store."""
