@@ -216,6 +216,10 @@ def _at_most_ours(x: float):
     return lambda ours, ratio: ours is not None and ours <= x
 
 
+def _ahead(ours: float | None, ratio: float | None) -> bool:
+    return ratio is not None and ratio > 1
+
+
 def _below(x: float):
     return lambda ours, ratio: ours is not None and ours < x
 
@@ -228,6 +232,8 @@ def rows() -> list[Row]:
         Row("drain, 4 threads", "drain-4t", "rate", "tasks/s", True, ">= 2x", _at_least(2)),
         Row("drain, 8 threads", "drain-8t", "rate", "tasks/s", True),
         Row("drain, 4 processes", "drain-4p", "rate", "tasks/s", True),
+        Row("consumer CPU per task, 1 thread", "drain-1t", "cpu_us", "µs", False),
+        Row("consumer CPU per task, 4 threads", "drain-4t", "cpu_us", "µs", False),
         Row("round trip p50", "roundtrip", "p50", "ms", False, "<= 2 ms", _at_most_ours(2)),
         Row("round trip p99", "roundtrip", "p99", "ms", False, "<= 5 ms", _at_most_ours(5)),
         Row("schedule lateness p50", "schedule", "p50", "ms", False),
@@ -235,7 +241,7 @@ def rows() -> list[Row]:
         Row("idle consumer CPU (8 thr)", "idle", "cpu", "% core", False, "< 1 %", _below(1)),
         Row("idle consumer RSS", "idle", "rss", "MB", False),
     ]
-    for row in list(table[:10]):
+    for row in list(table[:12]):
         table.append(
             Row(
                 "SQLite " + row.label,
@@ -243,8 +249,8 @@ def rows() -> list[Row]:
                 row.figure,
                 row.unit,
                 row.higher_is_better,
-                "> 1x",
-                lambda ours, ratio: ratio is not None and ratio > 1,
+                "" if row.unit == "µs" else "> 1x",
+                None if row.unit == "µs" else _ahead,
             )
         )
     return table
@@ -257,12 +263,15 @@ class Bench:
     redis: RedisServer
     counts: Counts
     log: Path
+    ours_src: Path | None = None
     samples: dict[str, dict[str, list[dict]]] = field(default_factory=dict)
 
     def run_job(self, job: Job, side: str) -> dict | None:
         self.redis.command("FLUSHALL")
         env = dict(os.environ, BENCH_SIDE=side, BENCH_BACKEND=job.backend, BENCH_LOG=str(self.log))
         env.update(BENCH_REDIS_URL=self.redis.url, BENCH_NAME="bench")
+        if side == "ours" and self.ours_src is not None:
+            env["PYTHONPATH"] = str(self.ours_src.resolve())
         with tempfile.TemporaryDirectory(prefix="bench-sqlite-") as tmp:
             env["BENCH_SQLITE"] = str(Path(tmp) / "bench.db")
             command = [str(self.pythons[side]), str(BENCH / "side.py"), *job.argv]
@@ -287,7 +296,9 @@ class Bench:
                     started = time.monotonic()
                     figures = self.run_job(job, side)
                     took = time.monotonic() - started
-                    shown = ", ".join(f"{k}={v:.4g}" for k, v in (figures or {}).items())
+                    shown = ", ".join(
+                        f"{k}={v:.4g}" for k, v in (figures or {}).items() if v is not None
+                    )
                     print(
                         f"run {run + 1} {job.key:<20} {side:<5} {took:5.1f}s  {shown}", flush=True
                     )
@@ -296,7 +307,7 @@ class Bench:
 
     def median(self, job: str, side: str, figure: str) -> float | None:
         runs = self.samples.get(job, {}).get(side, [])
-        values = [r[figure] for r in runs if figure in r]
+        values = [r[figure] for r in runs if r.get(figure) is not None]
         return statistics.median(values) if values else None
 
 
@@ -383,6 +394,9 @@ def main() -> None:
     parser.add_argument("--only", help="comma-separated workloads: " + ", ".join(jobs(Counts())))
     parser.add_argument("--runs", type=int, help="runs per workload (default 3)")
     parser.add_argument("--readme", action="store_true", help="write the table into README.md")
+    parser.add_argument(
+        "--ours-src", type=Path, help="run our side from another checkout (e.g. a git worktree)"
+    )
     args = parser.parse_args()
     counts = Counts.quick() if args.quick else Counts()
     if args.runs:
@@ -407,7 +421,7 @@ def main() -> None:
                 benchmark_binary = _redis_binary("redis-benchmark", pythons["ours"])
             except SystemExit:
                 print("redis-benchmark not found: its floor figures are left out")
-        bench = Bench(pythons, redis, counts, RESULTS / "consumers.log")
+        bench = Bench(pythons, redis, counts, RESULTS / "consumers.log", args.ours_src)
         bench.run([job for name in chosen for job in groups[name]])
         floor = floor_figures(bench, benchmark_binary) if "floor" in chosen else {}
     finally:

@@ -54,7 +54,8 @@ class Consumer:
     def __init__(self, workers: int, kind: str = "thread") -> None:
         script = Path(sys.executable).parent / "huey_consumer"
         command = [str(script), "bench_app.huey", "-w", str(workers), "-k", kind, "-q"]
-        env = dict(os.environ, PYTHONPATH=str(BENCH_DIR))
+        paths = [str(BENCH_DIR), *filter(None, [os.environ.get("PYTHONPATH")])]
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
         self.log = open(os.environ.get("BENCH_LOG", os.devnull), "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
             command, cwd=BENCH_DIR, env=env, stdout=self.log, stderr=self.log
@@ -122,12 +123,15 @@ def drain(count: int, workers: int, kind: str) -> dict[str, float]:
     with Consumer(workers, kind) as consumer:
         consumer.wait_ready(a)
         a.huey.storage.flush_results()
+        cpu = consumer.cpu_seconds()
         start = time.perf_counter()
         push_raw(a.huey, messages)
         while a.huey.storage.result_store_size() < count:
             time.sleep(poll)
         elapsed = time.perf_counter() - start
-    return {"rate": count / elapsed}
+        # Only a thread consumer's CPU is all in its own process while it runs.
+        cpu_us = (consumer.cpu_seconds() - cpu) / count * 1e6 if kind == "thread" else None
+    return {"rate": count / elapsed, "cpu_us": cpu_us}
 
 
 def roundtrip(count: int, workers: int = 4) -> dict[str, float]:
