@@ -7,6 +7,7 @@ and exit codes (1: an operation failed, 2: bad input).
 
 from __future__ import annotations
 
+import http.client
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,6 +15,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
+from huey.exceptions import QueueException
 from hueyctl import deployment, fleet, render, state
 from hueyctl.bind import check_imports
 from hueyctl.errors import BadInput, HueyctlError
@@ -33,6 +35,10 @@ class Boundary(TyperGroup):
             if getattr(exc, "detail", ""):
                 typer.echo(exc.detail.rstrip(), err=True)
             raise typer.Exit(exc.exit_code) from None
+        except (OSError, http.client.HTTPException, QueueException) as exc:
+            # supervisord's socket or the instance's storage went away mid-command.
+            typer.echo(f"hueyctl: operation failed: {type(exc).__name__}: {exc}", err=True)
+            raise typer.Exit(1) from None
 
 
 app = typer.Typer(cls=Boundary, no_args_is_help=True, help=__doc__.split("\n")[0])

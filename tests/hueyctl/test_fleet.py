@@ -119,3 +119,22 @@ def test_when_accepts_durations_and_iso_times() -> None:
     assert parse_when("2026-01-31T18:00+00:00") == datetime.datetime(
         2026, 1, 31, 18, tzinfo=datetime.timezone.utc
     )
+
+
+def test_unreachable_storage_is_one_line_and_exit_1(
+    hueyctl, tmp_path: Path, fresh_imports: None
+) -> None:
+    write_app(tmp_path, "fleet_down", "fleet-down")
+    manifest = write_manifest(
+        tmp_path / "down.yaml",
+        """
+        version: 1
+        project: down
+        instances:
+          a: {app: "fleet_down:huey", storage: "redis://127.0.0.1:1/0"}
+        """,
+    )
+    result = hueyctl("pending", "a", "-m", manifest)
+    assert result.exit_code == 1
+    assert "a: storage unavailable: Redis at 127.0.0.1:1 is unreachable" in result.stderr
+    assert "Traceback" not in result.output + result.stderr
