@@ -24,6 +24,8 @@ logger = logging.getLogger("huey")
 
 LOCK_PREFIX = "huey.lock."
 RESERVED_PREFIX = "huey."
+# One encoder for every event: json.dumps(default=...) builds a new one per call.
+_EVENT_JSON = json.JSONEncoder(default=str)
 
 
 class Huey:
@@ -376,7 +378,7 @@ class Huey:
                 retries=task.retries,
                 execute_time=task.execute_time.isoformat() if task.execute_time else None,
             )
-        return json.dumps(event, default=str)
+        return _EVENT_JSON.encode(event)
 
     def events_stream(self) -> Iterator[dict[str, Any]]:
         """Events as dicts, from the moment of this call on (blocks between events)."""

@@ -45,13 +45,20 @@ _LONGEST_BLOCK = 1.0
 _Method = TypeVar("_Method", bound=Callable[..., Any])
 
 
+_LOST = (redis.ConnectionError, redis.TimeoutError)
+
+
+def _unavailable_error(where: str, error: Exception) -> StorageUnavailable:
+    return StorageUnavailable(f"Redis at {where} is unreachable: {error}")
+
+
 @contextlib.contextmanager
 def _unreachable_as_unavailable(where: str) -> Iterator[None]:
     """Turn redis-py's lost-connection errors into StorageUnavailable, keeping the cause."""
     try:
         yield
-    except (redis.ConnectionError, redis.TimeoutError) as exc:
-        raise StorageUnavailable(f"Redis at {where} is unreachable: {exc}") from exc
+    except _LOST as exc:
+        raise _unavailable_error(where, exc) from exc
 
 
 def _unavailable(method: _Method) -> _Method:
@@ -59,8 +66,10 @@ def _unavailable(method: _Method) -> _Method:
 
     @functools.wraps(method)
     def wrapper(self: RedisStorage, *args: Any, **kwargs: Any) -> Any:
-        with _unreachable_as_unavailable(self.where):
+        try:  # not the context manager above: this runs several times per task
             return method(self, *args, **kwargs)
+        except _LOST as exc:
+            raise _unavailable_error(self.where, exc) from exc
 
     return wrapper  # type: ignore[return-value]
 

@@ -29,14 +29,22 @@ def pack(commands: Sequence[Sequence[Any]]) -> bytes:
     for command in commands:
         parts.append(b"*%d\r\n" % len(command))
         for arg in command:
-            if isinstance(arg, str):
+            if arg.__class__ is str:
                 arg = arg.encode()
-            elif isinstance(arg, (int, float)) and not isinstance(arg, bool):
-                arg = repr(arg).encode()
-            elif not isinstance(arg, bytes):
-                raise TypeError(f"cannot send a {type(arg).__name__} to Redis: {arg!r}")
+            elif arg.__class__ is not bytes:
+                arg = _encode(arg)
             parts.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
     return b"".join(parts)
+
+
+def _encode(arg: Any) -> bytes:
+    if isinstance(arg, str):
+        return arg.encode()
+    if isinstance(arg, (int, float)) and not isinstance(arg, bool):
+        return repr(arg).encode()
+    if isinstance(arg, bytes):
+        return arg
+    raise TypeError(f"cannot send a {type(arg).__name__} to Redis: {arg!r}")
 
 
 class _Reader:
