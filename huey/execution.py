@@ -33,6 +33,32 @@ class Outcome(enum.Enum):
 
 
 @dataclass
+class Opening:
+    """A task's revocation records, read by the storage call that also announced its start
+    (the started event goes out only when no record exists). When that call joined a
+    batch, ``records`` is filled in as the batch ends."""
+
+    records: list[bytes | None]
+    announce: bool  # whether the call carried a started event
+
+    @property
+    def has_records(self) -> bool:
+        return any(record is not None for record in self.records)
+
+    @property
+    def announced(self) -> bool:
+        return self.announce and not self.has_records
+
+
+def open_task(huey: Huey, task: QueueTask, announce: bool = True) -> Opening:
+    """Read ``task``'s revocation records and, when none exists and ``announce`` is set,
+    emit its started event: one storage call, which may join the caller's batch."""
+    started = huey._event(events.EVENT_STARTED, task) if announce else None
+    keys = [revocation.instance_key(task.task_id), revocation.class_key(task.name)]
+    return Opening(huey.storage.peek_or_emit(keys, started), started is not None)
+
+
+@dataclass
 class Execution:
     """What became of one task: its outcome, value or exception, and run time."""
 
@@ -49,16 +75,18 @@ def execute(
     finish: Callable[[], None] | None = None,
     eager: bool = False,
     raise_errors: bool = False,
+    opening: Opening | None = None,
 ) -> Execution:
     """Run ``task``; ``now`` is the consumer's clock (for retry times), ``finish`` is
     called in the same storage batch as the final writes (the in-flight ack).
 
     ``eager`` (always_eager mode) touches no storage and raises the task's exception;
-    ``raise_errors`` re-raises it after everything is recorded.
+    ``raise_errors`` re-raises it after everything is recorded. ``opening`` is the
+    task's :func:`open_task`, when the worker made it ahead (in the previous task's batch).
     """
     finish = finish or (lambda: None)
     received = time.perf_counter()  # ``now`` is the consumer's clock at this moment
-    stopped = _begin(huey, task, finish, eager)
+    stopped = _begin(huey, task, finish, eager, opening)
     if stopped is not None:
         return stopped
     start = time.perf_counter()
@@ -87,7 +115,11 @@ def execute(
 
 
 def _begin(
-    huey: Huey, task: QueueTask, finish: Callable[[], None], eager: bool
+    huey: Huey,
+    task: QueueTask,
+    finish: Callable[[], None],
+    eager: bool,
+    opening: Opening | None,
 ) -> Execution | None:
     """Check revocations, run the pre-execute hooks, announce the start; the Execution
     when the task ends here (revoked, canceled), None when it is to run.
@@ -98,12 +130,10 @@ def _begin(
     hooks = huey.pre_execute_hooks()
     announced = False
     if not eager:
-        started = None if hooks else huey._event(events.EVENT_STARTED, task)
-        keys = [revocation.instance_key(task.task_id), revocation.class_key(task.name)]
-        records = huey.storage.peek_or_emit(keys, started)
-        if all(record is None for record in records):
-            announced = started is not None
-        elif huey.consume_revocation(task):
+        if opening is None:
+            opening = open_task(huey, task, announce=not hooks)
+        announced = opening.announced
+        if opening.has_records and huey.consume_revocation(task):
             logger.info("%s revoked, discarded", task)
             with huey.storage.batch():
                 huey.emit(events.EVENT_REVOKED, task)

@@ -6,6 +6,10 @@ a round trip per task; the ones it has not started stay in flight under its id, 
 crash requeues them like the running one. A batch held longer than HAND_BACK_AFTER (slow
 tasks) goes back to the head of the queue for idle workers, and the worker then takes
 one message at a time until one is quick again.
+
+Within a batch, the final storage call of one task also opens the next one (checks its
+revocations and announces its start, see execution.open_task), so a task costs about
+one round trip. Not with hooks registered: they must run between those steps.
 """
 
 from __future__ import annotations
@@ -19,8 +23,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from .. import events
 from ..exceptions import MessageError, QueueException
-from ..execution import Execution, execute
-from ..task import utcnow
+from ..execution import Execution, Opening, execute, open_task
+from ..task import QueueTask, utcnow
 from .backoff import Backoff
 
 if TYPE_CHECKING:
@@ -68,10 +72,11 @@ class Worker:
         self._orphans = False  # a storage error may have left our own messages in flight
         self._held: deque[bytes] = deque()  # fetched, not started yet (in flight under our id)
         self._fetched_at = 0.0  # time.monotonic() of the last fetch
+        self._opened: tuple[QueueTask, Opening] | None = None  # the first held, announced
 
     def loop(self) -> None:
         logger.debug("worker %s started", self.worker_id)
-        while not self.stop.is_set():
+        while not self.stop.is_set() or self._opened is not None:  # an opened task runs
             self.step()
         if self._held:
             try:
@@ -87,6 +92,10 @@ class Worker:
             if self._orphans:
                 storage.requeue(self.worker_id)
                 self._orphans = False
+            if self._opened is not None:  # its start is announced: it runs, stopping or not
+                (task, opening), self._opened = self._opened, None
+                data = self._held.popleft()
+                return self._execute(task, data, now or consumer_clock(self.utc), opening)
             if self._held and time.monotonic() - self._fetched_at > self.hand_back_after:
                 self._hand_back()
             if not self._held:
@@ -103,6 +112,7 @@ class Worker:
             return self.process(self._held.popleft(), now)
         except QueueException as exc:
             self._held.clear()
+            self._opened = None
             self._orphans = True
             self.backoff.failed(f"worker {self.worker_id}", exc, self.stop.wait)
             return None
@@ -140,4 +150,33 @@ class Worker:
                 huey.emit(events.EVENT_SCHEDULED, task)
                 storage.ack(self.worker_id, data)
             return None
-        return execute(huey, task, now, finish=lambda: storage.ack(self.worker_id, data))
+        return self._execute(task, data, now)
+
+    def _execute(
+        self, task: QueueTask, data: bytes, now: datetime.datetime, opening: Opening | None = None
+    ) -> Execution:
+        def finish() -> None:  # inside the task's final batch
+            self.huey.storage.ack(self.worker_id, data)
+            self._opened = self._open_next(now)
+
+        return execute(self.huey, task, now, finish=finish, opening=opening)
+
+    def _open_next(self, now: datetime.datetime) -> tuple[QueueTask, Opening] | None:
+        """Open the next held task in the finishing task's batch, when it is due, the batch
+        is still quick, nothing is stopping and no hooks must run in between."""
+        huey = self.huey
+        if (
+            not self._held
+            or self.stop.is_set()
+            or time.monotonic() - self._fetched_at > self.hand_back_after
+            or huey.pre_execute_hooks()
+            or huey.post_execute_hooks()
+        ):
+            return None
+        try:
+            task = huey.deserialize_task(self._held[0])
+        except MessageError:
+            return None  # process() sends it to the error store
+        if task.execute_time is not None and task.execute_time > now:
+            return None
+        return task, open_task(huey, task)

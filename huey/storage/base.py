@@ -151,7 +151,10 @@ class BaseStorage:
     def peek_or_emit(self, keys: Sequence[str], message: str | None) -> list[bytes | None]:
         """The values under ``keys`` (None where empty); when every one is None, also
         :meth:`emit` ``message`` (unless it is None) in the same step. Lets a worker check
-        a task's revocations and announce its start in one round trip."""
+        a task's revocations and announce its start in one round trip.
+
+        Inside :meth:`batch` it joins the batch: the list returned is filled with the
+        values when the block ends (and stays empty if the block raises)."""
         raise NotImplementedError
 
     def pop_data(self, key: str) -> bytes | None:
@@ -208,9 +211,10 @@ class BaseStorage:
         (a pipeline or a transaction). Reads inside a batch are not allowed.
 
         The calls allowed inside are enqueue, enqueue_many, ack, heartbeat, add_to_schedule,
-        put_data, put_error and emit; any other storage call inside the block raises
-        RuntimeError. The writes take effect together when the block ends, none of them if
-        it raises; a nested batch joins the outer one."""
+        put_data, put_error, emit and peek_or_emit (whose values arrive when the block
+        ends); any other storage call inside the block raises RuntimeError. The writes
+        take effect together when the block ends, none of them if it raises; a nested
+        batch joins the outer one."""
         yield
 
     def flush_all(self) -> None:

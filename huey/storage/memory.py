@@ -216,10 +216,14 @@ class MemoryStorage(BaseStorage):
             return self._data.get(key)
 
     def peek_or_emit(self, keys: Sequence[str], message: str | None) -> list[bytes | None]:
-        with self._lock():
-            values = [self._data.get(key) for key in keys]
-        if message is not None and all(value is None for value in values):
-            self.emit(message)
+        values: list[bytes | None] = []
+
+        def read_then_emit() -> None:
+            values.extend(self._data.get(key) for key in keys)
+            if message is not None and all(value is None for value in values):
+                self.emit(message)
+
+        self._write(read_then_emit)  # inside a batch, it runs with the batch's writes
         return values
 
     def pop_data(self, key: str) -> bytes | None:

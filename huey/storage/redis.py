@@ -354,7 +354,13 @@ class RedisStorage(BaseStorage):
         """One script: the values, and the event published only when all of them are None."""
         args = ["0" if message is None else "1", message or "", *keys]
         command = self._wire.script(self._peek_or_emit_script, [self._results, self._events], args)
-        return self._read(command)[0]
+        batch = getattr(self._local, "batch", None)
+        if batch is None:
+            return self._read(command)[0]
+        values: list[bytes | None] = []
+        batch.append(command)
+        self._local.answers.append((len(batch) - 1, values))
+        return values
 
     @_unavailable
     def pop_data(self, key: str) -> bytes | None:
@@ -449,19 +455,23 @@ class RedisStorage(BaseStorage):
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
         """Collect the block's writes and send them in one round trip when the block ends
-        (nothing is sent if it raises). A nested batch joins the outer one."""
+        (nothing is sent if it raises); then fill in the values of its peek_or_emit calls.
+        A nested batch joins the outer one."""
         if getattr(self._local, "batch", None) is not None:
             yield
             return
         commands: list[tuple] = []
-        self._local.batch = commands
+        answers: list[tuple[int, list]] = []  # (command index, list to fill) of peek_or_emit
+        self._local.batch, self._local.answers = commands, answers
         try:
             yield
         finally:
             self._local.batch = None
         if commands:
             with _unreachable_as_unavailable(self.where):
-                self._wire.call(*commands)
+                replies = self._wire.call(*commands)
+            for index, values in answers:
+                values.extend(replies[index])
 
     @_unavailable
     def flush_all(self) -> None:

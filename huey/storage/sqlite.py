@@ -361,7 +361,8 @@ class SqliteStorage(BaseStorage):
     def peek_or_emit(self, keys: Sequence[str], message: str | None) -> list[bytes | None]:
         marks = ", ".join("?" * len(keys))
         sql = f"SELECT key, value FROM huey_kv WHERE name = ? AND key IN ({marks})"
-        found = dict(self._run(sql, *keys).fetchall())
+        # Allowed in a batch: its transaction sees what the block wrote so far.
+        found = dict(self._run(sql, *keys, in_batch=True).fetchall())
         values = [found.get(key) for key in keys]
         if message is not None and not found:
             self.emit(message)

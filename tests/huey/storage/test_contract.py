@@ -366,6 +366,26 @@ def test_peek_or_emit_announces_only_when_every_key_is_empty(
     assert in_thread(lambda: [next(events), next(events)]).finish() == ["sent", "after"]
 
 
+def test_peek_or_emit_in_a_batch_is_answered_when_the_batch_ends(
+    storage: BaseStorage, in_thread
+) -> None:
+    events = iter(storage)
+    storage.put_data("set", b"v")
+    with storage.batch():
+        storage.emit("first")
+        storage.put_data("written", b"w")
+        found = storage.peek_or_emit(["set"], "not sent")
+        empty = storage.peek_or_emit(["unset"], "sent")
+        after_write = storage.peek_or_emit(["written"], "not sent either")
+    assert (found, empty, after_write) == ([b"v"], [None], [b"w"])
+    storage.emit("last")
+    assert in_thread(lambda: [next(events) for _ in range(3)]).finish() == [
+        "first",
+        "sent",
+        "last",
+    ]
+
+
 def test_every_listener_gets_every_event(storage: BaseStorage, in_thread) -> None:
     first, second = iter(storage), iter(storage)
     storage.emit("hello")
