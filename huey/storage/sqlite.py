@@ -441,8 +441,8 @@ class SqliteStorage(BaseStorage):
         if getattr(self._local, "batch", False):
             yield
             return
-        # Deferred BEGIN: batches only write, so the lock is taken at the first write.
-        with self._atomic("BEGIN"):
+        # IMMEDIATE, not deferred: a peek_or_emit in the block reads before it writes.
+        with self._atomic():
             self._local.batch = True
             try:
                 yield

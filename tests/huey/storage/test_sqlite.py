@@ -61,3 +61,25 @@ def test_relative_url_paths_are_relative_to_the_working_directory(tmp_path, monk
     storage.enqueue(b"a")
     assert (tmp_path / "sub.db").exists()
     storage.close()
+
+
+def test_a_batch_that_reads_first_still_commits_past_another_writer(
+    tmp_path: Path, in_thread
+) -> None:
+    path = str(tmp_path / "huey.db")
+    storage = SqliteStorage("shared", filename=path)
+    other = SqliteStorage("shared", filename=path, timeout=0.2)
+    storage.put_data("revoked", b"r")
+    events = iter(storage)
+
+    def write_elsewhere() -> None:
+        try:
+            other.put_data("elsewhere", b"x")
+        except sqlite3.OperationalError:
+            pass  # locked out until the batch ends: what a batch that holds the lock means
+
+    with storage.batch():
+        assert storage.peek_or_emit(["revoked"], None) == [b"r"]
+        in_thread(write_elsewhere).finish()
+        storage.emit("written after the read")  # a deferred BEGIN would fail here
+    assert in_thread(next, events).finish() == "written after the read"
