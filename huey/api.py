@@ -162,19 +162,7 @@ class Huey:
 
     # -- messages -----------------------------------------------------------------------
     def serialize_task(self, task: QueueTask) -> bytes:
-        return encode(self._message(task), self.serializer)
-
-    def _message(self, task: QueueTask) -> Message:
-        child = self._message(task.on_complete) if task.on_complete is not None else None
-        return Message(
-            task.task_id,
-            task.name,
-            task.data,
-            task.execute_time,
-            task.retries,
-            task.retry_delay,
-            child,
-        )
+        return encode(task, self.serializer)
 
     def deserialize_task(self, data: bytes) -> QueueTask:
         """Rebuild a task; MessageError (carrying ``data``) if it cannot be."""

@@ -1,13 +1,20 @@
-"""The task message: what travels through storage, frozen and versioned."""
+"""The task message: what travels through storage, frozen and versioned.
+
+A task is written straight from its fields (no Message is built for that: enqueueing in
+bulk spends its time on such objects) and read back as a frozen :class:`Message`.
+"""
 
 from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .exceptions import MessageError
 from .serializer import Serializer
+
+if TYPE_CHECKING:
+    from .task import QueueTask
 
 #: Bumped whenever the encoded layout changes; decoders reject versions they do not know.
 FORMAT_VERSION = 1
@@ -27,15 +34,15 @@ class Message:
     on_complete: Message | None = None
 
 
-def _as_tuple(message: Message) -> tuple:
-    child = _as_tuple(message.on_complete) if message.on_complete is not None else None
+def _as_tuple(task: QueueTask) -> tuple:
+    child = _as_tuple(task.on_complete) if task.on_complete is not None else None
     return (
-        message.task_id,
-        message.name,
-        message.data,
-        message.eta,
-        message.retries,
-        message.retry_delay,
+        task.task_id,
+        task.name,
+        task.data,
+        task.execute_time,
+        task.retries,
+        task.retry_delay,
         child,
     )
 
@@ -53,9 +60,10 @@ def _from_tuple(fields: tuple) -> Message:
     )
 
 
-def encode(message: Message, serializer: Serializer) -> bytes:
-    """Serialize ``message`` (a plain tuple pickles faster than the dataclass)."""
-    return serializer.dumps((FORMAT_VERSION, _as_tuple(message)))
+def encode(task: QueueTask, serializer: Serializer) -> bytes:
+    """Serialize the message for ``task`` and its pipeline (a plain tuple pickles faster
+    than the dataclass)."""
+    return serializer.dumps((FORMAT_VERSION, _as_tuple(task)))
 
 
 def decode(data: bytes, serializer: Serializer) -> Message:
