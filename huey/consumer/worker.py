@@ -99,13 +99,15 @@ class Worker:
             if self._held and time.monotonic() - self._fetched_at > self.hand_back_after:
                 self._hand_back()
             if not self._held:
+                # A batch only while the last one was quick; after an empty fetch (idle)
+                # that is one message, so waiting costs one blocking call per fetch_timeout.
                 quick = time.monotonic() - self._fetched_at <= self.hand_back_after
                 limit = self.prefetch if quick else 1
                 self._held.extend(storage.fetch_many(self.worker_id, limit, self.fetch_timeout))
-                self._fetched_at = time.monotonic()
                 self.backoff.succeeded(self.worker_id)
-            if not self._held:
-                return None
+                if not self._held:
+                    return None
+                self._fetched_at = time.monotonic()
             if self.stop.is_set():  # stopping: hand the messages straight back
                 self._hand_back()
                 return None
