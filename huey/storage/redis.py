@@ -6,8 +6,8 @@ message to run, is the list's right end; ``fetch`` moves it to the left end of t
 consumer's in-flight list. Needs Redis 6.0 or newer; BLMOVE is used from 6.2.
 
 The calls a worker makes for every task (fetch, ack, results, events, batches) go through
-:mod:`huey.storage.redis_wire`, one connection per thread with a lean reply parser;
-inspection and administration use the redis-py client.
+:mod:`huey.storage.redis_wire`, plain connections with a lean reply parser; inspection
+and administration use the redis-py client.
 """
 
 from __future__ import annotations

@@ -1,11 +1,10 @@
-"""The wire under RedisStorage's per-task calls: one connection per thread, all of a call's
-commands in one write, replies parsed straight off the socket.
+"""The wire under RedisStorage's per-task calls: all of a call's commands in one write on a
+connection of its own, the replies parsed straight off the socket.
 
-A worker makes two or three calls per task. Through redis-py's pool, pipeline and parser
-objects each call costs several times the CPU of the round trip itself, and on a small
+A worker makes one or two calls per task. Through redis-py's pool, pipeline and parser
+objects a call costs several times the CPU of the round trip itself, and on a small
 machine that CPU is the consumer's ceiling. redis-py still opens every connection (TLS,
-AUTH, SELECT, the RESP3 hello); this module only writes commands and reads replies.
-"""
+AUTH, SELECT, the RESP3 hello); this module only writes commands and reads replies."""
 
 from __future__ import annotations
 
@@ -108,13 +107,35 @@ class _Reader:
         raise redis.ConnectionError(f"unexpected reply from Redis: {line[:40]!r}")
 
 
+class _Link:
+    """One connection and the reader of its current socket."""
+
+    def __init__(self, connection: AbstractConnection, generation: int) -> None:
+        self.connection = connection
+        self.generation = generation
+        self.reader: _Reader | None = None
+
+    def replies(self, count: int) -> list[Any]:
+        sock = self.connection._sock  # redis-py opened it: TLS, AUTH, SELECT are done
+        if self.reader is None or self.reader.sock is not sock:
+            self.reader = _Reader(sock)
+        return [self.reader.reply() for _ in range(count)]
+
+
 class Wire:
-    """Sends commands for any thread of this process on that thread's own connection."""
+    """Sends commands on connections of its own, each used by one call at a time.
+
+    Idle connections wait in a last-in-first-out list, so a process holds as many as it
+    ever had calls at once (one per worker) and the busiest stay warm. A forked child
+    starts with none of its parent's.
+    """
 
     def __init__(self, client: redis.Redis) -> None:
         self._client = client
-        self._local = threading.local()
-        self._generation = 0  # bumped by close(): threads then replace their connection
+        self._lock = threading.Lock()
+        self._idle: list[_Link] = []
+        self._pid = os.getpid()
+        self._generation = 0  # bumped by close(): connections then in use are closed after
         self._scripts: dict[str, bytes | str] = {}  # sha -> source, to reload a forgotten one
 
     def script(self, script: Script, keys: Sequence[str], args: Sequence[Any]) -> tuple:
@@ -130,29 +151,31 @@ class Wire:
         A connection that was open before the call and turns out dead is reopened once,
         as redis-py's own client does.
         """
-        connection = self._connection()
-        reused = connection._sock is not None
+        link = self._take()
         try:
-            replies = self._exchange(connection, commands)
-        except redis.ConnectionError:
-            if not reused:
-                raise
-            replies = self._exchange(connection, commands)
-        for index, reply in enumerate(replies):
-            if isinstance(reply, NoScriptError):
-                self._exchange(connection, [("SCRIPT", "LOAD", self._scripts[commands[index][1]])])
-                replies[index] = self._exchange(connection, [commands[index]])[0]
-            if isinstance(replies[index], redis.ResponseError):
-                raise replies[index]
-        return replies
+            reused = link.connection._sock is not None
+            try:
+                replies = self._exchange(link, commands)
+            except redis.ConnectionError:
+                if not reused:
+                    raise
+                replies = self._exchange(link, commands)
+            for index, reply in enumerate(replies):
+                if isinstance(reply, NoScriptError):
+                    source = self._scripts[commands[index][1]]
+                    self._exchange(link, [("SCRIPT", "LOAD", source)])
+                    replies[index] = self._exchange(link, [commands[index]])[0]
+                if isinstance(replies[index], redis.ResponseError):
+                    raise replies[index]
+            return replies
+        finally:
+            self._give_back(link)
 
-    def _exchange(self, connection: AbstractConnection, commands: Sequence[tuple]) -> list[Any]:
+    def _exchange(self, link: _Link, commands: Sequence[tuple]) -> list[Any]:
+        connection = link.connection
         connection.send_packed_command([pack(commands)], check_health=False)
-        reader = self._local.reader
-        if reader is None or reader.sock is not connection._sock:
-            reader = self._local.reader = _Reader(connection._sock)
         try:
-            return [reader.reply() for _ in commands]
+            return link.replies(len(commands))
         except TimeoutError:
             connection.disconnect()
             raise redis.TimeoutError("Timeout reading from Redis") from None
@@ -163,23 +186,29 @@ class Wire:
             connection.disconnect()
             raise
 
-    def _connection(self) -> AbstractConnection:
-        """This thread's connection: a new one after a fork or a close(). A thread's
-        connection closes when the thread ends (redis-py closes it when collected)."""
-        held = getattr(self._local, "connection", None)
-        owner = (os.getpid(), self._generation)
-        if held is None or held[0] != owner:
-            if held is not None and held[0][0] == owner[0]:
-                held[1].disconnect()
-            pool = self._client.connection_pool
-            held = self._local.connection = (owner, pool.connection_class(**pool.connection_kwargs))
-            self._local.reader = None
-        return held[1]
+    def _take(self) -> _Link:
+        with self._lock:
+            if self._pid != os.getpid():  # a forked child: the sockets are the parent's
+                self._idle, self._pid = [], os.getpid()
+            if self._idle:
+                return self._idle.pop()
+            generation = self._generation
+        pool = self._client.connection_pool
+        return _Link(pool.connection_class(**pool.connection_kwargs), generation)
+
+    def _give_back(self, link: _Link) -> None:
+        with self._lock:
+            if link.generation == self._generation and self._pid == os.getpid():
+                self._idle.append(link)
+                return
+        link.connection.disconnect()
 
     def close(self) -> None:
-        """Close this thread's connection; every other thread's closes at its next call."""
-        self._generation += 1
-        held = getattr(self._local, "connection", None)
-        self._local.connection = None
-        if held is not None and held[0][0] == os.getpid():
-            held[1].disconnect()
+        """Close the idle connections now and the ones in use when their call ends."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+            self._generation += 1
+            same_process = self._pid == os.getpid()
+        if same_process:
+            for link in idle:
+                link.connection.disconnect()

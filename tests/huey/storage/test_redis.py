@@ -67,6 +67,20 @@ def test_a_connection_the_server_dropped_is_reopened(store: RedisStorage, redis_
     assert store.fetch_many("c1", 5, timeout=1) == [b"a", b"b"]
 
 
+def test_threads_taking_turns_share_one_connection(store: RedisStorage, in_thread) -> None:
+    def connections() -> int:
+        return len(store._client.client_list())
+
+    in_thread(store.enqueue, b"first").finish()
+    before = connections()
+    for n in range(20):
+        in_thread(store.enqueue, b"job-%d" % n).finish()
+    assert connections() == before
+    store.close()
+    assert connections() < before  # closed, and opened again on the next call
+    assert store.fetch("c1", timeout=1) == b"first"
+
+
 def test_large_values_cross_the_wire_intact(store: RedisStorage) -> None:
     payload = bytes(range(256)) * 8192  # 2 MB
     store.enqueue(payload)
