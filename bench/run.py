@@ -181,11 +181,12 @@ class Counts:
     roundtrips: int = 500
     scheduled: int = 200
     idle_seconds: float = 10.0
+    floor_ops: int = 10_000
     runs: int = 3
 
     @classmethod
     def quick(cls) -> Counts:
-        return cls(4_000, 1_000, 100, 50, 3.0, 1)
+        return cls(4_000, 1_000, 100, 50, 3.0, 2_000, 1)
 
 
 def jobs(counts: Counts) -> dict[str, list[Job]]:
@@ -203,7 +204,7 @@ def jobs(counts: Counts) -> dict[str, list[Job]]:
         "roundtrip": [Job("roundtrip", ["roundtrip", str(counts.roundtrips)])],
         "schedule": [Job("schedule", ["schedule", str(counts.scheduled)])],
         "idle": [Job("idle", ["idle", str(counts.idle_seconds)])],
-        "floor": [Job("floor", ["floor", n], sides=("ours",))],
+        "floor": [Job("floor", ["floor", str(counts.floor_ops)], sides=("ours",))],
         "sqlite": sql,
     }
 
@@ -357,7 +358,7 @@ def floor_figures(bench: Bench, benchmark_binary: str | None) -> dict[str, float
             figures[name] = statistics.median(r[key] for r in py)
     if benchmark_binary:
         for clients in (1, 50):
-            rates = redis_benchmark(benchmark_binary, bench.redis.port, clients, 100_000)
+            rates = redis_benchmark(benchmark_binary, bench.redis.port, clients, 50_000)
             figures[f"redis-benchmark LPUSH, {clients} client(s)"] = rates["lpush"]
             figures[f"redis-benchmark RPOP, {clients} client(s)"] = rates["rpop"]
     return figures
