@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -52,12 +54,26 @@ class ProcessEnvironment(Environment):
         handle.join(5)
 
 
+#: How often a worker process checks that its consumer is still alive.
+PARENT_CHECK_INTERVAL = 0.5
+
+
 def _in_child(target: Callable[[], None]) -> None:
     # The parent handles INT/TERM/HUP and tells workers to stop through their flag.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    parent = os.getppid()
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     target()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker when its consumer dies (SIGKILL, OOM): the consumer heartbeats
+    for it, so an orphan would keep taking tasks that others then requeue as lost."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_INTERVAL)
+    os._exit(1)
 
 
 class GreenletEnvironment(Environment):

@@ -270,3 +270,24 @@ def test_eta_follows_the_consumer_clock(app, flags, monkeypatch):
     )
     assert result.get(blocking=True, timeout=20) == 3
     assert time.monotonic() - began >= 1.0
+
+
+def test_process_workers_exit_when_their_consumer_is_killed(app):
+    procapp, start, _ = app
+    consumer = start("-w", "2", "-k", "process")
+    assert procapp.add(1, 1).get(blocking=True, timeout=20) == 2
+    children = subprocess.run(
+        ["pgrep", "-P", str(consumer.process.pid)], capture_output=True, text=True
+    ).stdout.split()
+    assert len(children) == 2
+    consumer.signal(signal.SIGKILL)
+    consumer.wait()
+
+    def gone(pid: str) -> bool:
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+
+    assert wait_until(lambda: all(gone(pid) for pid in children), 10)
