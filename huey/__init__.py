@@ -3,7 +3,7 @@
 ``import huey`` reads nothing and connects to nothing; storage is created on first use.
 """
 
-from .api import Huey, MemoryHuey, RedisHuey, SqliteHuey, TaskLock
+from .api import Huey, MemoryHuey, RedisHuey, SqliteHuey
 from .crontab import crontab, parse_cron
 from .exceptions import (
     CancelExecution,
@@ -16,6 +16,7 @@ from .exceptions import (
     TaskException,
     TaskLockedException,
 )
+from .lock import TaskLock
 from .result import TaskResultWrapper
 from .task import PeriodicQueueTask, QueueTask, TaskWrapper
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import functools
 import json
 import logging
 import os
@@ -12,8 +11,9 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from . import revocation
-from .exceptions import ConfigurationError, TaskLockedException, UnknownTaskError
+from .exceptions import UnknownTaskError
 from .execution import execute
+from .lock import LOCK_PREFIX, TaskLock
 from .message import Message, decode, encode
 from .result import EMPTY, TaskResultWrapper
 from .serializer import Serializer
@@ -22,7 +22,6 @@ from .task import PeriodicQueueTask, QueueTask, TaskWrapper, utcnow
 
 logger = logging.getLogger("huey")
 
-LOCK_PREFIX = "huey.lock."
 RESERVED_PREFIX = "huey."
 # One encoder for every event: json.dumps(default=...) builds a new one per call.
 _EVENT_JSON = json.JSONEncoder(default=str)
@@ -280,12 +279,15 @@ class Huey:
     def revoke_all(self, task_class, revoke_until=None, revoke_once: bool = False) -> None:
         """Stop every instance of a task (a TaskWrapper, task class or task name)."""
         revocation.revoke(
-            self.storage, revocation.class_key(_task_name(task_class)), revoke_until, revoke_once
+            self.storage,
+            revocation.class_key(task_class),
+            revoke_until,
+            revoke_once,
         )
 
     def restore_all(self, task_class) -> bool:
         """Undo revoke_all; instances revoked one by one stay revoked."""
-        return revocation.restore(self.storage, revocation.class_key(_task_name(task_class)))
+        return revocation.restore(self.storage, revocation.class_key(task_class))
 
     def is_revoked(self, task, dt: datetime.datetime | None = None) -> bool:
         """For a class (or TaskWrapper or name known as a task): is the class revoked?
@@ -294,7 +296,7 @@ class Huey:
             return self._revoked(task.task_id, task.name, dt)
         if isinstance(task, str) and task not in self._registry:
             return revocation.check(self.storage, revocation.instance_key(task), dt)
-        return revocation.check(self.storage, revocation.class_key(_task_name(task)), dt)
+        return revocation.check(self.storage, revocation.class_key(task), dt)
 
     def _revoked(self, task_id: str, name: str, dt=None, consume: bool = False) -> bool:
         class_revoked = revocation.check(self.storage, revocation.class_key(name), dt, consume)
@@ -408,39 +410,6 @@ class Huey:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
-
-
-class TaskLock:
-    """A named lock held in storage; see Huey.lock_task."""
-
-    def __init__(self, huey: Huey, name: str) -> None:
-        self.huey = huey
-        self.name = name
-        self.key = LOCK_PREFIX + name
-
-    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(fn)
-        def locked(*args: Any, **kwargs: Any) -> Any:
-            with self:
-                return fn(*args, **kwargs)
-
-        return locked
-
-    def __enter__(self) -> TaskLock:
-        if not self.huey.storage.put_if_empty(self.key, b"1"):
-            raise TaskLockedException(f"unable to acquire lock {self.name}")
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.huey.storage.pop_data(self.key)
-
-
-def _task_name(task: TaskWrapper | type[QueueTask] | str) -> str:
-    if isinstance(task, str):
-        return task
-    if isinstance(task, (TaskWrapper,)) or (isinstance(task, type) and issubclass(task, QueueTask)):
-        return task.name
-    raise ConfigurationError(f"expected a task, task class or task name, got {task!r}")
 
 
 class RedisHuey(Huey):

@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime
 import pickle
 
+from .exceptions import ConfigurationError
 from .storage.base import BaseStorage
-from .task import to_utc, utcnow
+from .task import QueueTask, TaskWrapper, to_utc, utcnow
 
 PREFIX = "huey.revoked."
 
@@ -20,8 +21,8 @@ def instance_key(task_id: str) -> str:
     return f"{PREFIX}id.{task_id}"
 
 
-def class_key(task_name: str) -> str:
-    return f"{PREFIX}class.{task_name}"
+def class_key(task: TaskWrapper | type[QueueTask] | str) -> str:
+    return f"{PREFIX}class.{task_name(task)}"
 
 
 def revoke(
@@ -63,3 +64,12 @@ def check(
     if consume:
         storage.pop_data(key)
     return False
+
+
+def task_name(task: TaskWrapper | type[QueueTask] | str) -> str:
+    """The registry name of a TaskWrapper, a task class, or a name given as is."""
+    if isinstance(task, str):
+        return task
+    if isinstance(task, TaskWrapper) or (isinstance(task, type) and issubclass(task, QueueTask)):
+        return task.name
+    raise ConfigurationError(f"expected a task, task class or task name, got {task!r}")
