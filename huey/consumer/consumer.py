@@ -171,7 +171,3 @@ class Consumer:
 
     def _on_hup(self, signum: int, frame: Any) -> None:
         self._restart_requested = True
-
-    def request_stop(self, immediate: bool = False) -> None:
-        """Ask a running :meth:`run` loop to stop (what a signal does)."""
-        self._stop_requested += 2 if immediate else 1

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 WORKER_TYPES = ("thread", "process", "greenlet")
@@ -117,25 +116,3 @@ def options_from_namespace(namespace: argparse.Namespace) -> ConsumerOptions:
     """Build ConsumerOptions from parsed flags."""
     names = {f.name for f in dataclasses.fields(ConsumerOptions)}
     return ConsumerOptions(**{k: v for k, v in vars(namespace).items() if k in names})
-
-
-def options_to_argv(options: ConsumerOptions) -> list[str]:
-    """The shortest flag list that reproduces ``options`` (defaults are left out)."""
-    defaults = ConsumerOptions()
-    argv: list[str] = []
-    for flag in FLAGS:
-        value = getattr(options, flag.field)
-        if value == getattr(defaults, flag.field):
-            continue
-        if flag.action == "store":
-            argv += [flag.names[-1], str(value)]
-        else:
-            argv.append(flag.names[-1])
-    return argv
-
-
-def parse_options(argv: Sequence[str]) -> ConsumerOptions:
-    """Parse consumer flags alone (no positional app path)."""
-    parser = argparse.ArgumentParser(add_help=False)
-    add_flags(parser)
-    return options_from_namespace(parser.parse_args(list(argv)))
