@@ -18,7 +18,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from hueyctl.errors import ManifestError, Problem
-from hueyctl.manifest import Instance, Manifest, load
+from hueyctl.manifest import load
+from hueyctl.model import Instance, Manifest
 from hueyctl.values import expand
 
 # (manifest path, instance) -> (settings it was bound with, the Huey object)

@@ -19,9 +19,11 @@ from huey.exceptions import QueueException
 from hueyctl import deployment, fleet, render, state
 from hueyctl.bind import check_imports
 from hueyctl.errors import BadInput, HueyctlError
-from hueyctl.manifest import STATE_DIR_ENV, Manifest, load
+from hueyctl.manifest import load
+from hueyctl.model import Manifest
 from hueyctl.output import emit
 from hueyctl.starter import STARTER
+from hueyctl.statedir import STATE_DIR_ENV
 
 
 class Boundary(TyperGroup):

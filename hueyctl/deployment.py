@@ -18,7 +18,7 @@ from typing import Any
 from hueyctl import plan as planning
 from hueyctl import render, state
 from hueyctl.errors import BadInput, OperationFailed
-from hueyctl.manifest import Manifest
+from hueyctl.model import Manifest
 from hueyctl.supervisor import Supervisor
 
 # supervisord's graceful stop of all consumers waits at most the longest stop wait.

@@ -15,7 +15,7 @@ from huey.exceptions import HueyException
 from hueyctl import deployment
 from hueyctl.bind import bind
 from hueyctl.errors import BadInput, ManifestError, OperationFailed
-from hueyctl.manifest import Manifest
+from hueyctl.model import Manifest
 
 _RELATIVE = re.compile(r"(\d+)([smhd])\Z")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}

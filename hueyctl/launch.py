@@ -13,7 +13,8 @@ import sys
 
 from hueyctl.bind import bind
 from hueyctl.errors import HueyctlError
-from hueyctl.manifest import STATE_DIR_ENV, load
+from hueyctl.manifest import load
+from hueyctl.statedir import STATE_DIR_ENV
 from hueyctl.values import expand
 
 

@@ -1,4 +1,4 @@
-"""The manifest: YAML with a line number for every key -> a validated, frozen model.
+"""Load a manifest: YAML with a line number for every key -> checked -> hueyctl.model.
 
 Validation collects every problem before it raises, so one run shows them all; each
 problem names the file, the line and the dotted field (``instances.emails.workers``).
@@ -6,107 +6,26 @@ problem names the file, the line and the dotted field (``instances.emails.worker
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from huey.consumer.options import ConsumerOptions
-from hueyctl.errors import BadInput, ManifestError, Problem
+from hueyctl import statedir
+from hueyctl.errors import ManifestError, Problem
+from hueyctl.model import (
+    CONSUMER_KEYS,
+    Http,
+    Instance,
+    Manifest,
+    Schedule,
+    did_you_mean,
+    line_of,
+)
 from hueyctl.values import ENV_NAME, KINDS, SAFE_NAME, missing_variables
-
-DEFAULT_STATE_DIR = ".hueyctl"
-# Overrides the manifest's state_dir, like hueyctl's --state-dir option.
-STATE_DIR_ENV = "HUEYCTL_STATE_DIR"
-SOCKET_NAME = "supervisor.sock"
-# sun_path holds 108 bytes on Linux (104 on macOS); stay under both with the NUL.
-MAX_SOCKET_PATH = 100
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """A periodic task declared in the manifest: run ``task`` when ``cron`` matches."""
-
-    name: str
-    task: str
-    cron: str
-
-
-@dataclass(frozen=True)
-class Instance:
-    """One Huey instance: one application object, one storage, one supervised consumer."""
-
-    name: str
-    app: str
-    storage: str
-    # The consumer's flags, from the manifest keys named like CONSUMER_KEYS.
-    options: ConsumerOptions = field(default_factory=ConsumerOptions)
-    startsecs: int = 2
-    pre_execute: tuple[str, ...] = ()
-    post_execute: tuple[str, ...] = ()
-    schedules: tuple[Schedule, ...] = ()
-    env: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Http:
-    """An optional TCP listener for supervisord (its web UI and XML-RPC)."""
-
-    port: int
-    username: str
-    password: str  # "${VAR}" (read by supervisord from its environment) or "{SHA}<hex>"
-    host: str = "127.0.0.1"
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """One deployment: a project of instances, with where its state lives."""
-
-    path: Path
-    project: str
-    state_dir: Path
-    instances: Mapping[str, Instance]
-    env: Mapping[str, str] = field(default_factory=dict)
-    http: Http | None = None
-    lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
-
-    @property
-    def directory(self) -> Path:
-        return self.path.parent
-
-    def line(self, dotted: str) -> int:
-        return _line(self.lines, dotted)
-
-    def instance(self, name: str) -> Instance:
-        if name not in self.instances:
-            hint = _did_you_mean(name, self.instances)
-            raise BadInput(f"{self.path}: no instance {name!r}{hint}")
-        return self.instances[name]
-
-    def environment(self, instance: Instance) -> dict[str, str]:
-        """The manifest's env overlaid with the instance's, ``${VAR}`` left unresolved."""
-        return {**self.env, **instance.env}
-
-    def settings(self, instance: Instance) -> dict[str, Any]:
-        """Everything that shapes the instance's consumer, flat, to compare two deploys."""
-        flat: dict[str, Any] = {
-            "app": instance.app,
-            "storage": instance.storage,
-            "startsecs": instance.startsecs,
-        }
-        flat.update((key, getattr(instance.options, key)) for key in CONSUMER_KEYS)
-        flat["hooks.pre_execute"] = list(instance.pre_execute)
-        flat["hooks.post_execute"] = list(instance.post_execute)
-        for s in instance.schedules:
-            flat[f"schedules.{s.name}"] = f"{s.task} {s.cron}"
-        for key, value in self.environment(instance).items():
-            flat[f"env.{key}"] = value
-        flat["manifest"] = str(self.path)
-        return flat
 
 
 def load(
@@ -140,35 +59,10 @@ def load(
     return manifest
 
 
-def _line(lines: Mapping[str, int], dotted: str) -> int:
-    """The line of ``dotted`` (or of its nearest parent) in the manifest file."""
-    while dotted not in lines and "." in dotted:
-        dotted = dotted.rsplit(".", 1)[0]
-    return lines.get(dotted, 1)
-
-
-def _did_you_mean(word: str, choices: Any) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
 _TOP_KEYS = ("version", "project", "state_dir", "env", "http", "instances")
 _HTTP_KEYS = ("port", "host", "username", "password")
 _HOOK_KEYS = ("pre_execute", "post_execute")
 _SCHEDULE_KEYS = ("task", "cron")
-# The ConsumerOptions fields a manifest sets, with their type checks (the others,
-# logfile and quiet, belong to the command line: supervisord keeps the logs).
-CONSUMER_KEYS: dict[str, str] = {
-    "workers": "positive_int",
-    "worker_type": "worker_type",
-    "periodic": "bool",
-    "global_scheduler": "bool",
-    "utc": "bool",
-    "shutdown_timeout": "seconds",
-    "heartbeat_timeout": "seconds",
-    "flush_locks": "bool",
-    "verbose": "bool",
-}
 _INSTANCE_SCALARS = {
     "app": "import",
     "storage": "storage",
@@ -192,7 +86,7 @@ class _Checker:
 
     def problem(self, node: yaml.Node | None, name: str, message: str) -> None:
         """Record a problem at ``node``, or (None) at the line of ``name``'s key."""
-        line = node.start_mark.line + 1 if node is not None else _line(self.lines, name)
+        line = node.start_mark.line + 1 if node is not None else line_of(self.lines, name)
         self.problems.append(Problem(self.file, line, name, message))
 
     def mapping(self, node: yaml.Node, name: str, allowed: tuple[str, ...]) -> dict:
@@ -211,7 +105,7 @@ class _Checker:
                 continue
             first_lines[key] = key_node.start_mark.line + 1
             if allowed and key not in allowed:
-                self.problem(key_node, dotted, "unknown key" + _did_you_mean(key, allowed))
+                self.problem(key_node, dotted, "unknown key" + did_you_mean(key, allowed))
                 continue
             self.lines[dotted] = key_node.start_mark.line + 1
             found[key] = value_node
@@ -267,17 +161,10 @@ class _Checker:
             self.value(top["version"], "version", "version")
         project = self.value(top["project"], "project", "name") if "project" in top else None
         state = self.value(top["state_dir"], "state_dir", "path") if "state_dir" in top else None
-        if self.state_dir is not None:
-            state_dir = Path(self.state_dir).expanduser().absolute()
-        else:
-            state_dir = (path.parent / os.path.expanduser(state or DEFAULT_STATE_DIR)).absolute()
-        if len(str(state_dir / SOCKET_NAME).encode()) > MAX_SOCKET_PATH:
-            self.problem(
-                top.get("state_dir", root),
-                "state_dir",
-                f"the supervisord socket {state_dir / SOCKET_NAME} would be longer than "
-                f"{MAX_SOCKET_PATH} bytes, too long for a unix socket; choose a shorter path",
-            )
+        state_dir = statedir.locate(path.parent, state, self.state_dir)
+        unusable = statedir.location_problem(state_dir)
+        if unusable:
+            self.problem(top.get("state_dir", root), "state_dir", unusable)
         env = self.string_map(top["env"], "env") if "env" in top else {}
         http = self.http(top["http"]) if "http" in top else None
         instances = self.instances(top.get("instances"))

@@ -18,7 +18,7 @@ from io import StringIO
 from pathlib import Path
 
 from hueyctl.errors import BadInput
-from hueyctl.manifest import Instance, Manifest
+from hueyctl.model import Instance, Manifest
 from hueyctl.state import Paths, paths
 from hueyctl.values import VARIABLE
 

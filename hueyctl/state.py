@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from hueyctl.manifest import SOCKET_NAME, Manifest
+from hueyctl.model import Manifest
+from hueyctl.statedir import SOCKET_NAME
 
 INDEX_NAME = "deployments.json"
 LOCK_NAME = "deployments.lock"

@@ -19,8 +19,8 @@ from typing import Any
 from supervisor.xmlrpc import Faults, SupervisorTransport
 
 from hueyctl.errors import OperationFailed
-from hueyctl.manifest import STATE_DIR_ENV
 from hueyctl.state import Paths
+from hueyctl.statedir import STATE_DIR_ENV
 
 POLL = 0.1
 START_TIMEOUT = 20.0
