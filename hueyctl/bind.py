@@ -20,7 +20,8 @@ from typing import Any
 from hueyctl.errors import ManifestError, Problem
 from hueyctl.manifest import load
 from hueyctl.model import Instance, Manifest
-from hueyctl.values import expand
+from hueyctl.statedir import STATE_DIR_ENV
+from hueyctl.values import SQLITE_PREFIX, expand, sqlite_file
 
 # (manifest path, instance) -> (settings it was bound with, the Huey object)
 _bound: dict[tuple[str, str], tuple[dict[str, Any], Any]] = {}
@@ -39,10 +40,8 @@ def storage_url(manifest: Manifest, instance: Instance, environ: Mapping[str, st
     """The instance's storage URL with ``${VAR}`` resolved; a relative SQLite path
     (``sqlite:///tasks.db``) is relative to the manifest, wherever the caller runs."""
     url = expand(instance.storage, environ)
-    prefix = "sqlite:///"
-    if url.startswith(prefix) and not url[len(prefix) :].startswith("/"):
-        url = prefix + str(manifest.directory / url[len(prefix) :])
-    return url
+    file = sqlite_file(url, manifest.directory)
+    return url if file is None else SQLITE_PREFIX + str(file)
 
 
 def use_manifest_directory(manifest: Manifest) -> None:
@@ -62,9 +61,10 @@ def bind(
 
     Binding the same instance again with unchanged settings returns the same object.
     """
-    if not isinstance(manifest, Manifest):
-        manifest = load(manifest, environ)
     environ = os.environ if environ is None else environ
+    if not isinstance(manifest, Manifest):
+        # The state directory the consumers use, which holds an instance's default storage.
+        manifest = load(manifest, environ, state_dir=environ.get(STATE_DIR_ENV))
     use_manifest_directory(manifest)
     names = list(manifest.instances) if instances is None else list(instances)
     result = {}

@@ -25,7 +25,17 @@ from hueyctl.model import (
     did_you_mean,
     line_of,
 )
-from hueyctl.values import ENV_NAME, KINDS, SAFE_NAME, missing_variables
+from hueyctl.values import (
+    ENV_NAME,
+    KINDS,
+    SAFE_NAME,
+    SQLITE_PREFIX,
+    config_path_problem,
+    creatable_directory_problem,
+    expand,
+    missing_variables,
+    sqlite_file,
+)
 
 
 def load(
@@ -47,10 +57,7 @@ def load(
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
-        reason = getattr(exc, "problem", None) or str(exc)
-        raise ManifestError([Problem(shown, line, "(yaml)", reason)]) from None
+        raise ManifestError([_yaml_problem(shown, exc)]) from None
     checker = _Checker(shown, os.environ if environ is None else environ, state_dir)
     manifest = checker.manifest(root, path)
     if checker.problems:
@@ -59,7 +66,21 @@ def load(
     return manifest
 
 
+def _yaml_problem(file: str, exc: yaml.YAMLError) -> Problem:
+    """A syntax error at the line where the broken token starts: a quote left open is
+    found only at the end of the file, but the scanner marks where it was opened."""
+    mark = getattr(exc, "problem_mark", None)
+    reason = getattr(exc, "problem", None) or str(exc)
+    if isinstance(exc, yaml.scanner.ScannerError) and exc.context_mark is not None:
+        mark, reason = exc.context_mark, f"{exc.context}: {reason}"
+    return Problem(file, mark.line + 1 if mark else 1, "(yaml)", reason)
+
+
 _TOP_KEYS = ("version", "project", "state_dir", "env", "http", "instances")
+# Top-level keys named x-... are the operator's own, e.g. to hold an anchor that
+# instances merge (``<<: *defaults``), as in docker compose files.
+_EXTENSION_PREFIX = "x-"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 _HTTP_KEYS = ("port", "host", "username", "password")
 _HOOK_KEYS = ("pre_execute", "post_execute")
 _SCHEDULE_KEYS = ("task", "cron")
@@ -76,11 +97,12 @@ class _Checker:
     """Walks the YAML node tree, records line numbers and problems, builds the model."""
 
     def __init__(
-        self, file: str, environ: Mapping[str, str], state_dir: str | os.PathLike | None
+        self, file: str, environ: Mapping[str, str], override: str | os.PathLike | None
     ) -> None:
         self.file = file
         self.environ = environ
-        self.state_dir = state_dir
+        self.override = override
+        self.state_dir = Path()  # located once the manifest's own state_dir is read
         self.problems: list[Problem] = []
         self.lines: dict[str, int] = {}
 
@@ -90,26 +112,51 @@ class _Checker:
         self.problems.append(Problem(self.file, line, name, message))
 
     def mapping(self, node: yaml.Node, name: str, allowed: tuple[str, ...]) -> dict:
-        """A mapping's key -> value node; reports non-mappings, duplicates, unknown keys."""
+        """A mapping's key -> value node, merges (``<<``) included; reports non-mappings,
+        duplicates and unknown keys. A merged key is at the line it is written on."""
         if not isinstance(node, yaml.MappingNode):
             self.problem(node, name, f"must be a mapping, not {_kind(node)}")
             return {}
+        own, merged = self.pairs(node, name)
         found: dict[str, yaml.Node] = {}
         first_lines: dict[str, int] = {}
-        for key_node, value_node in node.value:
+        for i, (key_node, value_node) in enumerate(own + merged):
             key = str(_scalar(key_node))
             dotted = f"{name}.{key}" if name else key
             if key in first_lines:
-                first = first_lines[key]
-                self.problem(key_node, dotted, f"duplicate key (first defined on line {first})")
+                # A key written in the mapping overrides a merged one, as in YAML.
+                if i < len(own):
+                    first = first_lines[key]
+                    self.problem(key_node, dotted, f"duplicate key (first defined on line {first})")
                 continue
             first_lines[key] = key_node.start_mark.line + 1
+            if key.startswith(_EXTENSION_PREFIX) and not name:
+                continue
             if allowed and key not in allowed:
                 self.problem(key_node, dotted, "unknown key" + did_you_mean(key, allowed))
                 continue
             self.lines[dotted] = key_node.start_mark.line + 1
             found[key] = value_node
         return found
+
+    def pairs(self, node: yaml.MappingNode, name: str) -> tuple[list, list]:
+        """The (key, value) nodes written in a mapping, and those its ``<<`` keys merge in
+        (``<<: *base`` or ``<<: [*a, *b]``: earlier ones win)."""
+        own, merged = [], []
+        for key_node, value_node in node.value:
+            if key_node.tag != _MERGE_TAG:
+                own.append((key_node, value_node))
+                continue
+            sources = (
+                value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+            )
+            for source in sources:
+                if isinstance(source, yaml.MappingNode):
+                    merged += sum(self.pairs(source, name), [])
+                else:
+                    where = f"{name}.<<" if name else "<<"
+                    self.problem(source, where, f"merges a mapping, not {_kind(source)}")
+        return own, merged
 
     def value(self, node: yaml.Node, name: str, kind: str) -> Any:
         """A scalar checked against ``kind``; None (after reporting) when it is wrong."""
@@ -161,10 +208,13 @@ class _Checker:
             self.value(top["version"], "version", "version")
         project = self.value(top["project"], "project", "name") if "project" in top else None
         state = self.value(top["state_dir"], "state_dir", "path") if "state_dir" in top else None
-        state_dir = statedir.locate(path.parent, state, self.state_dir)
-        unusable = statedir.location_problem(state_dir)
+        state_dir = self.state_dir = statedir.locate(path.parent, state, self.override)
+        unusable = statedir.location_problem(state_dir) or config_path_problem(str(state_dir))
         if unusable:
             self.problem(top.get("state_dir", root), "state_dir", unusable)
+        unusable = config_path_problem(str(path))
+        if unusable:
+            self.problem(None, "(file)", unusable)
         env = self.string_map(top["env"], "env") if "env" in top else {}
         http = self.http(top["http"]) if "http" in top else None
         instances = self.instances(top.get("instances"))
@@ -206,13 +256,15 @@ class _Checker:
     def instance(self, name: str, node: yaml.Node) -> Instance | None:
         prefix = f"instances.{name}"
         keys = self.mapping(node, prefix, _INSTANCE_KEYS)
-        for key in ("app", "storage"):
-            if isinstance(node, yaml.MappingNode) and key not in keys:
-                self.problem(None, f"{prefix}.{key}", "required key is missing")
-        values: dict[str, Any] = {}
+        if isinstance(node, yaml.MappingNode) and "app" not in keys:
+            self.problem(None, f"{prefix}.app", "required key is missing")
+        # No storage: an embedded SQLite database in the state directory.
+        values: dict[str, Any] = {"storage": SQLITE_PREFIX + str(self.state_dir / f"{name}.db")}
         for key, kind in _INSTANCE_SCALARS.items():
             if key in keys:
                 values[key] = self.value(keys[key], f"{prefix}.{key}", kind)
+        if values["storage"] is not None:
+            self.sqlite_directory(values["storage"], f"{prefix}.storage")
         if "hooks" in keys:
             hooks = self.mapping(keys["hooks"], f"{prefix}.hooks", _HOOK_KEYS)
             for key, hook_node in hooks.items():
@@ -221,10 +273,19 @@ class _Checker:
             values["schedules"] = self.schedules(keys["schedules"], f"{prefix}.schedules")
         if "env" in keys:
             values["env"] = self.string_map(keys["env"], f"{prefix}.env")
-        if None in values.values() or "app" not in values or "storage" not in values:
+        if None in values.values() or "app" not in values:
             return None
         options = {k: values.pop(k) for k in CONSUMER_KEYS if k in values}
         return Instance(name=name, options=ConsumerOptions(**options), **values)
+
+    def sqlite_directory(self, url: str, name: str) -> None:
+        """A SQLite file's directory must exist or be one this user can create."""
+        if missing_variables(url, self.environ):
+            return  # reported already
+        file = sqlite_file(expand(url, self.environ), Path(self.file).parent)
+        unusable = file and creatable_directory_problem(file.parent)
+        if unusable:
+            self.problem(None, name, unusable)
 
     def schedules(self, node: yaml.Node, prefix: str) -> tuple[Schedule, ...]:
         result = []

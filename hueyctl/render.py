@@ -20,7 +20,7 @@ from pathlib import Path
 from hueyctl.errors import BadInput
 from hueyctl.model import Instance, Manifest
 from hueyctl.state import Paths, paths
-from hueyctl.values import VARIABLE
+from hueyctl.values import VARIABLE, config_path_problem
 
 # Seconds beyond the consumer's own shutdown timeout before supervisord sends SIGKILL.
 STOP_MARGIN = 10
@@ -40,12 +40,9 @@ def command(manifest: Manifest, instance: Instance) -> str:
     """The launcher command line; supervisord splits it with shlex, with no shell."""
     words = [sys.executable, "-m", "hueyctl.launch", str(manifest.path), instance.name]
     for word in words:
-        # ConfigParser cuts a value at " ;" or " #" (an inline comment), quoted or not.
-        if " ;" in word or " #" in word or "'" in word:
-            raise BadInput(
-                f"{word!r}: supervisord cannot run a command holding ' ;', ' #' or a "
-                "quote; move it to a path without them"
-            )
+        unusable = config_path_problem(word)
+        if unusable:
+            raise BadInput(f"{word!r}: {unusable}; move it to a path without them")
     return " ".join(f"'{w}'" if (" " in w or '"' in w) else w for w in words)
 
 

@@ -14,8 +14,9 @@ instances:
   default:
     app: tasks:huey           # import path of your Huey object ("module:attribute"),
                               # importable from this file's directory
-    storage: sqlite:///tasks.db   # or redis://127.0.0.1:6379/0; the application that
-                              # enqueues calls hueyctl.bind("THIS_FILE") to use it too
+    storage: sqlite:///tasks.db   # or redis://127.0.0.1:6379/0; omitted: SQLite in
+                              # state_dir. The application that enqueues calls
+                              # hueyctl.bind("THIS_FILE") to use the same storage
     workers: 2
     worker_type: thread       # thread | process | greenlet
     # periodic: true          # false: this consumer does not enqueue periodic tasks

@@ -5,10 +5,13 @@ A check returns None when the value is fine, else a message that says what to wr
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from huey.consumer.options import WORKER_TYPES
 from huey.crontab import parse_cron
@@ -21,6 +24,17 @@ ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # "${NAME}" reads the environment; "$$" is a literal "$".
 VARIABLE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SHA_PASSWORD = re.compile(r"\{SHA\}[0-9a-f]{40}\Z")
+SQLITE_PREFIX = "sqlite:///"
+# supervisord.conf cuts a value at " ;" or " #" (an inline comment) and ends it at a line
+# break; the command= line is split with shlex, which splits at tabs and eats backslashes,
+# and hueyctl quotes a word holding a space with "'".
+_CONFIG_BREAKERS = {
+    " ;": "' ;'",
+    " #": "' #'",
+    "\t": "a tab",
+    "\\": "a backslash",
+    "'": "a quote",
+}
 
 
 def expand(text: str, environ: Mapping[str, str]) -> str:
@@ -70,6 +84,53 @@ def _check_storage(value: Any) -> str | None:
         return f"unknown storage URL {value!r}; use one of " + ", ".join(
             f"{s}://" for s in STORAGE_SCHEMES
         )
+    if scheme in ("redis", "rediss"):
+        return _check_port(value)
+    return None
+
+
+def _check_port(url: str) -> str | None:
+    """A Redis URL's port must be a number a socket can use (a ``${VAR}`` port is not known
+    yet); the message shows the port only, never the URL, which may hold a password."""
+    host = urlsplit(url).netloc.rpartition("@")[2]
+    written = host.rpartition("]")[2].partition(":")[2]
+    if "${" in written:
+        return None
+    try:
+        port = urlsplit(url).port
+    except ValueError:
+        port = None
+    if port == 0 or (port is None and written):
+        return f"the port {written!r} must be a number from 1 to 65535"
+    return None
+
+
+def config_path_problem(path: str) -> str | None:
+    """What in ``path`` supervisord's config cannot hold, else None."""
+    found = [shown for text, shown in _CONFIG_BREAKERS.items() if text in path]
+    if "\n" in path or "\r" in path:
+        found.append("a line break")
+    if not found:
+        return None
+    return f"the path holds {' and '.join(found)}, which supervisord's config cannot hold"
+
+
+def sqlite_file(url: str, base: Path) -> Path | None:
+    """The file of a ``sqlite:///`` URL (a relative one is relative to ``base``), else None."""
+    if not url.startswith(SQLITE_PREFIX):
+        return None
+    return base / url[len(SQLITE_PREFIX) :]
+
+
+def creatable_directory_problem(directory: Path) -> str | None:
+    """Why ``directory`` neither exists nor can be created by this user, else None."""
+    existing = directory
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return f"cannot create the directory {directory}: {existing} is not a directory"
+    if existing != directory and not os.access(existing, os.W_OK | os.X_OK):
+        return f"cannot create the directory {directory}: {existing} is not writable"
     return None
 
 

@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 from huey.consumer.options import ConsumerOptions
+from hueyctl.bind import bind
 from hueyctl.errors import ManifestError
 from hueyctl.manifest import load
 from hueyctl.starter import STARTER
+from hueyctl.statedir import STATE_DIR_ENV
 from hueyctl.values import expand
 
 from .hueyctl_helpers import write_app, write_manifest
@@ -19,9 +21,10 @@ CORPUS = sorted((Path(__file__).parent / "manifests").glob("*.yaml"))
 
 
 def expected(path: Path) -> set[str]:
-    """The ``# expect: LINE: FIELD: MESSAGE`` header lines, as the CLI prints them."""
+    """The ``# expect: LINE: FIELD: MESSAGE`` header lines, as the CLI prints them
+    (``{dir}`` stands for the corpus directory)."""
     lines = re.findall(r"^# expect: (.*)$", path.read_text(), re.MULTILINE)
-    return {f"{path}:{line}" for line in lines}
+    return {f"{path}:{line}".replace("{dir}", str(path.parent)) for line in lines}
 
 
 @pytest.mark.parametrize("path", CORPUS, ids=[p.stem for p in CORPUS])
@@ -60,7 +63,6 @@ def test_two_line_instance_gets_the_defaults(tmp_path: Path) -> None:
         instances:
           emails:
             app: shop.emails:huey
-            storage: sqlite:///emails.db
         """,
     )
     manifest = load(path)
@@ -68,6 +70,87 @@ def test_two_line_instance_gets_the_defaults(tmp_path: Path) -> None:
     assert emails.options == ConsumerOptions()
     assert (emails.startsecs, emails.schedules, emails.env) == (2, (), {})
     assert manifest.state_dir == tmp_path / ".hueyctl"
+    # No storage: an embedded SQLite database in the state directory, wherever that is.
+    assert emails.storage == f"sqlite:///{tmp_path}/.hueyctl/emails.db"
+    moved = load(path, state_dir=tmp_path / "elsewhere").instances["emails"]
+    assert moved.storage == f"sqlite:///{tmp_path}/elsewhere/emails.db"
+
+
+def test_bind_finds_the_default_storage_in_the_consumers_state_dir(
+    tmp_path: Path, fresh_imports: None
+) -> None:
+    write_app(tmp_path, "plain_app", "plain")
+    path = write_manifest(
+        tmp_path / "m.yaml",
+        """
+        version: 1
+        project: shop
+        instances:
+          plain:
+            app: plain_app:huey
+        """,
+    )
+    state_dir = tmp_path / "state"
+    state_dir.mkdir()
+    huey = bind(path, environ={STATE_DIR_ENV: str(state_dir)})["plain"]
+    import plain_app
+
+    plain_app.record("hello")
+    assert len(huey.pending()) == 1
+    assert (state_dir / "plain.db").is_file()
+
+
+def test_anchors_aliases_and_merge_keys_work(tmp_path: Path) -> None:
+    path = write_manifest(
+        tmp_path / "m.yaml",
+        """
+        version: 1
+        project: shop
+        x-base: &base {storage: "sqlite:///base.db", workers: 2, worker_type: process}
+        x-quiet: &quiet {periodic: false, workers: 9}
+        instances:
+          emails:
+            <<: *base
+            app: shop.emails:huey
+          reports:
+            <<: [*quiet, *base]
+            app: shop.reports:huey
+            storage: sqlite:///reports.db
+            env: &env {REGION: eu}
+          audit: {app: "shop.audit:huey", <<: *base, env: *env, utc: false}
+        """,
+    )
+    manifest = load(path)
+    emails, reports, audit = (manifest.instances[n] for n in ("emails", "reports", "audit"))
+    assert (emails.storage, emails.options.workers) == ("sqlite:///base.db", 2)
+    # A key written in the mapping beats a merged one; the first merged mapping beats the next.
+    assert reports.storage == "sqlite:///reports.db"
+    assert (reports.options.workers, reports.options.periodic) == (9, False)
+    assert reports.options.worker_type == audit.options.worker_type == "process"
+    assert audit.env == reports.env == {"REGION": "eu"}
+    # A merged key is located where it is written: in the anchored mapping.
+    assert manifest.line("instances.emails.workers") == 3
+    assert manifest.line("instances.emails.app") == 8
+
+
+def test_paths_supervisord_cannot_hold_are_refused(tmp_path: Path) -> None:
+    directory = tmp_path / "a ;b"
+    directory.mkdir()
+    path = write_manifest(
+        directory / "m.yaml",
+        """
+        version: 1
+        project: shop
+        instances:
+          emails: {app: "shop.emails:huey"}
+        """,
+    )
+    with pytest.raises(ManifestError) as info:
+        load(path, state_dir=tmp_path / "state #1")
+    assert [str(p) for p in info.value.problems] == [
+        f"{path}:1: (file): the path holds ' ;', which supervisord's config cannot hold",
+        f"{path}:1: state_dir: the path holds ' #', which supervisord's config cannot hold",
+    ]
 
 
 def test_instance_env_overrides_manifest_env_and_variables_resolve(tmp_path: Path) -> None:
