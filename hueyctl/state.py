@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from hueyctl import statedir
 from hueyctl.model import Manifest
 from hueyctl.statedir import SOCKET_NAME
 
@@ -50,6 +51,8 @@ class Paths:
 
 
 def paths(manifest: Manifest) -> Paths:
+    """The deployment's files; BadInput if its state directory is not safe to use."""
+    statedir.check_trusted(manifest.state_dir)
     return Paths(manifest.state_dir)
 
 
@@ -69,7 +72,8 @@ def write_atomic(path: Path, text: str) -> None:
 def read_applied(where: Paths) -> dict[str, dict[str, Any]]:
     """Each instance's settings as of the last successful apply ({} if none)."""
     try:
-        return json.loads(where.applied.read_text(encoding="utf-8"))
+        with os.fdopen(statedir.open_private(where.applied, os.O_RDONLY), encoding="utf-8") as f:
+            return json.load(f)
     except FileNotFoundError:
         return {}
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from supervisor.xmlrpc import Faults, SupervisorTransport
 
+from hueyctl import statedir
 from hueyctl.errors import OperationFailed
 from hueyctl.state import Paths
 from hueyctl.statedir import STATE_DIR_ENV
@@ -96,7 +97,8 @@ class Supervisor:
         and its log is echoed on our stderr."""
         command = [sys.executable, "-m", "supervisor.supervisord", "-c", str(self.where.config)]
         output = self.where.root / "supervisord.start.log"
-        with open(output, "wb") as out:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+        with os.fdopen(statedir.open_private(output, flags), "wb") as out:
             self.child = subprocess.Popen(
                 [*command, "--nodaemon"] if self.foreground else command,
                 # The launcher reads the manifest again: same state directory as ours.
@@ -105,6 +107,9 @@ class Supervisor:
                 stdout=2 if self.foreground else out,  # 2: our stderr
                 stderr=subprocess.STDOUT,
                 start_new_session=self.foreground,
+                # supervisord opens its log before it applies its umask setting, and in
+                # the foreground never applies it: every file it creates is 0600.
+                umask=0o077,
             )
         if self.foreground:  # it runs on: wait until it answers or exits
             poll(lambda: self.child.poll() is not None or self.is_running(), START_TIMEOUT)
