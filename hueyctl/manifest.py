@@ -139,23 +139,26 @@ class _Checker:
             found[key] = value_node
         return found
 
-    def pairs(self, node: yaml.MappingNode, name: str) -> tuple[list, list]:
+    def pairs(
+        self, node: yaml.MappingNode, name: str, within: tuple[yaml.Node, ...] = ()
+    ) -> tuple[list, list]:
         """The (key, value) nodes written in a mapping, and those its ``<<`` keys merge in
-        (``<<: *base`` or ``<<: [*a, *b]``: earlier ones win)."""
+        (``<<: *base`` or ``<<: [*a, *b]``: earlier ones win); ``within``: the mappings
+        being merged into, so a mapping that merges itself is reported, not followed."""
         own, merged = [], []
         for key_node, value_node in node.value:
             if key_node.tag != _MERGE_TAG:
                 own.append((key_node, value_node))
                 continue
-            sources = (
-                value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
-            )
-            for source in sources:
-                if isinstance(source, yaml.MappingNode):
-                    merged += sum(self.pairs(source, name), [])
-                else:
-                    where = f"{name}.<<" if name else "<<"
+            many = isinstance(value_node, yaml.SequenceNode)
+            for source in value_node.value if many else [value_node]:
+                where = f"{name}.<<" if name else "<<"
+                if not isinstance(source, yaml.MappingNode):
                     self.problem(source, where, f"merges a mapping, not {_kind(source)}")
+                elif any(source is outer for outer in (*within, node)):
+                    self.problem(key_node, where, "a mapping cannot merge itself")
+                else:
+                    merged += sum(self.pairs(source, name, (*within, node)), [])
         return own, merged
 
     def value(self, node: yaml.Node, name: str, kind: str) -> Any:
