@@ -44,6 +44,14 @@ def storage_url(manifest: Manifest, instance: Instance, environ: Mapping[str, st
     return url if file is None else SQLITE_PREFIX + str(file)
 
 
+def create_sqlite_directory(manifest: Manifest, instance: Instance) -> None:
+    """Create the directory of the instance's SQLite file (the owner's only) if it has one:
+    the consumer does so as it starts, so validation checks that it can."""
+    file = sqlite_file(storage_url(manifest, instance, os.environ), manifest.directory)
+    if file is not None:
+        file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+
 def use_manifest_directory(manifest: Manifest) -> None:
     """Import paths in a manifest are relative to its directory, like a project root."""
     directory = str(manifest.directory)

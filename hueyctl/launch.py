@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 
-from hueyctl.bind import bind
+from hueyctl.bind import bind, create_sqlite_directory
 from hueyctl.errors import HueyctlError
 from hueyctl.manifest import load
 from hueyctl.statedir import STATE_DIR_ENV
@@ -32,10 +32,14 @@ def main(argv: list[str] | None = None) -> int:
         instance = manifest.instance(name)
         environment = manifest.environment(instance)
         os.environ.update({k: expand(v, os.environ) for k, v in environment.items()})
+        create_sqlite_directory(manifest, instance)
         huey = bind(manifest, [name])[name]
     except HueyctlError as exc:
         print(f"hueyctl.launch: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # the SQLite directory could not be created
+        print(f"hueyctl.launch: {exc}", file=sys.stderr)
+        return 1
 
     from huey.bin.huey_consumer import configure_logging
     from huey.consumer import Consumer

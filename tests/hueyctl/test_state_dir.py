@@ -27,6 +27,10 @@ instances:
     app: plain_app:huey
 """
 OTHER_UID = 65534  # nobody
+# Beside the two-line instance, one whose SQLite directory does not exist yet.
+WITH_NESTED = (
+    TWO_LINES + "  nested:\n    app: nested_app:huey\n    storage: sqlite:///data/nested/q.db\n"
+)
 
 
 @pytest.fixture
@@ -133,7 +137,8 @@ def test_two_line_instance_runs_on_sqlite_in_the_state_dir_with_owner_only_files
     hueyctl, tmp_path: Path, fresh_imports: None, owner_umask: None
 ) -> None:
     write_app(tmp_path, "plain_app", "plain")
-    path = write_manifest(tmp_path / "m.yaml", TWO_LINES)
+    write_app(tmp_path, "nested_app", "nested")
+    path = write_manifest(tmp_path / "m.yaml", WITH_NESTED)
     state_dir = tmp_path / ".hueyctl"
     try:
         result = hueyctl("up", path)
@@ -146,6 +151,10 @@ def test_two_line_instance_runs_on_sqlite_in_the_state_dir_with_owner_only_files
         assert record.huey is huey
         assert record("hi").get(blocking=True, timeout=30) == "hi"
         assert (state_dir / "plain.db").is_file()
+        # The consumer created its SQLite file's directory, for its owner only.
+        nested = tmp_path / "data" / "nested"
+        wait_for(lambda: (nested / "q.db").is_file())
+        assert stat.S_IMODE(nested.stat().st_mode) == 0o700
 
         logs = ["supervisord.log", "supervisord.start.log", "logs/plain.err.log"]
         assert all((state_dir / log).is_file() for log in logs)
