@@ -90,19 +90,16 @@ def _check_storage(value: Any) -> str | None:
 
 
 def _check_port(url: str) -> str | None:
-    """A Redis URL's port must be a number a socket can use (a ``${VAR}`` port is not known
-    yet); the message shows the port only, never the URL, which may hold a password."""
-    host = urlsplit(url).netloc.rpartition("@")[2]
-    written = host.rpartition("]")[2].partition(":")[2]
-    if "${" in written:
-        return None
+    """A Redis URL's port must be one a socket can use (a ``${VAR}`` port is known only at
+    start); the message never shows the URL, which may hold a password."""
+    problem = "the port must be a number from 1 to 65535, as in redis://host:6379/0"
     try:
-        port = urlsplit(url).port
-    except ValueError:
-        port = None
-    if port == 0 or (port is None and written):
-        return f"the port {written!r} must be a number from 1 to 65535"
-    return None
+        split = urlsplit(url)
+        if "${" in split.netloc.rpartition("@")[2]:
+            return None
+        return problem if split.port == 0 else None
+    except ValueError:  # not a number, out of range, or a broken [IPv6] host
+        return problem
 
 
 def config_path_problem(path: str) -> str | None:

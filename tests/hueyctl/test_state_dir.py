@@ -99,7 +99,7 @@ def test_a_state_dir_others_can_change_is_refused(hueyctl, tmp_path: Path, case:
     prepare(state_dir)
     (tmp_path / "victim.txt").write_text("untouched\n")
 
-    for command in ("up", "validate", "status"):
+    for command in ("up", "validate", "down"):
         result = hueyctl(command, path)
         assert result.exit_code == 2, (command, result.output)
         assert result.stderr.startswith(f"{state_dir}{inside}: {reason}"), result.stderr
