@@ -45,9 +45,10 @@ class Paths:
         return self.logs / f"{instance}.{stream}.log"
 
     def create(self) -> None:
-        """Make the directories, readable by the owner only (logs may hold task data)."""
+        """Make the directories; everything in them is the owner's only (logs may hold
+        task data)."""
         self.logs.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.root.chmod(0o700)
+        statedir.make_private(self.root)
 
 
 def paths(manifest: Manifest) -> Paths:

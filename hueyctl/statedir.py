@@ -70,6 +70,15 @@ def _inside(root: Path) -> Iterator[Path]:
             yield Path(directory, name)
 
 
+def make_private(root: Path) -> None:
+    """Take group and others' access to everything in ``root`` away: an older hueyctl
+    left supervisord's logs readable by all, and supervisord appends to them as they are."""
+    for path in _inside(root):
+        info = os.lstat(path)
+        if info.st_mode & 0o077 and not stat.S_ISLNK(info.st_mode):
+            os.chmod(path, stat.S_IMODE(info.st_mode) & 0o700)
+
+
 def open_private(path: Path, flags: int) -> int:
     """Open a file of the state directory, never through a symlink; it is the owner's
     only (0600), even when it was created by an older hueyctl."""

@@ -121,6 +121,20 @@ def test_state_files_are_opened_without_following_symlinks(tmp_path: Path) -> No
     assert stat.S_IMODE((tmp_path / "old.log").stat().st_mode) == 0o600
 
 
+def test_up_takes_group_and_others_access_to_old_files_away(tmp_path: Path) -> None:
+    where = state.Paths(tmp_path / "state")
+    where.logs.mkdir(parents=True)
+    for path in (where.root, where.logs):
+        path.chmod(0o755)
+    for path in (where.logfile, where.log("plain", "err")):
+        path.touch()
+        path.chmod(0o644)
+    where.create()
+    assert group_or_others_can_read(where.root) == []
+    assert stat.S_IMODE(where.logfile.stat().st_mode) == 0o600
+    assert stat.S_IMODE(where.logs.stat().st_mode) == 0o700
+
+
 def group_or_others_can_read(state_dir: Path) -> list[str]:
     """Every path in the state directory that is not its owner's alone."""
     found = []
