@@ -10,11 +10,11 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from . import revocation
-from .exceptions import UnknownTaskError
+from . import records, revocation
+from .exceptions import MessageError, UnknownTaskError
 from .execution import execute
 from .lock import LOCK_PREFIX, TaskLock
-from .message import Message, decode, encode
+from .message import Message, decode, encode, read_metadata
 from .result import EMPTY, TaskResultWrapper
 from .serializer import Serializer
 from .storage import BaseStorage, MemoryStorage, RedisStorage, SqliteStorage, storage_from_url
@@ -34,8 +34,9 @@ class Huey:
     ``sqlite:///path``, ``memory://``), by an explicit ``storage`` object, or by the
     class's backend (SQLite in ``huey.db``: no server needed). It is created on first
     use, so building a Huey connects to nothing. ``secret`` turns on HMAC-signed
-    messages. ``blocking`` is kept for compatibility: workers always wait on the
-    queue's own wake-up signal, never on a fixed poll interval.
+    messages and results, bound to this instance's name. ``blocking`` is kept for
+    compatibility: workers always wait on the queue's own wake-up signal, never on a
+    fixed poll interval.
 
     Choices where the spec is silent: every failed attempt is added to the error
     store, but only the final failure (no retries left) becomes the task's result, so
@@ -66,7 +67,7 @@ class Huey:
         self.always_eager = always_eager
         self.store_errors = store_errors
         self.blocking = blocking
-        self.serializer = Serializer(secret)
+        self.serializer = Serializer(secret, context=name)
         self._url = url
         self._storage = storage
         self._storage_kwargs = storage_kwargs
@@ -295,14 +296,13 @@ class Huey:
         if isinstance(task, QueueTask):
             return self._revoked(task.task_id, task.name, dt)
         if isinstance(task, str) and task not in self._registry:
-            return revocation.check(self.storage, revocation.instance_key(task), dt)
-        return revocation.check(self.storage, revocation.class_key(task), dt)
+            return revocation.check(self, revocation.instance_key(task), dt)
+        return revocation.check(self, revocation.class_key(task), dt)
 
     def _revoked(self, task_id: str, name: str, dt=None, consume: bool = False) -> bool:
-        class_revoked = revocation.check(self.storage, revocation.class_key(name), dt, consume)
+        class_revoked = revocation.check(self, revocation.class_key(name), dt, consume)
         return (
-            revocation.check(self.storage, revocation.instance_key(task_id), dt, consume)
-            or class_revoked
+            revocation.check(self, revocation.instance_key(task_id), dt, consume) or class_revoked
         )
 
     def consume_revocation(self, task: QueueTask) -> bool:
@@ -326,9 +326,16 @@ class Huey:
         )
 
     def read_result(self, task_id: str, preserve: bool = False) -> Any:
-        """The unpickled stored result, or EMPTY; removed from the store unless ``preserve``."""
+        """The unpickled stored result, or EMPTY; removed from the store unless ``preserve``.
+        A result that fails to verify or unpickle is EMPTY too (see :mod:`huey.records`)."""
         raw = self.storage.peek_data(task_id) if preserve else self.storage.pop_data(task_id)
-        return EMPTY if raw is None else self.serializer.loads(raw)
+        if raw is None:
+            return EMPTY
+        try:
+            return self.serializer.loads(raw)
+        except MessageError as exc:
+            records.discard(self, task_id, exc)
+            return EMPTY
 
     def store_result(self, task_id: str, value: Any) -> None:
         self.storage.put_data(task_id, self.serializer.dumps(value))
@@ -373,7 +380,7 @@ class Huey:
     def events_stream(self) -> Iterator[dict[str, Any]]:
         """Events as dicts, from the moment of this call on (blocks between events)."""
         messages = iter(self.storage)  # subscribes now, not at the first next()
-        return (json.loads(message) for message in messages)
+        return (event for event in map(_json_dict, messages) if event is not None)
 
     # -- inspection ---------------------------------------------------------------------------
     def pending(self, limit: int | None = None) -> list[QueueTask]:
@@ -391,6 +398,24 @@ class Huey:
                 tasks.append(self.deserialize_task(data))
         return tasks
 
+    def pending_messages(self, limit: int | None = None, data: bool = False) -> list[Message]:
+        """Queued messages, next to run first, as :class:`Message`: without ``data`` nothing
+        is unpickled (ids, names, times only); with it, arguments are unpickled once the
+        signature verifies. Undecodable ones are skipped. For inspection tools."""
+        return self._messages(self.storage.enqueued_items(limit), data)
+
+    def scheduled_messages(self, limit: int | None = None, data: bool = False) -> list[Message]:
+        """Scheduled messages, earliest first (see :meth:`pending_messages`)."""
+        return self._messages(self.storage.scheduled_items(limit), data)
+
+    def _messages(self, items: list[bytes], data: bool) -> list[Message]:
+        read = decode if data else read_metadata
+        messages = []
+        for raw in items:
+            with contextlib.suppress(MessageError):
+                messages.append(read(raw, self.serializer))
+        return messages
+
     def all_results(self) -> dict[str, bytes]:
         """task id -> pickled result, for results not yet read (locks, revocations and
         scheduler records are left out)."""
@@ -401,8 +426,10 @@ class Huey:
         }
 
     def errors(self, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
-        """Recorded failures, newest first, as dicts."""
-        return [json.loads(raw) for raw in self.storage.get_errors(limit, offset)]
+        """Recorded failures, newest first, as dicts (entries that are not JSON objects
+        are skipped)."""
+        entries = map(_json_dict, self.storage.get_errors(limit, offset))
+        return [entry for entry in entries if entry is not None]
 
     def flush(self) -> None:
         """Empty this instance's storage entirely."""
@@ -410,6 +437,19 @@ class Huey:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
+
+
+def _json_dict(raw: str | bytes) -> dict[str, Any] | None:
+    """A JSON object read back from storage (an event, an error entry), or None, logged,
+    when it is not one: such records never stop a reader."""
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        value = exc
+    if isinstance(value, dict):
+        return value
+    logger.warning("skipped a stored record that is not a JSON object: %.80r", raw)
+    return None
 
 
 class RedisHuey(Huey):

@@ -14,7 +14,7 @@ The tree::
     |   +-- ScheduleAddException
     |   +-- ScheduleReadException
     |   +-- StorageUnavailable      the server cannot be reached (retried with backoff)
-    +-- MessageError                a payload could not be turned into a task (carries .data)
+    +-- MessageError                a message or stored record failed to verify or decode (.data)
         +-- SignatureError          unsigned or tampered payload while signing is on
         +-- UnknownTaskError        the payload names a task this process never registered
 
@@ -79,7 +79,7 @@ class StorageUnavailable(QueueException):
 
 
 class MessageError(HueyException):
-    """A payload could not be decoded into a task; ``data`` holds the raw bytes."""
+    """A message or stored record failed to verify or decode; ``data`` holds the raw bytes."""
 
     def __init__(self, message: str, data: bytes = b"") -> None:
         super().__init__(message)

@@ -1,18 +1,25 @@
 """Revocation records: per task instance and per task class, kept in the key/value store.
 
-A record is ``(revoke_until, revoke_once)``; writing a new one replaces the old, so each
-revoke supersedes the last. ``revoke_until`` is stored as naive UTC (a naive argument is
-read as local time, matching the spec's ``datetime.now() + ...`` examples).
+A record is JSON, ``{"until": ISO time or null, "once": bool}``: plain data, so reading
+one never runs code. Writing a new one replaces the old, so each revoke supersedes the
+last. ``until`` is stored as naive UTC (a naive argument is read as local time, matching
+the spec's ``datetime.now() + ...`` examples). A record that does not decode is treated as
+absent: removed, logged and added to the error store (see :mod:`huey.records`).
 """
 
 from __future__ import annotations
 
 import datetime
-import pickle
+import json
+from typing import TYPE_CHECKING
 
-from .exceptions import ConfigurationError
+from . import records
+from .exceptions import ConfigurationError, MessageError
 from .storage.base import BaseStorage
 from .task import QueueTask, TaskWrapper, to_utc, utcnow
+
+if TYPE_CHECKING:
+    from .api import Huey
 
 PREFIX = "huey.revoked."
 
@@ -31,8 +38,8 @@ def revoke(
     revoke_until: datetime.datetime | None = None,
     revoke_once: bool = False,
 ) -> None:
-    until = to_utc(revoke_until) if revoke_until is not None else None
-    storage.put_data(key, pickle.dumps((until, bool(revoke_once))))
+    until = to_utc(revoke_until).isoformat() if revoke_until is not None else None
+    storage.put_data(key, json.dumps({"until": until, "once": bool(revoke_once)}).encode())
 
 
 def restore(storage: BaseStorage, key: str) -> bool:
@@ -40,18 +47,21 @@ def restore(storage: BaseStorage, key: str) -> bool:
     return storage.pop_data(key) is not None
 
 
-def check(
-    storage: BaseStorage, key: str, dt: datetime.datetime | None = None, consume: bool = False
-) -> bool:
+def check(huey: Huey, key: str, dt: datetime.datetime | None = None, consume: bool = False) -> bool:
     """Is the record at ``key`` in force at ``dt`` (default now)?
 
     With ``consume`` (the consumer about to run the task), a revoke_once record is
     used up and an expired revoke_until record is cleared.
     """
+    storage = huey.storage
     raw = storage.peek_data(key)
     if raw is None:
         return False
-    until, once = pickle.loads(raw)
+    try:
+        until, once = parse(raw)
+    except MessageError as exc:
+        records.discard(huey, key, exc)
+        return False
     if once:
         if consume:
             storage.pop_data(key)
@@ -64,6 +74,19 @@ def check(
     if consume:
         storage.pop_data(key)
     return False
+
+
+def parse(raw: bytes) -> tuple[datetime.datetime | None, bool]:
+    """``(until, once)`` from a stored record; MessageError (carrying ``raw``) if it is not one."""
+    try:
+        record = json.loads(raw)
+        until, once = record["until"], record["once"]
+        if not isinstance(once, bool):
+            raise TypeError("'once' is not a boolean")
+        when = datetime.datetime.fromisoformat(until) if until is not None else None
+    except (ValueError, TypeError, KeyError, RecursionError) as exc:
+        raise MessageError(f"not a revocation record: {type(exc).__name__}: {exc}", raw) from None
+    return (to_utc(when) if when is not None and when.tzinfo else when), once
 
 
 def task_name(task: TaskWrapper | type[QueueTask] | str) -> str:

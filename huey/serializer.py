@@ -1,8 +1,10 @@
-"""Task payloads to bytes and back: pickle, with opt-in HMAC-SHA256 signing.
+"""Payloads to bytes and back: pickle, with opt-in HMAC-SHA256 signing.
 
 Unpickling runs code, so when the storage is reachable by anyone who should not run
 code in the consumer, give a secret: unsigned or altered payloads are then refused
-before they are unpickled.
+before they are unpickled. With a ``context`` (the Huey instance's name), signatures
+are made with a key derived from the secret and the context, so a payload signed for
+one instance is refused by another that shares the secret.
 """
 
 from __future__ import annotations
@@ -13,14 +15,17 @@ import pickle
 from huey.exceptions import ConfigurationError, MessageError, SignatureError
 
 _DIGEST = "sha256"
-_DIGEST_SIZE = 32
+DIGEST_SIZE = 32
 
 
 class Serializer:
     """Pickles objects; with a ``secret``, each payload is a 32-byte HMAC followed by the pickle."""
 
     def __init__(
-        self, secret: str | bytes | None = None, protocol: int = pickle.HIGHEST_PROTOCOL
+        self,
+        secret: str | bytes | None = None,
+        protocol: int = pickle.HIGHEST_PROTOCOL,
+        context: str | None = None,
     ) -> None:
         if secret is not None and len(secret) == 0:
             raise ConfigurationError("Serializer secret is empty; pass None to turn signing off")
@@ -28,7 +33,10 @@ class Serializer:
             raise ConfigurationError(
                 f"pickle protocol {protocol} is not supported; use 0-{pickle.HIGHEST_PROTOCOL}"
             )
-        self._key = secret.encode() if isinstance(secret, str) else secret
+        key = secret.encode() if isinstance(secret, str) else secret
+        if key is not None and context is not None:
+            key = hmac.digest(key, b"huey-ng instance\0" + context.encode(), _DIGEST)
+        self._key = key
         self.protocol = protocol
 
     @property
@@ -36,12 +44,24 @@ class Serializer:
         """True when payloads are signed and verified."""
         return self._key is not None
 
+    def sign(self, body: bytes) -> bytes:
+        """The signature of ``body`` (empty when signing is off)."""
+        return b"" if self._key is None else hmac.digest(self._key, body, _DIGEST)
+
+    def verify(self, signature: bytes, body: bytes, data: bytes) -> None:
+        """Raise SignatureError (carrying the whole record ``data``) unless ``signature``
+        signs ``body``; a no-op when signing is off."""
+        if self._key is not None and not hmac.compare_digest(signature, self.sign(body)):
+            raise SignatureError(
+                "payload signature does not match: it is unsigned, truncated, altered, "
+                "or signed with another secret or for another instance",
+                data=data,
+            )
+
     def dumps(self, obj: object) -> bytes:
         """Pickle ``obj``, prefixed with its signature when signing is on."""
-        data = pickle.dumps(obj, self.protocol)
-        if self._key is None:
-            return data
-        return hmac.digest(self._key, data, _DIGEST) + data
+        data = self.pickle(obj)
+        return data if self._key is None else self.sign(data) + data
 
     def loads(self, data: bytes) -> object:
         """Unpickle a payload, verifying its signature first when signing is on.
@@ -49,21 +69,23 @@ class Serializer:
         Raises SignatureError for an unsigned, truncated or tampered payload and
         MessageError when the bytes do not unpickle; both carry the raw ``data``.
         """
-        body = data if self._key is None else self._verified_body(data)
+        if self._key is None:
+            return self.unpickle(data, data)
+        # A payload shorter than a digest yields a short signature, which never compares equal.
+        body = data[DIGEST_SIZE:]
+        self.verify(data[:DIGEST_SIZE], body, data)
+        return self.unpickle(body, data)
+
+    def pickle(self, obj: object) -> bytes:
+        """``obj`` pickled, unsigned: for callers that sign a larger record themselves."""
+        return pickle.dumps(obj, self.protocol)
+
+    @staticmethod
+    def unpickle(body: bytes, data: bytes) -> object:
+        """Unpickle ``body`` (already verified by the caller); MessageError carries ``data``."""
         try:
             return pickle.loads(body)
         except Exception as exc:  # unpickling can raise almost anything; keep the cause
             raise MessageError(
                 f"payload could not be unpickled: {type(exc).__name__}: {exc}", data=data
             ) from exc
-
-    def _verified_body(self, data: bytes) -> bytes:
-        # A payload shorter than a digest yields a short signature, which never compares equal.
-        signature, body = data[:_DIGEST_SIZE], data[_DIGEST_SIZE:]
-        if not hmac.compare_digest(signature, hmac.digest(self._key, body, _DIGEST)):
-            raise SignatureError(
-                "payload signature does not match: it is unsigned, truncated, altered, "
-                "or signed with another secret",
-                data=data,
-            )
-        return body

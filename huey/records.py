@@ -1,0 +1,31 @@
+"""Stored records that fail to verify or decode (forged, corrupted, or from another
+version): each is treated as absent, so it never runs and never stops a worker."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from typing import TYPE_CHECKING
+
+from .exceptions import MessageError
+from .task import utcnow
+
+if TYPE_CHECKING:
+    from .api import Huey
+
+logger = logging.getLogger("huey.records")
+
+
+def discard(huey: Huey, key: str, error: MessageError) -> None:
+    """Remove the bad record at ``key`` (so it is reported once, not on every read), log
+    it and keep its bytes in the error store."""
+    huey.storage.pop_data(key)
+    logger.error("stored record %r ignored and removed: %s", key, error)
+    huey.record_error(
+        {
+            "key": key,
+            "error": f"{type(error).__name__}: {error}",
+            "payload": base64.b64encode(error.data).decode(),
+            "time": utcnow().isoformat(),
+        }
+    )
