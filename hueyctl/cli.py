@@ -55,6 +55,9 @@ ManifestOpt = Annotated[
 Json = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
 InstanceOpt = Annotated[str | None, typer.Option("--instance", "-i", help="instance name")]
 Limit = Annotated[int | None, typer.Option("--limit", "-n", help="show at most N")]
+Args = Annotated[
+    bool, typer.Option("--args", help="also show arguments (unpickles them; verified first)")
+]
 StateDir = Annotated[
     Path | None,
     typer.Option(
@@ -290,18 +293,26 @@ def restore(
 
 @app.command()
 def pending(
-    instance: str, manifest: ManifestOpt = None, limit: Limit = None, json: Json = False
+    instance: str,
+    manifest: ManifestOpt = None,
+    limit: Limit = None,
+    args: Args = False,
+    json: Json = False,
 ) -> None:
     """Tasks waiting in an instance's queue."""
-    emit(fleet.tasks(deployments(manifest), instance, "pending", limit), json)
+    emit(fleet.tasks(deployments(manifest), instance, "pending", limit, args), json)
 
 
 @app.command()
 def scheduled(
-    instance: str, manifest: ManifestOpt = None, limit: Limit = None, json: Json = False
+    instance: str,
+    manifest: ManifestOpt = None,
+    limit: Limit = None,
+    args: Args = False,
+    json: Json = False,
 ) -> None:
     """Tasks waiting for their execute time."""
-    emit(fleet.tasks(deployments(manifest), instance, "scheduled", limit), json)
+    emit(fleet.tasks(deployments(manifest), instance, "scheduled", limit, args), json)
 
 
 @app.command()

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from huey.exceptions import HueyException
+from huey.message import Message
 from hueyctl import deployment
 from hueyctl.bind import bind
 from hueyctl.errors import BadInput, ManifestError, OperationFailed
@@ -98,28 +99,30 @@ def _counts(huey: Any) -> dict[str, Any]:
         return {**empty, "note": f"storage unavailable: {exc}"}
 
 
-def task_row(instance: str, task: Any, where: str) -> dict[str, Any]:
-    args, kwargs = task.data if task.data else ((), {})
-    eta = task.execute_time.isoformat() if task.execute_time else None
-    return {
+def task_row(instance: str, message: Message, where: str, args: bool = False) -> dict[str, Any]:
+    """One waiting task; its arguments only when ``args`` (they were unpickled for it)."""
+    row = {
         "instance": instance,
-        "task_id": task.task_id,
-        "name": task.name,
+        "task_id": message.task_id,
+        "name": message.name,
         "where": where,
-        "execute_time": eta,
-        "args": repr(args),
-        "kwargs": repr(kwargs),
+        "execute_time": message.eta.isoformat() if message.eta else None,
     }
+    if args:
+        call_args, kwargs = message.data if message.data else ((), {})
+        row.update(args=repr(call_args), kwargs=repr(kwargs))
+    return row
 
 
 def find(manifests: list[Manifest], task_id: str, instance: str | None) -> list[dict[str, Any]]:
     """Where ``task_id`` waits: every instance whose pending or scheduled tasks hold it."""
     rows = []
     for _manifest, name, huey in hueys(manifests, instance):
-        for where, tasks in (("pending", huey.pending), ("scheduled", huey.scheduled)):
-            for task in _storage_call(name, tasks):
-                if task.task_id == task_id:
-                    rows.append({**task_row(name, task, where), "_huey": huey})
+        listings = (("pending", huey.pending_messages), ("scheduled", huey.scheduled_messages))
+        for where, messages in listings:
+            for message in _storage_call(name, messages):
+                if message.task_id == task_id:
+                    rows.append({**task_row(name, message, where), "_huey": huey})
     return rows
 
 
@@ -198,11 +201,14 @@ def _only_one(found: list[dict[str, Any]], task_id: str) -> None:
         raise BadInput(f"task {task_id} waits in several instances ({names}); pass --instance")
 
 
-def tasks(manifests: list[Manifest], instance: str, which: str, limit: int | None) -> list[dict]:
-    """An instance's pending or scheduled tasks."""
+def tasks(
+    manifests: list[Manifest], instance: str, which: str, limit: int | None, args: bool = False
+) -> list[dict]:
+    """An instance's pending or scheduled tasks, read without unpickling anything unless
+    ``args`` asks for their arguments (unpickled only once their signature verifies)."""
     huey = one(manifests, instance)
-    listed = _storage_call(instance, getattr(huey, which), limit)
-    return [task_row(instance, task, which) for task in listed]
+    listed = _storage_call(instance, getattr(huey, f"{which}_messages"), limit, args)
+    return [task_row(instance, message, which, args) for message in listed]
 
 
 def results(manifests: list[Manifest], instance: str, limit: int | None) -> list[dict]:

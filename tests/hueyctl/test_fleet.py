@@ -70,15 +70,47 @@ def test_revoke_a_whole_task_by_name(hueyctl, project: Path) -> None:
     assert unknown.exit_code == 2
 
 
+class Marker:
+    """An argument whose unpickling creates a file: proves whether arguments were unpickled."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (Path.touch, (self.path,))
+
+
+def test_pending_and_scheduled_unpickle_arguments_only_with_args(
+    hueyctl, project: Path, tmp_path: Path
+) -> None:
+    bind(project)
+    from fleet_a import record
+
+    marker = tmp_path / "unpickled"
+    queued = record(Marker(marker))
+    later = record.schedule(args=(Marker(marker),), delay=3600)
+    pending = json.loads(hueyctl("pending", "a", "-m", project, "--json").stdout)
+    scheduled = json.loads(hueyctl("scheduled", "a", "-m", project, "--json").stdout)
+    assert [(r["task_id"], r["name"]) for r in pending] == [(queued.task_id, "fleet_a.record")]
+    assert [r["task_id"] for r in scheduled] == [later.task_id]
+    assert "args" not in pending[0] and scheduled[0]["execute_time"]
+    assert not marker.exists()
+    assert hueyctl("revoke", queued.task_id, "-m", project).exit_code == 0
+    assert not marker.exists()
+
+    hueyctl("pending", "a", "-m", project, "--args")
+    assert marker.exists()
+
+
 def test_pending_scheduled_and_status_counts(hueyctl, project: Path) -> None:
     bind(project)
     from fleet_a import record
 
     record("now")
     record.schedule(args=("later",), delay=3600)
-    pending = json.loads(hueyctl("pending", "a", "-m", project, "--json").stdout)
+    pending = json.loads(hueyctl("pending", "a", "-m", project, "--json", "--args").stdout)
     assert [(r["name"], r["args"]) for r in pending] == [("fleet_a.record", "('now',)")]
-    scheduled = json.loads(hueyctl("scheduled", "a", "-m", project, "--json").stdout)
+    scheduled = json.loads(hueyctl("scheduled", "a", "-m", project, "--json", "--args").stdout)
     assert [r["args"] for r in scheduled] == ["('later',)"]
     assert hueyctl("results", "a", "-m", project).stdout.strip() == "(none)"
     assert hueyctl("errors", "a", "-m", project).stdout.strip() == "(none)"
