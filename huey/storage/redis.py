@@ -261,7 +261,9 @@ class RedisStorage(BaseStorage):
         return sum(pipe.execute())
 
     def _consumer_ids(self) -> list[str]:
-        return sorted(member.decode() for member in self._redis().zrange(self._consumers, 0, -1))
+        # A member that is not UTF-8 was not written by a consumer; it names no list.
+        members = self._redis().zrange(self._consumers, 0, -1)
+        return sorted(member.decode(errors="replace") for member in members)
 
     @_unavailable
     def heartbeat(self, consumer_id: str, timestamp: float) -> None:
