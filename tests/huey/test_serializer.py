@@ -141,3 +141,22 @@ def test_signed_payload_that_does_not_unpickle_raises_message_error(signed):
 def test_bad_configuration_is_refused_at_construction(kwargs, message):
     with pytest.raises(ConfigurationError, match=message):
         Serializer(**kwargs)
+
+
+def test_a_context_binds_signatures_to_it():
+    alpha = Serializer("s3cret", context="alpha")
+    data = alpha.dumps(MESSAGE)
+    assert alpha.loads(data) == MESSAGE
+    for other in (Serializer("s3cret", context="beta"), Serializer("s3cret")):
+        with pytest.raises(SignatureError, match="another instance"):
+            other.loads(data)
+
+
+def test_sign_and_verify_for_records_signed_by_their_caller(signed):
+    signature = signed.sign(b"body")
+    signed.verify(signature, b"body", b"record")
+    with pytest.raises(SignatureError) as raised:
+        signed.verify(signature, b"other body", b"record")
+    assert raised.value.data == b"record"
+    assert Serializer().sign(b"body") == b""
+    Serializer().verify(b"", b"anything", b"record")  # signing off: nothing to check

@@ -1,0 +1,106 @@
+"""The message format: metadata readable without unpickling, one signature over it all."""
+
+from __future__ import annotations
+
+import datetime
+import pickle
+import struct
+
+import pytest
+
+from huey import Huey
+from huey.exceptions import MessageError, SignatureError
+from huey.message import FORMAT_VERSION, decode, read_metadata
+
+
+@pytest.fixture(params=[None, "s3cret"], ids=["unsigned", "signed"])
+def huey(request: pytest.FixtureRequest) -> Huey:
+    return Huey("msg", url="memory://", secret=request.param)
+
+
+def test_a_pipeline_round_trips_with_every_field(huey):
+    @huey.task(retries=3, retry_delay=1.5)
+    def job(*args, **kwargs):
+        return args
+
+    eta = datetime.datetime(2031, 5, 6, 7, 8, 9, 123456)
+    first = job.s(1, "ü", key=b"\x00").then(job, 2)
+    first.execute_time = eta
+    message = decode(huey.serialize_task(first), huey.serializer)
+    assert (message.task_id, message.name, message.eta) == (first.task_id, job.name, eta)
+    assert (message.retries, message.retry_delay) == (3, 1.5)
+    assert message.data == ((1, "ü"), {"key": b"\x00"})
+    child = message.on_complete
+    assert (child.task_id, child.data, child.eta, child.on_complete) == (
+        first.on_complete.task_id,
+        ((2,), {}),
+        None,
+        None,
+    )
+
+
+def test_metadata_is_plain_json_in_the_message(huey):
+    @huey.task()
+    def job(x):
+        return x
+
+    task = job.s(1)
+    data = huey.serialize_task(task)
+    assert data[0] == FORMAT_VERSION
+    assert f'"{task.task_id}"'.encode() in data
+    assert read_metadata(data, huey.serializer).data is None
+
+
+def test_a_task_name_that_needs_escaping_survives(huey):
+    @huey.task(name='we"ird\\name\n')
+    def job():
+        return 1
+
+    assert decode(huey.serialize_task(job.s()), huey.serializer).name == 'we"ird\\name\n'
+
+
+def test_a_non_number_retry_delay_is_refused_at_enqueue(huey):
+    @huey.task(retry_delay=datetime.timedelta(seconds=1))
+    def job():
+        return 1
+
+    with pytest.raises(TypeError):
+        huey.serialize_task(job.s())
+
+
+def test_a_version_1_message_is_refused():
+    old = pickle.dumps((1, ("id", "name", ((), {}), None, 0, 0, None)))
+    with pytest.raises(MessageError, match="format version") as raised:
+        decode(old, Huey("msg", url="memory://").serializer)
+    assert raised.value.data == old
+
+
+@pytest.mark.parametrize("position", [1, 4, 40, 80, -1])
+def test_the_signature_covers_header_metadata_and_data(position):
+    huey = Huey("msg", url="memory://", secret="s3cret")
+
+    @huey.task()
+    def job(x):
+        return x
+
+    data = bytearray(huey.serialize_task(job.s(1)))
+    data[position] ^= 0x01
+    with pytest.raises(SignatureError):
+        read_metadata(bytes(data), huey.serializer)
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        b"",
+        b"{}",
+        b"[]",
+        b"[1]",
+        b'[["id", "n", "not a time", 0, 0]]',
+        b'[["id", "n", null, "0", 0]]',
+    ],
+)
+def test_malformed_metadata_raises_message_error(metadata):
+    data = struct.pack(">BBI", FORMAT_VERSION, 0, len(metadata)) + metadata + pickle.dumps([])
+    with pytest.raises(MessageError):
+        read_metadata(data, Huey("msg", url="memory://").serializer)
