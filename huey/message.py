@@ -94,7 +94,7 @@ def _open(data: bytes, serializer: Serializer) -> tuple[list, bytes]:
     """Verify ``data`` and split it into its parsed metadata and its data pickle."""
     try:
         version, signed, size = _HEADER.unpack_from(data)
-    except struct.error:
+    except (struct.error, TypeError):  # TypeError: not bytes (a TEXT row, say)
         raise MessageError("payload is not a huey task message", data) from None
     if version != FORMAT_VERSION:
         raise MessageError(f"unsupported message format version {version}", data)

@@ -21,11 +21,12 @@ def discard(huey: Huey, key: str, error: MessageError) -> None:
     it and keep its bytes in the error store."""
     huey.storage.pop_data(key)
     logger.error("stored record %r ignored and removed: %s", key, error)
+    raw = error.data if isinstance(error.data, bytes) else str(error.data).encode()
     huey.record_error(
         {
             "key": key,
             "error": f"{type(error).__name__}: {error}",
-            "payload": base64.b64encode(error.data).decode(),
+            "payload": base64.b64encode(raw).decode(),
             "time": utcnow().isoformat(),
         }
     )

@@ -68,6 +68,12 @@ def test_a_non_number_retry_delay_is_refused_at_enqueue(huey):
         huey.serialize_task(job.s())
 
 
+@pytest.mark.parametrize("payload", ["text, not bytes", b"\x02", None])
+def test_a_payload_that_is_not_a_message_raises_message_error(huey, payload):
+    with pytest.raises(MessageError):
+        huey.deserialize_task(payload)
+
+
 def test_a_version_1_message_is_refused():
     old = pickle.dumps((1, ("id", "name", ((), {}), None, 0, 0, None)))
     with pytest.raises(MessageError, match="format version") as raised:

@@ -205,6 +205,15 @@ def test_a_result_signed_for_another_instance_is_refused(make, exploit, marker):
     assert a.result("t2") == 42
 
 
+def test_records_stored_as_text_are_absent(make, secret):
+    huey = make(secret=secret)
+    huey.storage.put_data(revocation.instance_key("t1"), "text, not bytes")
+    huey.storage.put_data("t1", "text, not bytes")
+    assert not huey.is_revoked("t1")
+    assert huey.result("t1") is None
+    assert len(huey.errors()) == 2
+
+
 def test_an_undecodable_result_without_a_secret_is_absent_not_an_error(make):
     huey = make()
     huey.storage.put_data("t1", b"not a pickle")

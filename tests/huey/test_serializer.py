@@ -160,3 +160,9 @@ def test_sign_and_verify_for_records_signed_by_their_caller(signed):
     assert raised.value.data == b"record"
     assert Serializer().sign(b"body") == b""
     Serializer().verify(b"", b"anything", b"record")  # signing off: nothing to check
+
+
+@pytest.mark.parametrize("serializer", [Serializer(), Serializer("s3cret")])
+def test_a_payload_that_is_not_bytes_raises_message_error(serializer):
+    with pytest.raises(MessageError):
+        serializer.loads("text from a TEXT column")
