@@ -14,7 +14,7 @@ from . import records, revocation
 from .exceptions import MessageError, UnknownTaskError
 from .execution import execute
 from .lock import LOCK_PREFIX, TaskLock
-from .message import Message, decode, encode, read_metadata
+from .message import Message, decode, encode, read_all
 from .result import EMPTY, TaskResultWrapper
 from .serializer import Serializer
 from .storage import BaseStorage, MemoryStorage, RedisStorage, SqliteStorage, storage_from_url
@@ -380,7 +380,7 @@ class Huey:
     def events_stream(self) -> Iterator[dict[str, Any]]:
         """Events as dicts, from the moment of this call on (blocks between events)."""
         messages = iter(self.storage)  # subscribes now, not at the first next()
-        return (event for event in map(_json_dict, messages) if event is not None)
+        return (event for event in map(records.json_object, messages) if event is not None)
 
     # -- inspection ---------------------------------------------------------------------------
     def pending(self, limit: int | None = None) -> list[QueueTask]:
@@ -402,19 +402,11 @@ class Huey:
         """Queued messages, next to run first, as :class:`Message`: without ``data`` nothing
         is unpickled (ids, names, times only); with it, arguments are unpickled once the
         signature verifies. Undecodable ones are skipped. For inspection tools."""
-        return self._messages(self.storage.enqueued_items(limit), data)
+        return read_all(self.storage.enqueued_items(limit), self.serializer, data)
 
     def scheduled_messages(self, limit: int | None = None, data: bool = False) -> list[Message]:
         """Scheduled messages, earliest first (see :meth:`pending_messages`)."""
-        return self._messages(self.storage.scheduled_items(limit), data)
-
-    def _messages(self, items: list[bytes], data: bool) -> list[Message]:
-        read = decode if data else read_metadata
-        messages = []
-        for raw in items:
-            with contextlib.suppress(MessageError):
-                messages.append(read(raw, self.serializer))
-        return messages
+        return read_all(self.storage.scheduled_items(limit), self.serializer, data)
 
     def all_results(self) -> dict[str, bytes]:
         """task id -> pickled result, for results not yet read (locks, revocations and
@@ -428,7 +420,7 @@ class Huey:
     def errors(self, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
         """Recorded failures, newest first, as dicts (entries that are not JSON objects
         are skipped)."""
-        entries = map(_json_dict, self.storage.get_errors(limit, offset))
+        entries = map(records.json_object, self.storage.get_errors(limit, offset))
         return [entry for entry in entries if entry is not None]
 
     def flush(self) -> None:
@@ -437,19 +429,6 @@ class Huey:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
-
-
-def _json_dict(raw: str | bytes) -> dict[str, Any] | None:
-    """A JSON object read back from storage (an event, an error entry), or None, logged,
-    when it is not one: such records never stop a reader."""
-    try:
-        value = json.loads(raw)
-    except (ValueError, RecursionError) as exc:
-        value = exc
-    if isinstance(value, dict):
-        return value
-    logger.warning("skipped a stored record that is not a JSON object: %.80r", raw)
-    return None
 
 
 class RedisHuey(Huey):

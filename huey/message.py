@@ -12,6 +12,7 @@ bulk spends its time on such objects) and read back as a frozen :class:`Message`
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import json.encoder
@@ -88,6 +89,16 @@ def decode(data: bytes, serializer: Serializer) -> Message:
     if not isinstance(datas, list) or len(datas) != len(steps):
         raise MessageError("message data does not match its steps", data)
     return _build(steps, datas, data)
+
+
+def read_all(items: list[bytes], serializer: Serializer, data: bool = False) -> list[Message]:
+    """Messages for inspection: metadata only unless ``data``; undecodable ones skipped."""
+    read = decode if data else read_metadata
+    messages = []
+    for raw in items:
+        with contextlib.suppress(MessageError):
+            messages.append(read(raw, serializer))
+    return messages
 
 
 def _open(data: bytes, serializer: Serializer) -> tuple[list, bytes]:

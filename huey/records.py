@@ -4,8 +4,9 @@ version): each is treated as absent, so it never runs and never stops a worker."
 from __future__ import annotations
 
 import base64
+import json
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .exceptions import MessageError
 from .task import utcnow
@@ -30,3 +31,16 @@ def discard(huey: Huey, key: str, error: MessageError) -> None:
             "time": utcnow().isoformat(),
         }
     )
+
+
+def json_object(raw: str | bytes) -> dict[str, Any] | None:
+    """A JSON object read back from storage (an event, an error entry), or None, logged,
+    when it is not one: such records never stop a reader."""
+    try:
+        value = json.loads(raw)
+    except (ValueError, TypeError, RecursionError) as exc:
+        value = exc
+    if isinstance(value, dict):
+        return value
+    logger.warning("skipped a stored record that is not a JSON object: %.80r", raw)
+    return None
