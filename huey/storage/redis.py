@@ -6,8 +6,8 @@ message to run, is the list's right end; ``fetch`` moves it to the left end of t
 consumer's in-flight list. Needs Redis 6.0 or newer; BLMOVE is used from 6.2.
 
 The calls a worker makes for every task (fetch, ack, results, events, batches) go through
-:mod:`huey.storage.redis_wire`, plain connections with a lean reply parser; inspection
-and administration use the redis-py client.
+:mod:`huey.storage.redis_wire`, redis-py connections driven directly, which never send
+again what Redis may have run; inspection and administration use the redis-py client.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import os
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -37,6 +38,9 @@ _LUA_DIR = Path(__file__).parent / "lua"
 # How long a wait_for_data wake-up token outlives its put_data: only waiters that checked
 # just before the put need it, so seconds are plenty and nothing accumulates.
 _NOTIFY_TTL = 10
+# How long a pop_data keeps what it took under its receipt: the call is sent again at once
+# after a lost reply.
+_RECEIPT_TTL = 10
 # How long a first wait_schedule_change waits for Redis to confirm its subscription.
 _CONFIRM_WAIT = 5.0
 # The longest single blocking command (longer waits repeat it): redis-py's default
@@ -127,6 +131,7 @@ class RedisStorage(BaseStorage):
         self._enqueue_due_script = self._load_script("enqueue_due")
         self._fetch_many_script = self._load_script("fetch_many")
         self._peek_or_emit_script = self._load_script("peek_or_emit")
+        self._pop_data_script = self._load_script("pop_data")
         self._has_blmove: bool | None = None  # learnt from the server on first blocking move
         self._local = threading.local()  # per thread: the open batch, the schedule pubsub
         self._wire = Wire(self._client)
@@ -142,10 +147,11 @@ class RedisStorage(BaseStorage):
             raise RuntimeError("storage reads are not allowed inside batch(): move them after it")
         return self._client
 
-    def _read(self, *commands: tuple) -> list[Any]:
-        """Send commands that read, in one round trip; refused inside :meth:`batch`."""
+    def _read(self, *commands: tuple, repeatable: bool = False) -> list[Any]:
+        """Send commands that read, in one round trip; refused inside :meth:`batch`.
+        ``repeatable``: running them twice changes nothing, so a lost reply is asked again."""
         self._redis()
-        return self._wire.call(*commands)
+        return self._wire.call(*commands, repeatable=repeatable)
 
     def _write(self, *commands: tuple) -> None:
         """Add write commands to the open batch, or send them now in one round trip."""
@@ -188,7 +194,7 @@ class RedisStorage(BaseStorage):
 
     @_unavailable
     def dequeue(self) -> bytes | None:
-        return self._redis().rpop(self._queue)
+        return self._read(("RPOP", self._queue))[0]  # the wire: a lost reply is not re-sent
 
     @_unavailable
     def unqueue(self, data: bytes) -> int:
@@ -291,8 +297,8 @@ class RedisStorage(BaseStorage):
 
     @_unavailable
     def read_schedule(self, timestamp: datetime.datetime) -> list[bytes]:
-        args = [repr(to_score(timestamp))]
-        return self._read_schedule_script(keys=[self._schedule], args=args, client=self._redis())
+        args = [repr(to_score(timestamp))]  # the wire: a lost reply is not re-sent
+        return self._read(self._wire.script(self._read_schedule_script, [self._schedule], args))[0]
 
     @_unavailable
     def enqueue_due(self, timestamp: datetime.datetime) -> int:
@@ -349,7 +355,7 @@ class RedisStorage(BaseStorage):
 
     @_unavailable
     def peek_data(self, key: str) -> bytes | None:
-        return self._read(("HGET", self._results, key))[0]
+        return self._read(("HGET", self._results, key), repeatable=True)[0]
 
     @_unavailable
     def peek_or_emit(self, keys: Sequence[str], message: str | None) -> list[bytes | None]:
@@ -366,18 +372,15 @@ class RedisStorage(BaseStorage):
 
     @_unavailable
     def pop_data(self, key: str) -> bytes | None:
-        replies = self._read(
-            ("MULTI",),
-            ("HGET", self._results, key),
-            ("HDEL", self._results, key),
-            ("DEL", self._notify_key(key)),
-            ("EXEC",),
-        )
-        return replies[-1][0]
+        """Take the value in one script that leaves a receipt, so it can be sent again."""
+        receipt = self._prefix + "popped:" + uuid.uuid4().hex
+        keys = [self._results, self._notify_key(key), receipt]
+        command = self._wire.script(self._pop_data_script, keys, [key, _RECEIPT_TTL])
+        return self._read(command, repeatable=True)[0]
 
     @_unavailable
     def has_data_for_key(self, key: str) -> bool:
-        return bool(self._read(("HEXISTS", self._results, key))[0])
+        return bool(self._read(("HEXISTS", self._results, key), repeatable=True)[0])
 
     @_unavailable
     def put_if_empty(self, key: str, value: bytes) -> bool:
@@ -392,18 +395,20 @@ class RedisStorage(BaseStorage):
         if self.has_data_for_key(key):
             return True
         while (remaining := deadline - time.monotonic()) > 0:
-            token, present = self._read(
-                self._blocking_move(notify, notify, remaining), ("HEXISTS", self._results, key)
+            token, present = self._read(  # rotating the token list onto itself is repeatable
+                self._blocking_move(notify, notify, remaining),
+                ("HEXISTS", self._results, key),
+                repeatable=True,
             )
             if present:
                 return True
-            if token is not None:
-                self._read(("DEL", notify))  # the token outlived its value (popped since)
+            if token is not None:  # the token outlived its value (popped since)
+                self._read(("DEL", notify), repeatable=True)
         return False
 
     @_unavailable
     def result_store_size(self) -> int:
-        return self._read(("HLEN", self._results))[0]
+        return self._read(("HLEN", self._results), repeatable=True)[0]
 
     @_unavailable
     def result_items(self) -> dict[str, bytes]:
