@@ -17,11 +17,11 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from hueyctl.errors import ManifestError, Problem
+from hueyctl.errors import ManifestError, MissingVariable, Problem
 from hueyctl.manifest import load
 from hueyctl.model import Instance, Manifest
 from hueyctl.statedir import STATE_DIR_ENV
-from hueyctl.values import SQLITE_PREFIX, expand, sqlite_file
+from hueyctl.values import SQLITE_PREFIX, expand, expand_url, sqlite_file
 
 # (manifest path, instance) -> (settings it was bound with, the Huey object)
 _bound: dict[tuple[str, str], tuple[dict[str, Any], Any]] = {}
@@ -39,7 +39,7 @@ def import_object(path: str) -> Any:
 def storage_url(manifest: Manifest, instance: Instance, environ: Mapping[str, str]) -> str:
     """The instance's storage URL with ``${VAR}`` resolved; a relative SQLite path
     (``sqlite:///tasks.db``) is relative to the manifest, wherever the caller runs."""
-    url = expand(instance.storage, environ)
+    url = expand_url(instance.storage, environ)
     file = sqlite_file(url, manifest.directory)
     return url if file is None else SQLITE_PREFIX + str(file)
 
@@ -50,6 +50,21 @@ def create_sqlite_directory(manifest: Manifest, instance: Instance) -> None:
     file = sqlite_file(storage_url(manifest, instance, os.environ), manifest.directory)
     if file is not None:
         file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+
+def apply_environment(
+    manifest: Manifest, instance: Instance, environ: Mapping[str, str]
+) -> list[str]:
+    """Set the manifest's env, then the instance's, in ``os.environ`` as the consumer
+    has it, so an app that reads a variable at import works; a value whose ``${VAR}``
+    ``environ`` lacks is left out. Return the names left out."""
+    left_out = []
+    for key, value in manifest.environment(instance).items():
+        try:
+            os.environ[key] = expand(value, environ)
+        except MissingVariable:
+            left_out.append(key)
+    return left_out
 
 
 def use_manifest_directory(manifest: Manifest) -> None:
@@ -68,11 +83,13 @@ def bind(
     register the manifest's hooks and schedules; return ``{instance name: Huey}``.
 
     Binding the same instance again with unchanged settings returns the same object.
+    Only the storage URL's ``${VAR}`` must be set: an env value whose variable is not
+    (a consumer's secret, say) is left out of this process's environment.
     """
     environ = os.environ if environ is None else environ
     if not isinstance(manifest, Manifest):
         # The state directory the consumers use, which holds an instance's default storage.
-        manifest = load(manifest, environ, state_dir=environ.get(STATE_DIR_ENV))
+        manifest = load(manifest, environ, state_dir=environ.get(STATE_DIR_ENV), resolve=False)
     use_manifest_directory(manifest)
     names = list(manifest.instances) if instances is None else list(instances)
     result = {}
@@ -90,8 +107,13 @@ def bind(
 
 def _bind_one(manifest: Manifest, instance: Instance, environ: Mapping[str, str]) -> Any:
     prefix = f"instances.{instance.name}"
-    huey = _imported(manifest, f"{prefix}.app", instance.app)
-    huey.use_storage(storage_url(manifest, instance, environ))
+    left_out = apply_environment(manifest, instance, environ)
+    huey = _imported(manifest, f"{prefix}.app", instance.app, left_out)
+    try:
+        url = storage_url(manifest, instance, environ)
+    except MissingVariable as exc:
+        raise _located(manifest, f"{prefix}.storage", str(exc)) from None
+    huey.use_storage(url)
     for i, path in enumerate(instance.pre_execute):
         hook = _imported(manifest, f"{prefix}.hooks.pre_execute[{i}]", path)
         huey.register_pre_execute(path, hook)
@@ -108,15 +130,21 @@ def _bind_one(manifest: Manifest, instance: Instance, environ: Mapping[str, str]
     return huey
 
 
-def _imported(manifest: Manifest, field: str, path: str) -> Any:
-    """Import ``path``; a failure is a ManifestError located at ``field``."""
+def _imported(manifest: Manifest, field: str, path: str, left_out: Iterable[str] = ()) -> Any:
+    """Import ``path``; a failure is a ManifestError located at ``field``, naming the
+    env variables ``left_out`` for want of their ``${VAR}``."""
     try:
         return import_object(path)
-    except (ImportError, AttributeError) as exc:
+    except Exception as exc:  # the application's own code may raise anything at import
         message = f"cannot import {path!r}: {exc.__class__.__name__}: {exc}"
-        raise ManifestError(
-            [Problem(str(manifest.path), manifest.line(field), field, message)]
-        ) from None
+        if left_out:
+            message += f" (env not set in this shell: {', '.join(left_out)})"
+        raise _located(manifest, field, message) from None
+
+
+def _located(manifest: Manifest, field: str, message: str) -> ManifestError:
+    """A ManifestError about ``field``, at its line in the manifest."""
+    return ManifestError([Problem(str(manifest.path), manifest.line(field), field, message)])
 
 
 def check_imports(manifest: Manifest) -> None:
@@ -126,6 +154,7 @@ def check_imports(manifest: Manifest) -> None:
     problems: list[Problem] = []
     queues: dict[tuple[str, str], str] = {}
     for name, instance in manifest.instances.items():
+        apply_environment(manifest, instance, os.environ)
         prefix = f"instances.{name}"
         fields = [(f"{prefix}.app", instance.app)]
         fields += [
@@ -151,7 +180,7 @@ def _check_app(
     manifest: Manifest, field: str, app: Any, instance: Instance, queues: dict
 ) -> list[Problem]:
     def problem(message: str) -> list[Problem]:
-        return [Problem(str(manifest.path), manifest.line(field), field, message)]
+        return _located(manifest, field, message).problems
 
     if not hasattr(app, "use_storage"):
         return problem(f"{instance.app!r} is a {type(app).__name__}, not a Huey object")

@@ -4,8 +4,11 @@ The tree::
 
     HueyctlError            exit 1: an operation failed (supervisord, a consumer, storage)
     +-- OperationFailed     ... and carries the log tail of the consumer that failed
+    +-- Unhealthy           exit 3: `status` printed an instance not running or not reaching
+    |                       its storage (as `supervisorctl status` exits 3)
     +-- BadInput            exit 2: the user asked for something that cannot be done
         +-- ManifestError   exit 2: the manifest is invalid; carries every Problem found
+        +-- MissingVariable exit 2: a ``${VAR}`` the command needs is not set
 """
 
 from __future__ import annotations
@@ -40,6 +43,12 @@ class OperationFailed(HueyctlError):
         self.detail = detail
 
 
+class Unhealthy(HueyctlError):
+    """Some instance is not RUNNING or cannot reach its storage; exit 3."""
+
+    exit_code = 3
+
+
 class BadInput(HueyctlError):
     """The command's input is wrong (unknown instance, ambiguous task id); exit 2."""
 
@@ -52,3 +61,11 @@ class ManifestError(BadInput):
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = sorted(problems, key=lambda p: (p.file, p.line, p.field))
         super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class MissingVariable(BadInput):
+    """A ``${VAR}`` whose value the command needs is not set in its environment; exit 2."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"${{{name}}} is not set in the environment")
+        self.name = name

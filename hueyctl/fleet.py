@@ -15,7 +15,8 @@ from huey.exceptions import HueyException
 from huey.message import Message
 from hueyctl import deployment
 from hueyctl.bind import bind
-from hueyctl.errors import BadInput, ManifestError, OperationFailed
+from hueyctl.diagnose import FAILURES, explain
+from hueyctl.errors import BadInput, HueyctlError, OperationFailed
 from hueyctl.model import Manifest
 
 _RELATIVE = re.compile(r"(\d+)([smhd])\Z")
@@ -35,13 +36,36 @@ def parse_when(text: str, now: datetime.datetime | None = None) -> datetime.date
         ) from None
 
 
-def hueys(manifests: Iterable[Manifest], instance: str | None = None) -> list[tuple]:
-    """(manifest, instance name, Huey) for every instance, or only those named ``instance``."""
-    found = []
+Bound = tuple[Manifest, str, Any]  # (manifest, instance name, its bound Huey)
+
+
+def bound(manifest: Manifest, name: str) -> Any:
+    """The instance's Huey, bound to its storage; a HueyctlError says in one line why not."""
+    try:
+        return bind(manifest, [name])[name]
+    except HueyctlError:
+        raise
+    except FAILURES as exc:
+        raise OperationFailed(f"{name}: {explain(exc)}") from None
+
+
+def hueys(
+    manifests: Iterable[Manifest], instance: str | None = None, notes: list | None = None
+) -> list[Bound]:
+    """Every instance (or those named ``instance``) with its Huey. One that cannot be
+    bound raises, or, given ``notes``, adds a row saying why and the others go on."""
+    found: list[Bound] = []
     for manifest in manifests:
-        names = [n for n in manifest.instances if instance in (None, n)]
-        found += [(manifest, n, h) for n, h in bind(manifest, names).items()]
-    if instance is not None and not found:
+        for name in manifest.instances:
+            if instance not in (None, name):
+                continue
+            try:
+                found.append((manifest, name, bound(manifest, name)))
+            except HueyctlError as exc:
+                if notes is None:
+                    raise
+                notes.append({"instance": name, "note": str(exc)})
+    if instance is not None and not found and not notes:
         raise BadInput(f"no deployment has an instance named {instance!r}")
     return found
 
@@ -58,12 +82,16 @@ def one(manifests: list[Manifest], instance: str) -> Any:
 def _storage_call(instance: str, call: Any, *args: Any) -> Any:
     try:
         return call(*args)
-    except (HueyException, OSError) as exc:
-        raise OperationFailed(f"{instance}: storage unavailable: {exc}") from None
+    except FAILURES as exc:
+        raise OperationFailed(f"{instance}: {explain(exc)}") from None
+
+
+_COUNTS = ("queued", "scheduled", "results", "errors", "in_flight")
 
 
 def status(manifests: Iterable[Manifest]) -> list[dict[str, Any]]:
-    """Per instance: supervisord's view of the consumer and the storage's counts."""
+    """Per instance: supervisord's view of the consumer and the storage's counts, or a
+    note that says why the counts are missing (one instance never hides the others)."""
     rows = []
     for manifest in manifests:
         sup = deployment.supervisor(manifest)
@@ -73,30 +101,33 @@ def status(manifests: Iterable[Manifest]) -> list[dict[str, Any]]:
                 "project": manifest.project,
                 **deployment.process_row(name, infos.get(name, {})),
                 "workers": instance.options.workers,
+                **dict.fromkeys(_COUNTS),
             }
             try:
-                row.update(_counts(bind(manifest, [name])[name]))
-            except ManifestError as exc:  # one broken app must not hide the others
+                row.update(_counts(name, bound(manifest, name)))
+            except HueyctlError as exc:
                 row["note"] = str(exc)
             rows.append(row)
     return rows
 
 
-def _counts(huey: Any) -> dict[str, Any]:
+def healthy(rows: Iterable[dict[str, Any]]) -> bool:
+    """Whether every instance of a status runs and reaches its storage."""
+    return all(row["state"] == "RUNNING" and not row.get("note") for row in rows)
+
+
+def _counts(name: str, huey: Any) -> dict[str, Any]:
     """The storage's counts. Results are counted the way huey lists them: locks,
     revocations and scheduler claims share the key/value store but are not results."""
     storage = huey.storage
-    try:
-        return {
-            "queued": storage.queue_size(),
-            "scheduled": storage.schedule_size(),
-            "results": len(huey.all_results()),
-            "errors": storage.error_count(),
-            "in_flight": storage.inflight_size(),
-        }
-    except (HueyException, OSError) as exc:
-        empty = dict.fromkeys(("queued", "scheduled", "results", "errors", "in_flight"))
-        return {**empty, "note": f"storage unavailable: {exc}"}
+    calls = (
+        storage.queue_size,
+        storage.schedule_size,
+        lambda: len(huey.all_results()),
+        storage.error_count,
+        storage.inflight_size,
+    )
+    return {key: _storage_call(name, call) for key, call in zip(_COUNTS, calls, strict=True)}
 
 
 def task_row(instance: str, message: Message, where: str, args: bool = False) -> dict[str, Any]:
@@ -114,16 +145,27 @@ def task_row(instance: str, message: Message, where: str, args: bool = False) ->
     return row
 
 
-def find(manifests: list[Manifest], task_id: str, instance: str | None) -> list[dict[str, Any]]:
-    """Where ``task_id`` waits: every instance whose pending or scheduled tasks hold it."""
+def find(
+    manifests: list[Manifest], task_id: str, instance: str | None, notes: list
+) -> list[dict[str, Any]]:
+    """Where ``task_id`` waits: every instance whose pending or scheduled tasks hold it;
+    an instance that cannot be searched adds a row to ``notes``."""
     rows = []
-    for _manifest, name, huey in hueys(manifests, instance):
+    for _manifest, name, huey in hueys(manifests, instance, notes):
         listings = (("pending", huey.pending_messages), ("scheduled", huey.scheduled_messages))
-        for where, messages in listings:
-            for message in _storage_call(name, messages):
-                if message.task_id == task_id:
-                    rows.append({**task_row(name, message, where), "_huey": huey})
+        try:
+            for where, messages in listings:
+                for message in _storage_call(name, messages):
+                    if message.task_id == task_id:
+                        rows.append({**task_row(name, message, where), "_huey": huey})
+        except OperationFailed as exc:
+            notes.append({"instance": name, "note": str(exc)})
     return rows
+
+
+def _unsearched(notes: list[dict[str, Any]]) -> str:
+    """What to add to "not found" when some instances could not be searched."""
+    return "".join(f"; not searched: {row['note']}" for row in notes)
 
 
 def revoke(
@@ -135,11 +177,12 @@ def revoke(
 ) -> dict[str, Any]:
     """Revoke one task by id. Without ``instance`` the id must be pending or scheduled in
     exactly one instance; with it, the id is revoked there even if not seen (yet)."""
-    found = find(manifests, task_id, instance)
+    notes: list[dict[str, Any]] = []
+    found = find(manifests, task_id, instance, notes)
     if instance is not None and not found:
         huey = one(manifests, instance)
         found = [{"instance": instance, "task_id": task_id, "where": "unseen", "_huey": huey}]
-    _only_one(found, task_id)
+    _only_one(found, task_id, _unsearched(notes))
     row = found[0]
     _storage_call(row["instance"], row.pop("_huey").revoke_by_id, task_id, until, once)
     return {**row, "revoked": True, "until": until.isoformat() if until else None, "once": once}
@@ -147,13 +190,16 @@ def revoke(
 
 def restore(manifests: list[Manifest], task_id: str, instance: str | None = None) -> list[dict]:
     """Restore a revoked task id in every instance (or the one named) that revoked it."""
-    rows = []
-    for _manifest, name, huey in hueys(manifests, instance):
-        if _storage_call(name, huey.restore_by_id, task_id):
-            rows.append({"instance": name, "task_id": task_id, "restored": True})
+    rows, notes = [], []
+    for _manifest, name, huey in hueys(manifests, instance, notes):
+        try:
+            if _storage_call(name, huey.restore_by_id, task_id):
+                rows.append({"instance": name, "task_id": task_id, "restored": True})
+        except OperationFailed as exc:
+            notes.append({"instance": name, "note": str(exc)})
     if not rows:
-        raise OperationFailed(f"task {task_id} is not revoked in any instance")
-    return rows
+        raise OperationFailed(f"task {task_id} is not revoked in any instance{_unsearched(notes)}")
+    return rows + notes
 
 
 def revoke_task(
@@ -165,21 +211,25 @@ def revoke_task(
     restore: bool = False,
 ) -> list[dict[str, Any]]:
     """Revoke (or restore) every run of a task, by name, in each instance that defines it."""
-    rows = []
-    for _manifest, name, huey in hueys(manifests, instance):
+    rows, notes = [], []
+    for _manifest, name, huey in hueys(manifests, instance, notes):
         if not _defines(huey, task_name):
             continue
-        if restore:
-            done = _storage_call(name, huey.restore_all, task_name)
-        else:
-            _storage_call(name, huey.revoke_all, task_name, until, once)
-            done = True
+        try:
+            if restore:
+                done = _storage_call(name, huey.restore_all, task_name)
+            else:
+                _storage_call(name, huey.revoke_all, task_name, until, once)
+                done = True
+        except OperationFailed as exc:
+            notes.append({"instance": name, "note": str(exc)})
+            continue
         rows.append(
             {"instance": name, "task": task_name, "restored" if restore else "revoked": done}
         )
     if not rows:
-        raise BadInput(f"no instance defines a task named {task_name!r}")
-    return rows
+        raise BadInput(f"no instance defines a task named {task_name!r}{_unsearched(notes)}")
+    return rows + notes
 
 
 def _defines(huey: Any, task_name: str) -> bool:
@@ -190,11 +240,11 @@ def _defines(huey: Any, task_name: str) -> bool:
     return True
 
 
-def _only_one(found: list[dict[str, Any]], task_id: str) -> None:
+def _only_one(found: list[dict[str, Any]], task_id: str, unsearched: str) -> None:
     if not found:
         raise OperationFailed(
             f"task {task_id} is not pending or scheduled in any instance; "
-            "pass --instance to revoke it there anyway"
+            f"pass --instance to revoke it there anyway{unsearched}"
         )
     if len({row["instance"] for row in found}) > 1:
         names = ", ".join(sorted({row["instance"] for row in found}))

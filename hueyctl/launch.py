@@ -15,7 +15,6 @@ from hueyctl.bind import bind, create_sqlite_directory
 from hueyctl.errors import HueyctlError
 from hueyctl.manifest import load
 from hueyctl.statedir import STATE_DIR_ENV
-from hueyctl.values import expand
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,10 +29,8 @@ def main(argv: list[str] | None = None) -> int:
         # only after `hueyctl down` and `hueyctl up`.
         manifest = load(path, state_dir=os.environ.get(STATE_DIR_ENV))
         instance = manifest.instance(name)
-        environment = manifest.environment(instance)
-        os.environ.update({k: expand(v, os.environ) for k, v in environment.items()})
         create_sqlite_directory(manifest, instance)
-        huey = bind(manifest, [name])[name]
+        huey = bind(manifest, [name])[name]  # sets the manifest's env first
     except HueyctlError as exc:
         print(f"hueyctl.launch: {exc}", file=sys.stderr)
         return exc.exit_code

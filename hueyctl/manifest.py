@@ -42,11 +42,14 @@ def load(
     path: str | os.PathLike,
     environ: Mapping[str, str] | None = None,
     state_dir: str | os.PathLike | None = None,
+    resolve: bool = True,
 ) -> Manifest:
     """Read and validate a manifest; raise ManifestError listing every problem.
 
     ``state_dir`` (relative to the current directory) replaces the manifest's own, so
-    one manifest can be deployed with its state elsewhere (``--state-dir``).
+    one manifest can be deployed with its state elsewhere (``--state-dir``). With
+    ``resolve`` false an unset ``${VAR}`` is no problem: commands that only look at a
+    deployment, or stop it, work from a shell without its secrets.
     """
     path = Path(path).expanduser().absolute()
     shown = str(path)
@@ -58,7 +61,9 @@ def load(
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         raise ManifestError([_yaml_problem(shown, exc)]) from None
-    checker = _Checker(shown, os.environ if environ is None else environ, state_dir)
+    if environ is None:
+        environ = os.environ
+    checker = _Checker(shown, environ if resolve else None, state_dir)
     manifest = checker.manifest(root, path)
     if checker.problems:
         raise ManifestError(checker.problems)
@@ -97,7 +102,10 @@ class _Checker:
     """Walks the YAML node tree, records line numbers and problems, builds the model."""
 
     def __init__(
-        self, file: str, environ: Mapping[str, str], override: str | os.PathLike | None
+        self,
+        file: str,
+        environ: Mapping[str, str] | None,
+        override: str | os.PathLike | None,
     ) -> None:
         self.file = file
         self.environ = environ
@@ -172,7 +180,7 @@ class _Checker:
         if message:
             self.problem(node, name, message)
             return None
-        if isinstance(value, str):
+        if isinstance(value, str) and self.environ is not None:
             for var in missing_variables(value, self.environ):
                 self.problem(node, name, f"${{{var}}} is not set in the environment")
         return value
@@ -283,8 +291,8 @@ class _Checker:
 
     def sqlite_directory(self, url: str, name: str) -> None:
         """A SQLite file's directory must exist or be one this user can create."""
-        if missing_variables(url, self.environ):
-            return  # reported already
+        if self.environ is None or missing_variables(url, self.environ):
+            return  # not resolving, or reported already
         file = sqlite_file(expand(url, self.environ), Path(self.file).parent)
         unusable = file and creatable_directory_problem(file.parent)
         if unusable:

@@ -10,6 +10,7 @@ from typing import Any
 
 from huey.consumer.options import ConsumerOptions
 from hueyctl.errors import BadInput
+from hueyctl.values import conceal, mask_url
 
 # The ConsumerOptions fields a manifest sets, with their type checks (the others,
 # logfile and quiet, belong to the command line: supervisord keeps the logs).
@@ -91,10 +92,11 @@ class Manifest:
         return {**self.env, **instance.env}
 
     def settings(self, instance: Instance) -> dict[str, Any]:
-        """Everything that shapes the instance's consumer, flat, to compare two deploys."""
+        """Everything that shapes the instance's consumer, flat, to compare two deploys;
+        env values and a storage password are digests, so the record holds no secret."""
         flat: dict[str, Any] = {
             "app": instance.app,
-            "storage": instance.storage,
+            "storage": mask_url(instance.storage, conceal),
             "startsecs": instance.startsecs,
         }
         flat.update((key, getattr(instance.options, key)) for key in CONSUMER_KEYS)
@@ -103,7 +105,7 @@ class Manifest:
         for s in instance.schedules:
             flat[f"schedules.{s.name}"] = f"{s.task} {s.cron}"
         for key, value in self.environment(instance).items():
-            flat[f"env.{key}"] = value
+            flat[f"env.{key}"] = conceal(value)
         flat["manifest"] = str(self.path)
         return flat
 

@@ -21,6 +21,24 @@ def cell(value: Any) -> str:
     return str(value).replace("\n", " ")
 
 
+def duration(seconds: float | None) -> str:
+    """``seconds`` as people read an uptime: 45s, 12m 05s, 3h 02m, 2d 04h."""
+    if seconds is None:
+        return "-"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days}d {hours:02d}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+
+
+# Columns shown in a form of their own in tables (JSON keeps the raw value).
+FORMATS = {"uptime": duration}
+
+
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
     """An aligned text table of ``rows``; ``columns`` picks and orders the keys."""
     if not rows:
@@ -28,7 +46,7 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) 
     if columns is None:  # every key any row has, in first-seen order
         keys = dict.fromkeys(k for row in rows for k in row if not k.startswith("_"))
         columns = list(keys)
-    cells = [[cell(row.get(c)) for c in columns] for row in rows]
+    cells = [[FORMATS.get(c, cell)(row.get(c)) for c in columns] for row in rows]
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
     lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
     lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in cells]

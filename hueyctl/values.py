@@ -5,16 +5,18 @@ A check returns None when the value is fine, else a message that says what to wr
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from huey.consumer.options import WORKER_TYPES
 from huey.crontab import parse_cron
+from hueyctl.errors import MissingVariable
 
 VERSION = 1
 STORAGE_SCHEMES = ("redis", "rediss", "unix", "sqlite")
@@ -38,8 +40,73 @@ _CONFIG_BREAKERS = {
 
 
 def expand(text: str, environ: Mapping[str, str]) -> str:
-    """Replace ``${VAR}`` with its value in ``environ`` and ``$$`` with ``$``."""
-    return VARIABLE.sub(lambda m: "$" if m.group(1) is None else environ[m.group(1)], text)
+    """Replace ``${VAR}`` with its value in ``environ`` and ``$$`` with ``$``;
+    MissingVariable names the first one ``environ`` lacks."""
+
+    def value(match: re.Match) -> str:
+        name = match.group(1)
+        if name is None:
+            return "$"
+        if name not in environ:
+            raise MissingVariable(name)
+        return environ[name]
+
+    return VARIABLE.sub(value, text)
+
+
+def expand_url(url: str, environ: Mapping[str, str]) -> str:
+    """``expand`` for a storage URL: a value that lands in the user, password or query
+    is percent-encoded, so a password holding ``/ # ? @`` stays a password. A variable
+    that is the whole URL, or sits in the host or path, is used as it is."""
+    secret = [span for span in (_userinfo(url), _query(url)) if span]
+
+    def value(match: re.Match) -> str:
+        raw = expand(match.group(0), environ)
+        inside = any(start <= match.start() < end for start, end in secret)
+        return quote(raw, safe="") if inside and match.group(1) else raw
+
+    return VARIABLE.sub(value, url)
+
+
+def mask_url(url: str, mask: Callable[[str], str] = lambda _: "***") -> str:
+    """``url`` with a literal password replaced by ``mask(password)``; a password
+    written only as ``${VAR}`` names a variable, not a secret, and stays."""
+    span = _userinfo(url)
+    if span is None:
+        return url
+    start, end = span
+    user, colon, password = url[start:end].partition(":")
+    if not colon or not VARIABLE.sub("", password):
+        return url
+    return f"{url[:start]}{user}:{mask(password)}{url[end:]}"
+
+
+def conceal(text: str) -> str:
+    """A digest of ``text`` to record instead of it (it may be a secret), so a change
+    is still seen; text made only of ``${VAR}`` names is kept as it is."""
+    if not VARIABLE.sub("", text):
+        return text
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# A "${VAR}" holds no URL delimiter, so an unexpanded URL splits where its value would.
+def _userinfo(url: str) -> tuple[int, int] | None:
+    """Where the ``user:password`` before the host lies in ``url``, if it has one."""
+    begin = url.find("://") + 3
+    if begin < 3:
+        return None
+    end = min((i for i in (url.find(c, begin) for c in "/?#") if i >= 0), default=len(url))
+    at = url.rfind("@", begin, end)
+    return (begin, at) if at >= 0 else None
+
+
+def _query(url: str) -> tuple[int, int] | None:
+    """Where the ``?query`` of ``url`` lies, if it has one."""
+    start = url.find("?")
+    if start < 0:
+        return None
+    end = url.find("#", start)
+    return (start, end if end >= 0 else len(url))
 
 
 def missing_variables(text: str, environ: Mapping[str, str]) -> list[str]:
@@ -81,7 +148,7 @@ def _check_storage(value: Any) -> str | None:
     if scheme == "sqlite" and not value.startswith("sqlite:///"):
         return f"{value!r}: write sqlite:///relative/to/manifest.db or sqlite:////absolute.db"
     if scheme not in STORAGE_SCHEMES or "://" not in value:
-        return f"unknown storage URL {value!r}; use one of " + ", ".join(
+        return f"unknown storage URL {mask_url(value)!r}; use one of " + ", ".join(
             f"{s}://" for s in STORAGE_SCHEMES
         )
     if scheme in ("redis", "rediss"):
