@@ -42,7 +42,7 @@ from hueyctl.params import (
     TaskId,
 )
 from hueyctl.starter import STARTER
-from hueyctl.target import consumers, deployments, required, single, subject
+from hueyctl.target import consumers, deployments, named, single, subject
 from hueyctl.values import mask_url
 
 
@@ -122,7 +122,7 @@ def validate(
     json: Json = False,
 ) -> None:
     """Check a manifest; print every problem with its file:line: field."""
-    model = single(required(manifest, manifest_option, project), None, state_dir, project, True)
+    model = named(manifest, manifest_option, project, state_dir, resolve=True)
     render.check(render.render(model), state.paths(model))
     if imports:
         check_imports(model)
@@ -142,7 +142,7 @@ def render_command(
     json: Json = False,
 ) -> None:
     """Print the supervisord.conf that `up` would write."""
-    model = single(required(manifest, manifest_option, project), None, state_dir, project)
+    model = named(manifest, manifest_option, project, state_dir)
     text = render.render(model)
     render.check(text, state.paths(model))
     emit([{"project": model.project, "config": text}], json, text=text.rstrip("\n"))
@@ -157,7 +157,7 @@ def plan(
     json: Json = False,
 ) -> None:
     """Show what `up` would change (add, restart with the fields that changed, remove)."""
-    model = single(required(manifest, manifest_option, project), None, state_dir, project)
+    model = named(manifest, manifest_option, project, state_dir)
     changes = deployment.changes(model)
     rows = [{"instance": c.instance, "action": c.action, "fields": list(c.fields)} for c in changes]
     emit(rows, json, text="\n".join(f"{c.instance}: {c.describe()}" for c in changes))
@@ -179,7 +179,7 @@ def up(
     With --foreground (for containers and systemd), hueyctl then stays until SIGTERM or
     SIGINT, and stops everything as `down` does before it exits.
     """
-    model = single(required(manifest, manifest_option, project), None, state_dir, project, True)
+    model = named(manifest, manifest_option, project, state_dir, resolve=True)
 
     def show(applied: deployment.Applied) -> None:
         changes, infos = applied

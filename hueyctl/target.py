@@ -66,12 +66,19 @@ def subject(manifest: Path | None, option: Path | None) -> Path | None:
     return manifest or option
 
 
-def required(manifest: Path | None, option: Path | None, project: str | None) -> Path | None:
-    """The manifest a command that changes or checks a deployment must be told about."""
+def named(
+    manifest: Path | None,
+    option: Path | None,
+    project: str | None,
+    state_dir: Path | None,
+    resolve: bool = False,
+) -> Manifest:
+    """The deployment a command that starts, checks or shows one must be told about:
+    by its manifest (the argument or -m) or by -p PROJECT."""
     path = subject(manifest, option)
     if path is None and project is None:
         raise BadInput("give the manifest (MANIFEST or -m MANIFEST) or -p PROJECT")
-    return path
+    return single(path, None, state_dir, project, resolve)
 
 
 def consumers(

@@ -40,6 +40,25 @@ def echo(word):
 '''
 
 
+def secret_project(directory: Path, project: str, env: str, redis: RedisServer) -> Path:
+    """The app that reads APP_MODE at import, and a manifest with ``env`` whose instance
+    ``alpha`` runs it on ``redis`` with the password read from ${REDIS_PASSWORD}."""
+    (directory / "secret_app.py").write_text(APP_NEEDING_ENV)
+    return write_manifest(
+        directory / "m.yaml",
+        f"""
+        version: 1
+        project: {project}
+        env: {env}
+        instances:
+          alpha:
+            app: "secret_app:huey"
+            storage: "redis://:${{REDIS_PASSWORD}}@127.0.0.1:{redis.port}/0"
+            startsecs: 1
+        """,
+    )
+
+
 def shell(*args: str, **variables: str) -> subprocess.CompletedProcess:
     """``hueyctl ARGS`` run as an operator would, from a shell with this environment
     (plus ``variables``)."""
@@ -189,20 +208,8 @@ def test_looking_and_stopping_need_no_secrets(
     fresh_imports: None,
     own_environ: None,
 ) -> None:
-    (tmp_path / "secret_app.py").write_text(APP_NEEDING_ENV)
-    path = write_manifest(
-        tmp_path / "m.yaml",
-        f"""
-        version: 1
-        project: secrets
-        env: {{APP_MODE: "on", SMTP_PASSWORD: "${{SMTP_PASSWORD}}", API_KEY: literal-key-123}}
-        instances:
-          alpha:
-            app: "secret_app:huey"
-            storage: "redis://:${{REDIS_PASSWORD}}@127.0.0.1:{locked_redis.port}/0"
-            startsecs: 1
-        """,
-    )
+    env = '{APP_MODE: "on", SMTP_PASSWORD: "${SMTP_PASSWORD}", API_KEY: literal-key-123}'
+    path = secret_project(tmp_path, "secrets", env, locked_redis)
     monkeypatch.setenv("REDIS_PASSWORD", PASSWORD)
     monkeypatch.setenv("SMTP_PASSWORD", "smtp-secret")
     where = state.paths(load(path))
@@ -269,19 +276,7 @@ def test_a_password_holding_url_delimiters_reaches_redis(
     fresh_imports: None,
     own_environ: None,
 ) -> None:
-    (tmp_path / "secret_app.py").write_text(APP_NEEDING_ENV)
-    path = write_manifest(
-        tmp_path / "m.yaml",
-        f"""
-        version: 1
-        project: encoded
-        env: {{APP_MODE: "${{MODE}}"}}
-        instances:
-          a:
-            app: "secret_app:huey"
-            storage: "redis://:${{REDIS_PASSWORD}}@127.0.0.1:{locked_redis.port}/0"
-        """,
-    )
+    path = secret_project(tmp_path, "encoded", '{APP_MODE: "${MODE}"}', locked_redis)
     monkeypatch.setenv("REDIS_PASSWORD", PASSWORD)
     monkeypatch.setenv("MODE", "checked")
     assert "APP_MODE" not in os.environ
