@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from . import records, revocation
+from .crontab import crontab
 from .exceptions import MessageError, UnknownTaskError
 from .execution import execute
 from .lock import LOCK_PREFIX, TaskLock
@@ -18,7 +19,23 @@ from .message import Message, decode, encode, read_all
 from .result import EMPTY, TaskResultWrapper
 from .serializer import Serializer
 from .storage import BaseStorage, MemoryStorage, RedisStorage, SqliteStorage, storage_from_url
-from .task import PeriodicQueueTask, QueueTask, TaskWrapper, utcnow
+from .storage.base import check_name
+from .task import HAND_WRITTEN, PeriodicQueueTask, QueueTask, TaskWrapper, utcnow
+
+# What huey 1.x applications import from huey.api: the classes and helpers of the reference.
+__all__ = [
+    "BaseStorage",
+    "Huey",
+    "MemoryHuey",
+    "PeriodicQueueTask",
+    "QueueTask",
+    "RedisHuey",
+    "SqliteHuey",
+    "TaskLock",
+    "TaskResultWrapper",
+    "TaskWrapper",
+    "crontab",
+]
 
 logger = logging.getLogger("huey")
 
@@ -33,7 +50,8 @@ class Huey:
     Storage is picked by ``url`` (``redis://``, ``rediss://``, ``unix://``,
     ``sqlite:///path``, ``memory://``), by an explicit ``storage`` object, or by the
     class's backend (SQLite in ``huey.db``: no server needed). It is created on first
-    use, so building a Huey connects to nothing. ``secret`` turns on HMAC-signed
+    use, so building a Huey connects to nothing. ``name`` keys its storage, so it holds
+    only letters, digits, ``_``, ``.`` and ``-``. ``secret`` turns on HMAC-signed
     messages and results, bound to this instance's name. ``blocking`` is kept for
     compatibility: workers always wait on the queue's own wake-up signal, never on a
     fixed poll interval.
@@ -60,7 +78,7 @@ class Huey:
         secret: str | bytes | None = None,
         **storage_kwargs: Any,
     ) -> None:
-        self.name = name
+        self.name = check_name(name)
         self.result_store = result_store
         self.events = events
         self.store_none = store_none
@@ -151,11 +169,12 @@ class Huey:
         self._registry[task_class.name] = task_class
 
     def task_class(self, name: str) -> type[QueueTask]:
-        """The registered class named ``name``; UnknownTaskError if none."""
-        try:
-            return self._registry[name]
-        except KeyError:
-            raise UnknownTaskError(f"task {name!r} is not registered in this process") from None
+        """The class registered as ``name``, else the hand-written QueueTask subclass of
+        that name imported in this process; UnknownTaskError if none."""
+        task_class = self._registry.get(name) or HAND_WRITTEN.get(name)
+        if task_class is None:
+            raise UnknownTaskError(f"task {name!r} is not registered in this process")
+        return task_class
 
     def periodic_tasks(self) -> list[type[PeriodicQueueTask]]:
         return [c for c in self._registry.values() if issubclass(c, PeriodicQueueTask)]

@@ -54,14 +54,20 @@ class _TaskClass(type):
         return f"{cls.__module__}.{cls.__name__}"
 
 
+#: Task classes written by hand (no ``func``), by name: a consumer runs them once their
+#: module is imported, as huey 1.x did, without the application registering them.
+HAND_WRITTEN: dict[str, type[QueueTask]] = {}
+
+
 class QueueTask(metaclass=_TaskClass):
     """One execution of a task; subclasses made by TaskWrapper call the user function.
 
     ``data`` is ``(args, kwargs)`` for decorated functions. A subclass written by hand
-    overrides :meth:`execute` and may carry any picklable ``data``.
+    overrides :meth:`execute` and may carry any picklable ``data``; unless it sets
+    ``name`` it is named ``module.QualifiedClassName``, so two never share a name.
     """
 
-    #: Registry name: stable and unique per module and function.
+    #: Registry name: stable and unique per module and function (or class).
     name: ClassVar[str] = "huey.task.QueueTask"
     default_retries: ClassVar[int] = 0
     default_retry_delay: ClassVar[float] = 0
@@ -84,6 +90,13 @@ class QueueTask(metaclass=_TaskClass):
         self.retries = self.default_retries if retries is None else retries
         self.retry_delay = self.default_retry_delay if retry_delay is None else retry_delay
         self.on_complete = on_complete
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:
+            cls.name = f"{cls.__module__}.{cls.__qualname__}"
+        if cls.func is None:
+            HAND_WRITTEN[cls.name] = cls
 
     def execute(self) -> Any:
         """Run the task and return its value."""

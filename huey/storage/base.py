@@ -11,8 +11,17 @@ from __future__ import annotations
 import calendar
 import contextlib
 import datetime
+import re
 import time
 from collections.abc import Iterator, Sequence
+
+from huey.exceptions import ConfigurationError
+
+# Names become part of Redis keys (``huey:{name}:queue``, where braces are the cluster
+# hash tag and colons separate fields), of glob patterns and of URLs: so no braces,
+# colons, wildcards, slashes or whitespace, and a name cannot be a prefix-plus-field of
+# another (``a`` vs ``a}:x``).
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
 
 
 def to_score(timestamp: datetime.datetime) -> float:
@@ -20,6 +29,16 @@ def to_score(timestamp: datetime.datetime) -> float:
     if timestamp.tzinfo is not None:
         timestamp = timestamp.astimezone(datetime.timezone.utc).replace(tzinfo=None)
     return calendar.timegm(timestamp.timetuple()) + timestamp.microsecond / 1e6
+
+
+def check_name(name: str) -> str:
+    """Return ``name`` if it is safe as an instance name; ConfigurationError if not."""
+    if not isinstance(name, str) or not _SAFE_NAME.fullmatch(name):
+        raise ConfigurationError(
+            f"Huey name {name!r} is not allowed: use 1 to 100 letters, digits, '_', '.' or '-' "
+            "(not starting with '.' or '-'), so no two instances can share storage keys"
+        )
+    return name
 
 
 class BaseStorage:
@@ -34,7 +53,7 @@ class BaseStorage:
     blocking: bool = True
 
     def __init__(self, name: str = "huey", **storage_kwargs: object) -> None:
-        self.name = name
+        self.name = check_name(name)
 
     # -- queue ------------------------------------------------------------------
     def enqueue(self, data: bytes) -> None:

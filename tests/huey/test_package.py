@@ -38,3 +38,16 @@ def test_exception_tree_keeps_control_flow_outside_huey_exception():
 def test_task_exception_carries_metadata():
     error = exceptions.TaskException({"error": "ValueError('x')", "task_id": "1"})
     assert str(error) == "ValueError('x')" and error.metadata["task_id"] == "1"
+
+
+
+def test_huey_api_exposes_what_the_reference_shows_there():
+    # huey 1.x applications write `from huey.api import crontab, Huey, QueueTask, ...`.
+    from huey import api
+    from huey.api import crontab
+
+    reference = {"Huey", "TaskWrapper", "QueueTask", "PeriodicQueueTask", "TaskResultWrapper"}
+    reference |= {"crontab", "BaseStorage", "RedisHuey", "SqliteHuey", "TaskLock"}
+    assert reference <= set(api.__all__)
+    assert [name for name in api.__all__ if not hasattr(api, name)] == []
+    assert crontab is huey.crontab and api.TaskResultWrapper is huey.TaskResultWrapper
