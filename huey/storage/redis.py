@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
 from redis.backoff import ExponentialBackoff
@@ -43,9 +44,13 @@ _NOTIFY_TTL = 10
 _RECEIPT_TTL = 10
 # How long a first wait_schedule_change waits for Redis to confirm its subscription.
 _CONFIRM_WAIT = 5.0
-# The longest single blocking command (longer waits repeat it): redis-py's default
-# socket timeout is 5 s.
+# The longest single blocking command by default (longer waits repeat it): redis-py's
+# default socket timeout is 5 s. huey 1.x called it ``read_timeout``.
 _LONGEST_BLOCK = 1.0
+# How many failures the error store keeps by default, newest first (as huey 1.x).
+_MAX_ERRORS = 1000
+# Storage options a redis:// URL may carry in its query, beside redis-py's own.
+_URL_OPTIONS = {"max_errors": int, "read_timeout": float}
 _Method = TypeVar("_Method", bound=Callable[..., Any])
 
 
@@ -99,8 +104,31 @@ def _make_client(
     return client
 
 
+def _split_url_options(url: str | None) -> tuple[str | None, dict[str, Any]]:
+    """Take our own options (``?max_errors=100&read_timeout=2``) out of a redis:// URL."""
+    if url is None:
+        return None, {}
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    options = {}
+    for key, value in query:
+        if key in _URL_OPTIONS:
+            try:
+                options[key] = _URL_OPTIONS[key](value)
+            except ValueError:
+                message = f"Redis URL option {key}={value!r} is not a number"
+                raise ConfigurationError(message) from None
+    rest = urlencode([(k, v) for k, v in query if k not in _URL_OPTIONS])
+    return urlunsplit(parts._replace(query=rest)), options
+
+
 class RedisStorage(BaseStorage):
-    """Blocking Redis storage; ``batch()`` sends the block's writes in one pipeline."""
+    """Blocking Redis storage; ``batch()`` sends the block's writes in one pipeline.
+
+    As in huey 1.x, ``max_errors`` bounds the error store (the newest N are kept; None
+    keeps all) and ``read_timeout`` is the longest one blocking read waits before it is
+    repeated; both may also come as query parameters of ``url``.
+    """
 
     blocking = True
 
@@ -110,9 +138,20 @@ class RedisStorage(BaseStorage):
         url: str | None = None,
         connection_pool: redis.ConnectionPool | None = None,
         client: redis.Redis | None = None,
+        max_errors: int | None = _MAX_ERRORS,
+        read_timeout: float = _LONGEST_BLOCK,
         **redis_kwargs: Any,
     ) -> None:
         super().__init__(name)
+        url, url_options = _split_url_options(url)
+        max_errors = url_options.get("max_errors", max_errors)
+        read_timeout = url_options.get("read_timeout", read_timeout)
+        if max_errors is not None and max_errors < 1:
+            raise ConfigurationError(f"max_errors must be at least 1 (or None), not {max_errors}")
+        if read_timeout <= 0:
+            raise ConfigurationError(f"read_timeout must be positive, not {read_timeout}")
+        self.max_errors = max_errors
+        self.read_timeout = read_timeout
         self._owns_pool = client is None and connection_pool is None
         self._client = _make_client(url, connection_pool, client, redis_kwargs)
         params = self._client.get_connection_kwargs()
@@ -173,12 +212,12 @@ class RedisStorage(BaseStorage):
 
     def _blocking_move(self, source: str, destination: str, timeout: float) -> tuple:
         """The command moving the right end of ``source`` to the left of ``destination``,
-        waiting up to ``timeout`` (at most _LONGEST_BLOCK) for one."""
+        waiting up to ``timeout`` (at most ``read_timeout``) for one."""
         if self._has_blmove is None:
             version = str(self._client.info("server")["redis_version"])
             self._has_blmove = tuple(int(part) for part in version.split(".")[:2]) >= (6, 2)
         # Redis reads a 0 timeout as "forever" and truncates to milliseconds.
-        block = min(max(timeout, 0.001), _LONGEST_BLOCK)
+        block = min(max(timeout, 0.001), self.read_timeout)
         if self._has_blmove:
             return ("BLMOVE", source, destination, "RIGHT", "LEFT", block)
         return ("BRPOPLPUSH", source, destination, block)
@@ -421,7 +460,12 @@ class RedisStorage(BaseStorage):
     # -- errors -----------------------------------------------------------------
     @_unavailable
     def put_error(self, metadata: bytes) -> None:
-        self._write(("LPUSH", self._errors, metadata))
+        if self.max_errors is None:
+            self._write(("LPUSH", self._errors, metadata))
+        else:
+            self._write(
+                ("LPUSH", self._errors, metadata), ("LTRIM", self._errors, 0, self.max_errors - 1)
+            )
 
     @_unavailable
     def get_errors(self, limit: int | None = None, offset: int = 0) -> list[bytes]:

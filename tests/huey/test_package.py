@@ -40,7 +40,6 @@ def test_task_exception_carries_metadata():
     assert str(error) == "ValueError('x')" and error.metadata["task_id"] == "1"
 
 
-
 def test_huey_api_exposes_what_the_reference_shows_there():
     # huey 1.x applications write `from huey.api import crontab, Huey, QueueTask, ...`.
     from huey import api

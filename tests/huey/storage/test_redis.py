@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from huey import Huey
 from huey.exceptions import ConfigurationError, StorageUnavailable
 from huey.storage import RedisStorage
 
@@ -192,3 +193,40 @@ def test_a_server_lost_during_a_blocking_call_raises(store, redis_server, in_thr
     finally:
         redis_server.start()
     assert store.fetch("c1", 0.01) is None
+
+
+@pytest.mark.parametrize("through", ["kwargs", "url"])
+def test_max_errors_keeps_the_newest_errors(redis_server, through) -> None:
+    redis_server.start()
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    if through == "kwargs":
+        huey = Huey(name, url=redis_server.url, max_errors=3)
+    else:
+        huey = Huey(name, url=f"{redis_server.url}?max_errors=3")
+    for n in range(5):
+        huey.record_error({"error": f"e{n}"})
+    assert [e["error"] for e in huey.errors()] == ["e4", "e3", "e2"]
+    huey.flush()
+    huey.storage.close()
+
+
+def test_read_timeout_bounds_each_blocking_read(redis_server) -> None:
+    redis_server.start()
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    for storage in (
+        RedisStorage(name, url=redis_server.url, read_timeout=0.25),
+        RedisStorage(name, url=f"{redis_server.url}?read_timeout=0.25"),
+    ):
+        assert storage.read_timeout == 0.25
+        assert storage._blocking_move("a", "b", timeout=10)[-1] == 0.25
+        assert storage.fetch_many("c", 1, timeout=0.5) == []
+        storage.close()
+    assert RedisStorage(name, url=redis_server.url).read_timeout == 1.0
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"max_errors": 0}, {"read_timeout": 0}, {"url": "redis://127.0.0.1/0?max_errors=x"}]
+)
+def test_bad_storage_options_are_refused(kwargs) -> None:
+    with pytest.raises(ConfigurationError):
+        RedisStorage("x", **kwargs)
