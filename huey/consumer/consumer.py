@@ -1,9 +1,10 @@
 """The consumer: starts workers, the scheduler and heartbeats; acts on signals;
-replaces dead workers; on stop, gives running tasks time and requeues the rest."""
+replaces dead or stuck workers; on stop, gives running tasks time and requeues the rest."""
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import os
 import signal
@@ -17,7 +18,7 @@ from .environment import Environment, Handle, environment
 from .options import ConsumerOptions
 from .recovery import Recovery
 from .scheduler import Scheduler
-from .worker import Worker
+from .worker import Pulse, Worker
 
 if TYPE_CHECKING:
     from ..api import Huey
@@ -39,7 +40,8 @@ class Consumer:
         self.environment: Environment = environment(self.options.worker_type)
         self.consumer_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._threads_stop = threading.Event()
-        self._workers: dict[str, tuple[Handle, Any]] = {}
+        self._workers: dict[str, tuple[Handle, Any, Pulse]] = {}
+        self._worker_numbers = itertools.count()  # a replaced stuck thread keeps its id
         self._services: list[threading.Thread] = []
         self._stop_requested = 0
         self._restart_requested = False
@@ -91,6 +93,7 @@ class Consumer:
         if threading.current_thread() is threading.main_thread():
             self._install_signal_handlers()
         self.start()
+        next_check = time.monotonic() + self.options.health_check_interval
         try:
             while self._stop_requested == 0:
                 time.sleep(0.1)
@@ -99,7 +102,9 @@ class Consumer:
                     logger.info("SIGHUP: restarting workers")
                     self._stop_workers()
                     self._start_workers()
-                self.check_workers()
+                if self.options.check_worker_health and time.monotonic() >= next_check:
+                    self.check_workers(time.time())
+                    next_check = time.monotonic() + self.options.health_check_interval
         finally:
             self.stop(graceful=True)
 
@@ -116,37 +121,55 @@ class Consumer:
             thread.join(2)
         logger.info("consumer %s stopped", self.consumer_id)
 
-    def check_workers(self) -> None:
-        """Replace workers that died; their in-flight tasks go back on the queue first."""
-        for worker_id, (handle, _) in list(self._workers.items()):
-            if not handle.is_alive() and self._running:
+    def check_workers(self, now: float) -> None:
+        """The health check at ``now`` (epoch seconds): replace workers that died, and
+        those silent for ``stuck_timeout`` outside a task (a storage call that never
+        returns, a stopped process). What they held goes back on the queue."""
+        for worker_id, (handle, stop, pulse) in list(self._workers.items()):
+            if not self._running:
+                return
+            if handle.is_alive():
+                if not pulse.stale(now, self.options.stuck_timeout):
+                    continue
+                logger.error("worker %s is stuck outside a task; replacing it", worker_id)
+                stop.set()
+                self.environment.kill(handle)
+                if handle.is_alive():  # a thread cannot be killed: it leaves with its id,
+                    del self._workers[worker_id]  # whose heartbeat stops, so what it
+                    self._spawn_worker(self._new_worker_id())  # holds is requeued later
+                    continue
+            else:
                 logger.error("worker %s died; requeueing its task and replacing it", worker_id)
-                self.huey.storage.requeue(worker_id)
-                self._spawn_worker(worker_id)
+            self.huey.storage.requeue(worker_id)
+            self._spawn_worker(worker_id)
 
     # -- workers ------------------------------------------------------------------------
     def _start_workers(self) -> None:
-        for index in range(self.options.workers):
-            self._spawn_worker(f"{self.consumer_id}:{index}")
+        for _ in range(self.options.workers):
+            self._spawn_worker(self._new_worker_id())
+
+    def _new_worker_id(self) -> str:
+        return f"{self.consumer_id}:{next(self._worker_numbers)}"
 
     def _spawn_worker(self, worker_id: str) -> None:
         stop = self.environment.event()
         worker = Worker(self.huey, worker_id, stop, self.options.utc)
-        self._workers[worker_id] = (self.environment.spawn(worker.loop, worker_id), stop)
+        handle = self.environment.spawn(worker.loop, worker_id)
+        self._workers[worker_id] = (handle, stop, worker.pulse)
 
     def _stop_workers(self, timeout: float | None = None) -> None:
         """Flag every worker, wait up to ``timeout``, requeue what is still in flight."""
         timeout = self.options.shutdown_timeout if timeout is None else timeout
-        for _, stop in self._workers.values():
+        for _, stop, _ in self._workers.values():
             stop.set()
         deadline = time.monotonic() + timeout
-        for handle, _ in self._workers.values():
+        for handle, _, _ in self._workers.values():
             while handle.is_alive() and self._stop_requested < 2:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
                 handle.join(min(remaining, 0.1))
-        for worker_id, (handle, _) in self._workers.items():
+        for worker_id, (handle, _, _) in self._workers.items():
             if handle.is_alive():
                 logger.warning("worker %s still busy at stop; what it holds is requeued", worker_id)
                 self.environment.kill(handle)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 WORKER_TYPES = ("thread", "process", "greenlet")
@@ -21,6 +22,9 @@ class ConsumerOptions:
     utc: bool = True
     shutdown_timeout: float = 30.0
     heartbeat_timeout: float = 30.0
+    check_worker_health: bool = True
+    health_check_interval: float = 1.0
+    stuck_timeout: float = 60.0
     flush_locks: bool = False
     logfile: str | None = None
     verbose: bool = False
@@ -31,14 +35,28 @@ class ConsumerOptions:
 class Flag:
     """One command-line flag bound to a ConsumerOptions field."""
 
-    field: str
+    field: str  # a ConsumerOptions field, or the name a flag without effect is parsed to
     names: tuple[str, ...]
     help: str
     action: str = "store"  # "store", "store_true" or "store_false"
-    type: type | None = None
+    type: Callable[[str], object] | None = None
     choices: tuple[str, ...] | None = None
     metavar: str | None = None
 
+
+def positive(text: str) -> float:
+    """A number of seconds greater than zero, for argparse."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
+
+
+_BLOCKING = "workers wait on the queue instead of polling it"
+_PRECISE = "the scheduler sleeps until the next due time"
 
 FLAGS: tuple[Flag, ...] = (
     Flag(
@@ -82,6 +100,37 @@ FLAGS: tuple[Flag, ...] = (
         metavar="SECONDS",
     ),
     Flag(
+        "health_check_interval",
+        ("-c", "--health-check-interval"),
+        "seconds between checks that replace dead workers and workers stuck outside a task",
+        type=positive,
+        metavar="SECONDS",
+    ),
+    Flag(
+        "check_worker_health",
+        ("-C", "--disable-health-check"),
+        "never replace dead or stuck workers",
+        action="store_false",
+    ),
+    Flag(
+        "stuck_timeout",
+        ("--stuck-timeout",),
+        "a worker whose loop is silent this long outside a task is stuck and replaced",
+        type=positive,
+        metavar="SECONDS",
+    ),
+    *(
+        Flag(
+            field, names, f"accepted for huey 1.x scripts; no effect: {why}", type=float, metavar=m
+        )
+        for field, names, m, why in (
+            ("initial_delay", ("-d", "--delay"), "SECONDS", _BLOCKING),
+            ("max_delay", ("-m", "--max-delay"), "SECONDS", _BLOCKING),
+            ("backoff", ("-b", "--backoff"), "FACTOR", _BLOCKING),
+            ("scheduler_interval", ("-s", "--scheduler-interval"), "SECONDS", _PRECISE),
+        )
+    ),
+    Flag(
         "flush_locks",
         ("-f", "--flush-locks"),
         "release every lock_task lock at startup",
@@ -101,7 +150,7 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
             "dest": flag.field,
             "help": flag.help,
             "action": flag.action,
-            "default": getattr(defaults, flag.field),
+            "default": getattr(defaults, flag.field, None),
         }
         if flag.action == "store":
             kwargs.update(type=flag.type, choices=flag.choices, metavar=flag.metavar)

@@ -19,6 +19,7 @@ import datetime
 import logging
 import time
 from collections import deque
+from multiprocessing.sharedctypes import RawValue
 from typing import TYPE_CHECKING, Protocol
 
 from .. import events
@@ -48,6 +49,26 @@ def consumer_clock(utc: bool) -> datetime.datetime:
     return utcnow() if utc else datetime.datetime.now()
 
 
+class Pulse:
+    """When a worker's loop last came around (epoch seconds; 0 while it runs a task), in
+    memory a forked worker shares with its consumer: the health check tells a worker stuck
+    in a storage call from a busy one by it."""
+
+    def __init__(self) -> None:
+        self._seen = RawValue("d", time.time())
+
+    def beat(self) -> None:
+        self._seen.value = time.time()
+
+    def busy(self) -> None:
+        self._seen.value = 0.0
+
+    def stale(self, now: float, after: float) -> bool:
+        """Silent for more than ``after`` seconds at ``now``, and not running a task."""
+        seen = self._seen.value
+        return seen != 0.0 and now - seen > after
+
+
 class Worker:
     """Runs tasks until ``stop`` is set; :meth:`step` runs one message."""
 
@@ -73,10 +94,12 @@ class Worker:
         self._held: deque[bytes] = deque()  # fetched, not started yet (in flight under our id)
         self._fetched_at = 0.0  # time.monotonic() of the last fetch
         self._opened: tuple[QueueTask, Opening] | None = None  # the first held, announced
+        self.pulse = Pulse()
 
     def loop(self) -> None:
         logger.debug("worker %s started", self.worker_id)
         while not self.stop.is_set() or self._opened is not None:  # an opened task runs
+            self.pulse.beat()
             self.step()
         if self._held:
             try:
@@ -161,6 +184,7 @@ class Worker:
             self.huey.storage.ack(self.worker_id, data)
             self._opened = self._open_next(now)
 
+        self.pulse.busy()
         return execute(self.huey, task, now, finish=finish, opening=opening)
 
     def _open_next(self, now: datetime.datetime) -> tuple[QueueTask, Opening] | None:

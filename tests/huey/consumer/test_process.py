@@ -3,6 +3,7 @@ crashes, signals, restarts of Redis, poisoned messages, the global scheduler."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -232,8 +233,9 @@ def test_dead_worker_process_is_replaced_and_its_task_requeued(app):
     procapp, start, marks = app
     consumer = start("-w", "1", "-k", "process")
     result = procapp.slow(1.0, "worker-killed")
-    assert wait_until(lambda: (marks / "worker-killed.started").exists())
-    worker_pid = int((marks / "worker-killed.started").read_text())
+    started = marks / "worker-killed.started"
+    assert wait_until(lambda: started.exists() and started.read_text())  # written, not just made
+    worker_pid = int(started.read_text())
     assert worker_pid != consumer.process.pid
     os.kill(worker_pid, signal.SIGKILL)
     assert result.get(blocking=True, timeout=30) == "worker-killed"
@@ -291,3 +293,33 @@ def test_process_workers_exit_when_their_consumer_is_killed(app):
         return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
 
     assert wait_until(lambda: all(gone(pid) for pid in children), 10)
+
+
+def test_a_stopped_worker_process_is_replaced_by_the_health_check(app):
+    procapp, start, _ = app
+    consumer = start("-w", "1", "-k", "process", "-s", "10", "-c", "0.2", "--stuck-timeout", "3")
+    worker_pid = procapp.pid().get(blocking=True, timeout=20)
+    assert wait_until(lambda: Path(f"/proc/{worker_pid}/stat").read_text().split()[2] == "S")
+    time.sleep(0.5)  # back in its fetch, not between a task's result and its next loop
+    os.kill(worker_pid, signal.SIGSTOP)  # frozen, alive: the worker is stuck
+    try:
+        assert procapp.add(2, 3).get(blocking=True, timeout=30) == 5
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(worker_pid, signal.SIGKILL)
+    assert "is stuck outside a task; replacing it" in consumer.output()
+
+
+def test_disable_health_check_leaves_a_dead_worker_dead(app):
+    procapp, start, _ = app
+    consumer = start("-w", "1", "-k", "process", "-C", "-c", "0.2")
+    worker_pid = procapp.pid().get(blocking=True, timeout=20)
+    os.kill(worker_pid, signal.SIGKILL)
+
+    def replaced() -> bool:
+        ps = ["pgrep", "-P", str(consumer.process.pid)]
+        children = subprocess.run(ps, capture_output=True, text=True).stdout.split()
+        return any(int(pid) != worker_pid for pid in children)
+
+    assert not wait_until(replaced, timeout=3)
+    assert "died" not in consumer.output()

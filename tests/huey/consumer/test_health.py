@@ -1,0 +1,52 @@
+"""The worker health check: dead workers and workers stuck outside a task are replaced;
+a worker running a long task is left alone. ``check_workers(now)`` drives the clock."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from huey.bin.huey_consumer import build_parser
+from huey.consumer.options import ConsumerOptions, options_from_namespace
+from tests.waiting import wait_until
+
+
+def test_an_idle_worker_silent_past_the_stuck_timeout_is_replaced(huey, consumer):
+    @huey.task()
+    def add(a, b):
+        return a + b
+
+    c = consumer(workers=2, stuck_timeout=30)
+    before = dict(c._workers)
+    c.check_workers(time.time())
+    assert c._workers == before  # idle workers come around every second: healthy
+    c.check_workers(time.time() + 60)  # as if their loops had been silent for a minute
+    assert set(c._workers).isdisjoint(before)
+    assert len(c._workers) == 2
+    assert wait_until(lambda: not any(handle.is_alive() for handle, _, _ in before.values()))
+    assert add(1, 2).get(blocking=True, timeout=20) == 3
+
+
+def test_a_worker_running_a_long_task_is_not_stuck(huey, consumer):
+    started, release = threading.Event(), threading.Event()
+
+    @huey.task()
+    def long_task():
+        started.set()
+        release.wait(20)
+        return "done"
+
+    c = consumer(workers=1, stuck_timeout=30)
+    result = long_task()
+    assert started.wait(20)
+    before = dict(c._workers)
+    c.check_workers(time.time() + 3600)
+    assert c._workers == before
+    release.set()
+    assert result.get(blocking=True, timeout=20) == "done"
+
+
+def test_every_flag_of_the_1x_consumer_is_accepted():
+    flags = ["-d", "0.1", "-m", "10", "-b", "1.15", "-s", "10", "-c", "60", "-C", "-u"]
+    options = options_from_namespace(build_parser().parse_args(["app.huey", *flags]))
+    assert options == ConsumerOptions(health_check_interval=60, check_worker_health=False)
