@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
+from huey.bin.huey_consumer import run_consumer
 from hueyctl.bind import bind, create_sqlite_directory
 from hueyctl.errors import HueyctlError
 from hueyctl.manifest import load
 from hueyctl.statedir import STATE_DIR_ENV
+
+if TYPE_CHECKING:
+    from huey import Huey
+    from hueyctl.manifest import Manifest
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,21 +36,27 @@ def main(argv: list[str] | None = None) -> int:
         manifest = load(path, state_dir=os.environ.get(STATE_DIR_ENV))
         instance = manifest.instance(name)
         create_sqlite_directory(manifest, instance)
-        huey = bind(manifest, [name])[name]  # sets the manifest's env first
     except HueyctlError as exc:
-        print(f"hueyctl.launch: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return _refuse(exc, exc.exit_code)
     except OSError as exc:  # the SQLite directory could not be created
-        print(f"hueyctl.launch: {exc}", file=sys.stderr)
-        return 1
+        return _refuse(exc, 1)
+    # bind() sets the manifest's env and imports the app: run_consumer calls it after
+    # gevent's patching.
+    return run_consumer(instance.options, lambda: _bound(manifest, name), "hueyctl.launch")
 
-    from huey.bin.huey_consumer import configure_logging
-    from huey.consumer import Consumer
 
-    options = instance.options
-    configure_logging(options)
-    Consumer.from_options(huey, options).run()
-    return 0
+def _bound(manifest: Manifest, name: str) -> Huey:
+    """The instance's Huey object; a problem importing it exits with one line and its code."""
+    try:
+        return bind(manifest, [name])[name]
+    except HueyctlError as exc:
+        raise SystemExit(_refuse(exc, exc.exit_code)) from None
+
+
+def _refuse(error: Exception, exit_code: int) -> int:
+    """Say why the consumer cannot start, in one line; return the exit code."""
+    print(f"hueyctl.launch: {error}", file=sys.stderr)
+    return exit_code
 
 
 if __name__ == "__main__":

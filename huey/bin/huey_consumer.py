@@ -7,7 +7,7 @@ import importlib
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from huey.consumer.options import ConsumerOptions, add_flags, options_from_namespace
 
@@ -57,26 +57,33 @@ def configure_logging(options: ConsumerOptions) -> None:
     root.setLevel(level)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    options = options_from_namespace(args)
+def run_consumer(options: ConsumerOptions, load_app: Callable[[], object], what: str) -> int:
+    """Start a consumer process: the one way, for huey_consumer and hueyctl's launcher.
+
+    Greenlet workers need gevent's monkey patching before the application is imported
+    (``load_app``), so its sockets and sleeps yield; then logging, then the consumer.
+    """
     if options.worker_type == "greenlet":
         try:
             from gevent import monkey
         except ImportError:
-            raise SystemExit(
-                "huey_consumer: -k greenlet needs gevent: pip install 'huey-ng[gevent]'"
-            ) from None
+            message = f"{what}: greenlet workers need gevent: pip install 'huey-ng[gevent]'"
+            raise SystemExit(message) from None
         monkey.patch_all()
     from huey.api import Huey
     from huey.consumer import Consumer
 
-    huey = load_huey(args.huey)
+    huey = load_app()
     if not isinstance(huey, Huey):
-        raise SystemExit(f"huey_consumer: {args.huey!r} is a {type(huey).__name__}, not a Huey")
+        raise SystemExit(f"{what}: the app is a {type(huey).__name__}, not a Huey")
     configure_logging(options)
     Consumer.from_options(huey, options).run()
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_consumer(options_from_namespace(args), lambda: load_huey(args.huey), "huey_consumer")
 
 
 if __name__ == "__main__":
