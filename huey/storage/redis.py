@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode
 
 import redis
 from redis.backoff import ExponentialBackoff
@@ -106,20 +106,20 @@ def _make_client(
 
 def _split_url_options(url: str | None) -> tuple[str | None, dict[str, Any]]:
     """Take our own options (``?max_errors=100&read_timeout=2``) out of a redis:// URL."""
-    if url is None:
-        return None, {}
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True)
+    base, _, query = (url or "").partition("?")
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if not any(key in _URL_OPTIONS for key, _ in pairs):
+        return url, {}
     options = {}
-    for key, value in query:
+    for key, value in pairs:
         if key in _URL_OPTIONS:
             try:
                 options[key] = _URL_OPTIONS[key](value)
             except ValueError:
                 message = f"Redis URL option {key}={value!r} is not a number"
                 raise ConfigurationError(message) from None
-    rest = urlencode([(k, v) for k, v in query if k not in _URL_OPTIONS])
-    return urlunsplit(parts._replace(query=rest)), options
+    rest = urlencode([(k, v) for k, v in pairs if k not in _URL_OPTIONS])
+    return f"{base}?{rest}" if rest else base, options
 
 
 class RedisStorage(BaseStorage):

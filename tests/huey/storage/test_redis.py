@@ -230,3 +230,9 @@ def test_read_timeout_bounds_each_blocking_read(redis_server) -> None:
 def test_bad_storage_options_are_refused(kwargs) -> None:
     with pytest.raises(ConfigurationError):
         RedisStorage("x", **kwargs)
+
+
+def test_options_leave_the_rest_of_a_unix_url_intact() -> None:
+    storage = RedisStorage("x", url="unix:///tmp/redis.sock?db=2&max_errors=7")
+    assert (storage.where, storage.max_errors) == ("/tmp/redis.sock", 7)
+    assert storage._client.get_connection_kwargs()["db"] == 2
