@@ -41,7 +41,7 @@ class Consumer:
         self.consumer_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._threads_stop = threading.Event()
         self._workers: dict[str, tuple[Handle, Any, Pulse]] = {}
-        self._worker_numbers = itertools.count()  # a replaced stuck thread keeps its id
+        self._worker_numbers = itertools.count()  # ids are never reused (see check_workers)
         self._services: list[threading.Thread] = []
         self._stop_requested = 0
         self._restart_requested = False
@@ -134,9 +134,11 @@ class Consumer:
                 logger.error("worker %s is stuck outside a task; replacing it", worker_id)
                 stop.set()
                 self.environment.kill(handle)
-                if handle.is_alive():  # a thread cannot be killed: it leaves with its id,
-                    del self._workers[worker_id]  # whose heartbeat stops, so what it
-                    self._spawn_worker(self._new_worker_id())  # holds is requeued later
+                if handle.is_alive():
+                    # A thread cannot be killed: it keeps its id, whose heartbeat stops
+                    # now, so what it holds is requeued once that heartbeat expires.
+                    del self._workers[worker_id]
+                    self._spawn_worker(self._new_worker_id())
                     continue
             else:
                 logger.error("worker %s died; requeueing its task and replacing it", worker_id)

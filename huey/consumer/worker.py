@@ -50,9 +50,10 @@ def consumer_clock(utc: bool) -> datetime.datetime:
 
 
 class Pulse:
-    """When a worker's loop last came around (epoch seconds; 0 while it runs a task), in
-    memory a forked worker shares with its consumer: the health check tells a worker stuck
-    in a storage call from a busy one by it."""
+    """When a worker's loop last came around, in epoch seconds (0 while it runs a task).
+
+    Kept in shared memory, so a consumer reads it for forked workers too: the health check
+    tells a worker stuck in a storage call from one busy with a task by it."""
 
     def __init__(self) -> None:
         self._seen = RawValue("d", time.time())
