@@ -1,9 +1,11 @@
 """Bring a manifest's deployment up, change it, and take it down.
 
-`up` validates, renders, checks the config with supervisor's own parser, starts
-supervisord or has it reread, applies the plan group by group, and waits until every
-consumer it touched is RUNNING; a consumer that is not makes it fail with the log tail.
-:func:`foreground` does the same with supervisord as a child it stops on SIGTERM.
+`up` validates, renders, checks the config with supervisor's own parser, checks that
+each new or changed consumer can start, starts supervisord or has it reread, applies the
+plan group by group, and waits until every consumer it touched is RUNNING; a consumer
+that is not makes it fail with the log tail. :func:`foreground` does the same with
+supervisord as a child it stops on SIGTERM. `up`, `down` and `restart` hold the
+deployment's lock, and none of them ignores a consumer that runs outside supervisord.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from hueyctl import plan as planning
-from hueyctl import render, state
+from hueyctl import preflight, proctable, render, state
 from hueyctl.errors import BadInput, OperationFailed
 from hueyctl.model import Manifest
 from hueyctl.supervisor import Supervisor
@@ -25,6 +27,8 @@ from hueyctl.supervisor import Supervisor
 SHUTDOWN_MARGIN = 15.0
 # How often the foreground loop looks at its flag and at supervisord.
 FOREGROUND_POLL = 0.2
+# The state of a consumer alive without an answering supervisord.
+UNSUPERVISED = "UNSUPERVISED"
 
 
 def desired(manifest: Manifest) -> dict[str, dict[str, Any]]:
@@ -65,30 +69,38 @@ def up(manifest: Manifest, sup: Supervisor | None = None) -> Applied:
     text = render.render(manifest)
     render.check(text, where)
     where.create()
-    sup = sup or Supervisor(where)
+    with state.changing(where, manifest, "up"):
+        return _up(manifest, sup or Supervisor(where), text)
+
+
+def _up(manifest: Manifest, sup: Supervisor, text: str) -> Applied:
+    where = sup.where
     started = not sup.is_running()
     if started:
         _refuse_second_supervisord(manifest)
+        _refuse_strays(manifest, sup)
         todo = [planning.Change(name, planning.ADD) for name in manifest.instances]
     else:  # computed before the new config is visible to supervisord
         todo = changes(manifest)
-        if _server_changed(manifest):
-            if sup.in_foreground():  # its parent would take its exit for a crash
-                raise OperationFailed(
-                    "supervisord's own settings changed, which takes a new supervisord: "
-                    "restart the `hueyctl up --foreground` that runs it"
-                )
-            sup.shutdown(_shutdown_timeout(manifest))
-            started = True
+    touched = [c.instance for c in todo if c.action not in (planning.KEEP, planning.REMOVE)]
+    preflight.check(manifest, touched)
+    if not started and _server_changed(manifest):
+        if sup.in_foreground():  # its parent would take its exit for a crash
+            raise OperationFailed(
+                "supervisord's own settings changed, which takes a new supervisord: "
+                "restart the `hueyctl up --foreground` that runs it"
+            )
+        sup.shutdown(_shutdown_timeout(manifest))
+        started = True
     if not where.config.exists() or where.config.read_text() != text:
         state.write_atomic(where.config, text)
+    state.write_snapshot(where, manifest)  # what the consumers started from now on read
     if started:
         sup.start()
     else:
         sup.reload()
         _apply(sup, todo)
     state.record(manifest)
-    touched = [c.instance for c in todo if c.action not in (planning.KEEP, planning.REMOVE)]
     infos = sup.wait_running(touched, _wait_timeout(manifest, touched))
     state.write_applied(where, desired(manifest))
     _raise_if_failed(sup, infos)
@@ -157,6 +169,21 @@ def _refuse_second_supervisord(manifest: Manifest) -> None:
             )
 
 
+def _refuse_strays(manifest: Manifest, sup: Supervisor) -> None:
+    """Consumers of this deployment alive without an answering supervisord would run
+    beside the new ones. Those ending (their supervisord died or is stopping) are waited
+    for; any other (say, its state directory was deleted) fails `up`."""
+    found = proctable.find(manifest.state_dir)
+    ending = sup.state() == "SHUTDOWN" or all(p.role != proctable.SUPERVISORD for p in found)
+    if found and ending:
+        found = proctable.wait_gone(found, _shutdown_timeout(manifest))
+    if found:
+        raise OperationFailed(
+            f"{manifest.project}: running without an answering supervisord: "
+            f"{proctable.describe(found)}; stop them with `hueyctl down {manifest.path}`"
+        )
+
+
 def _apply(sup: Supervisor, todo: list[planning.Change]) -> None:
     for change in todo:
         if change.action in (planning.REMOVE, planning.RESTART):
@@ -186,13 +213,21 @@ def _raise_if_failed(sup: Supervisor, infos: dict[str, dict[str, Any]]) -> None:
 
 
 def down(manifest: Manifest) -> bool:
-    """Stop every consumer gracefully, then supervisord; False if it was not running."""
+    """Stop every consumer gracefully, then supervisord, and any of the deployment's
+    processes that supervisord no longer answers for; False if nothing was running."""
     sup = supervisor(manifest)
-    was_running = sup.is_running()
-    if was_running:
-        sup.shutdown(_shutdown_timeout(manifest))
+    timeout = _shutdown_timeout(manifest)
+    # A `down` already under way (hueyctl's own, when `up --foreground` ends) is waited for.
+    with state.changing(sup.where, manifest, "down", wait=timeout):
+        was_running = sup.is_running()
+        if was_running:
+            sup.shutdown(timeout)
+        strays = proctable.find(manifest.state_dir)
+        left = proctable.stop(strays, timeout)
+        if left:
+            raise OperationFailed(f"still running after {timeout}s: {proctable.describe(left)}")
     state.forget(manifest)
-    return was_running
+    return was_running or bool(strays)
 
 
 def _shutdown_timeout(manifest: Manifest) -> float:
@@ -214,9 +249,10 @@ def running(manifest: Manifest) -> Supervisor:
 def restart(manifest: Manifest, names: list[str]) -> dict[str, dict[str, Any]]:
     """Stop (gracefully) and start the named consumers; wait until they run again."""
     sup = running(manifest)
-    for name in names:
-        sup.stop_process(name)
-        sup.start_process(name)
+    with state.changing(sup.where, manifest, "restart"):
+        for name in names:
+            sup.stop_process(name)
+            sup.start_process(name)
     infos = sup.wait_running(names, _wait_timeout(manifest, names))
     _raise_if_failed(sup, infos)
     return infos
@@ -227,6 +263,19 @@ def reload(manifest: Manifest, names: list[str]) -> None:
     sup = running(manifest)
     for name in names:
         sup.signal(name, "HUP")
+
+
+def processes(manifest: Manifest) -> dict[str, dict[str, Any]]:
+    """Each instance's process info from supervisord; when none answers, a consumer still
+    alive shows as UNSUPERVISED (`up` will not start another beside it; `down` stops it)."""
+    sup = supervisor(manifest)
+    if sup.is_running():
+        return sup.processes()
+    return {
+        p.instance: {"statename": UNSUPERVISED, "pid": p.pid}
+        for p in proctable.find(manifest.state_dir)
+        if p.role == proctable.CONSUMER and p.instance is not None
+    }
 
 
 def process_row(name: str, info: dict[str, Any], **extra: Any) -> dict[str, Any]:

@@ -94,8 +94,7 @@ def status(manifests: Iterable[Manifest]) -> list[dict[str, Any]]:
     note that says why the counts are missing (one instance never hides the others)."""
     rows = []
     for manifest in manifests:
-        sup = deployment.supervisor(manifest)
-        infos = sup.processes() if sup.is_running() else {}
+        infos = deployment.processes(manifest)
         for name, instance in manifest.instances.items():
             row = {
                 "project": manifest.project,

@@ -43,18 +43,20 @@ def load(
     environ: Mapping[str, str] | None = None,
     state_dir: str | os.PathLike | None = None,
     resolve: bool = True,
+    text: str | None = None,
 ) -> Manifest:
     """Read and validate a manifest; raise ManifestError listing every problem.
 
     ``state_dir`` (relative to the current directory) replaces the manifest's own, so
     one manifest can be deployed with its state elsewhere (``--state-dir``). With
     ``resolve`` false an unset ``${VAR}`` is no problem: commands that only look at a
-    deployment, or stop it, work from a shell without its secrets.
+    deployment, or stop it, work from a shell without its secrets. ``text``, when
+    given, is read instead of the file (a copy `up` kept), still as if at ``path``.
     """
     path = Path(path).expanduser().absolute()
     shown = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8") if text is None else text
     except OSError as exc:
         raise ManifestError([Problem(shown, 1, "(file)", exc.strerror or str(exc))]) from None
     try:

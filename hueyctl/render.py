@@ -129,13 +129,14 @@ def server_part(text: str) -> str:
 def check(text: str, where: Paths) -> None:
     """Parse ``text`` with supervisord's own config reader; raise BadInput if it refuses.
 
-    The reader insists that log directories exist; before the first `up` they do not,
-    so the check then reads a copy that points at an empty stand-in directory.
+    The reader insists that log directories exist; before the first `up` they do not
+    (even when systemd or a Dockerfile made the state directory itself), so the check
+    then reads a copy that points at an empty stand-in directory.
     """
     from supervisor.options import ServerOptions
 
     with tempfile.TemporaryDirectory(prefix="hueyctl-") as scratch:
-        if not where.root.is_dir():
+        if not where.logs.is_dir():
             Paths(Path(scratch)).create()
             text = text.replace(escape(where.root), escape(scratch))
         options = ServerOptions()

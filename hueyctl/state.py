@@ -1,8 +1,11 @@
 """Where a deployment keeps its files, what `up` last applied, and the index of deployments.
 
 The state directory (``state_dir`` in the manifest, or ``--state-dir``) holds
-supervisord's config, socket, pid file and logs, and ``applied.json``: each instance's
-settings as of the last `up`. The index (``$HUEYCTL_STATE_HOME``, else
+supervisord's config, socket, pid file and logs, ``applied.json``: each instance's
+settings as of the last `up`, ``manifest.yaml``: the manifest `up` applied, which the
+consumers, `status`, `down` and restarts read instead of the live file (edited or moved,
+it changes nothing until the next `up`), and ``hueyctl.lock``, held by the `up`, `down`
+or `restart` changing the deployment. The index (``$HUEYCTL_STATE_HOME``, else
 ``$XDG_STATE_HOME/hueyctl``, else ``~/.local/state/hueyctl``) lists the deployments `up`
 made, each a manifest and its state directory, so commands given no manifest can find
 them; every change to it holds a lock on ``deployments.lock``, so several `hueyctl up`
@@ -16,11 +19,14 @@ import fcntl
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from hueyctl import statedir
+from hueyctl.errors import OperationFailed
+from hueyctl.manifest import load
 from hueyctl.model import Manifest
 from hueyctl.statedir import SOCKET_NAME
 
@@ -39,6 +45,8 @@ class Paths:
         self.logfile = root / "supervisord.log"
         self.logs = root / "logs"
         self.applied = root / "applied.json"
+        self.snapshot = root / "manifest.yaml"
+        self.lock = root / "hueyctl.lock"
 
     def log(self, instance: str, stream: str) -> Path:
         """A consumer's ``out`` or ``err`` log file."""
@@ -83,6 +91,44 @@ def write_applied(where: Paths, settings: dict[str, dict[str, Any]]) -> None:
     write_atomic(where.applied, json.dumps(settings, indent=2, sort_keys=True) + "\n")
 
 
+def write_snapshot(where: Paths, manifest: Manifest) -> None:
+    """Keep the text of the manifest being applied ("${VAR}" unresolved, owner-only)."""
+    write_atomic(where.snapshot, manifest.path.read_text(encoding="utf-8"))
+
+
+def applied_manifest(path: Path, state_dir: Path | None = None, resolve: bool = True) -> Manifest:
+    """The manifest at ``path`` as `up` last applied it into ``state_dir`` (by default
+    the one the live file names); the live file when nothing was applied there.
+    ``resolve``: every ``${VAR}`` must be set, as :func:`load` says."""
+    if state_dir is None:
+        state_dir = load(path, resolve=False).state_dir
+    state_dir = state_dir.expanduser().absolute()
+    try:
+        snapshot = statedir.open_private(Paths(state_dir).snapshot, os.O_RDONLY)
+    except FileNotFoundError:
+        return load(path, state_dir=state_dir, resolve=resolve)
+    with os.fdopen(snapshot, encoding="utf-8") as f:
+        text = f.read()
+    return load(path, state_dir=state_dir, resolve=resolve, text=text)
+
+
+@contextlib.contextmanager
+def changing(where: Paths, manifest: Manifest, command: str, wait: float = 0) -> Iterator[None]:
+    """Hold the deployment's lock for ``command`` (up, down, restart), waiting at most
+    ``wait`` seconds for it: one at a time, else two supervisords would race for one
+    socket. No state directory, no lock."""
+    if not where.root.is_dir():
+        yield
+        return
+    with _locked(where.lock, wait) as fd:
+        if fd is None:
+            holder = where.lock.read_text(encoding="utf-8").strip() or "up"
+            raise OperationFailed(f"another hueyctl {holder} is running for {manifest.project}")
+        os.ftruncate(fd, 0)
+        os.write(fd, command.encode())
+        yield
+
+
 def index_dir() -> Path:
     if os.environ.get("HUEYCTL_STATE_HOME"):
         return Path(os.environ["HUEYCTL_STATE_HOME"])
@@ -119,13 +165,28 @@ def _change_index(change: Callable[[list[Deployment]], list[Deployment]]) -> Non
         write_atomic(index_dir() / INDEX_NAME, json.dumps({"deployments": entries}, indent=2))
 
 
-@contextlib.contextmanager
-def _index_lock() -> Iterator[None]:
+def _index_lock() -> contextlib.AbstractContextManager[int | None]:
     directory = index_dir()
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    return _locked(directory / LOCK_NAME)
+
+
+@contextlib.contextmanager
+def _locked(path: Path, wait: float | None = None) -> Iterator[int | None]:
+    """An exclusive lock on ``path`` for the block: its descriptor, or None when another
+    process held it for ``wait`` seconds (None: as long as it takes)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    deadline = time.monotonic() + (wait or 0)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)  # released when the descriptor closes
-        yield
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait is None else fcntl.LOCK_NB))
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    yield None
+                    return
+                time.sleep(0.1)
+        yield fd  # released when the descriptor closes
     finally:
         os.close(fd)

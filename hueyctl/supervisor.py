@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -20,6 +21,7 @@ from supervisor.xmlrpc import Faults, SupervisorTransport
 
 from hueyctl import statedir
 from hueyctl.errors import OperationFailed
+from hueyctl.lifeline import parent_death_signal
 from hueyctl.state import Paths
 from hueyctl.statedir import STATE_DIR_ENV
 
@@ -81,15 +83,19 @@ class Supervisor:
         # The host is ignored: the transport connects to the socket.
         return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport).supervisor
 
-    def is_running(self) -> bool:
-        """True when a supervisord answers on the socket and is not shutting down."""
+    def state(self) -> str | None:
+        """What supervisord says it is doing ("RUNNING", "SHUTDOWN"...); None: no answer."""
         if not self.where.socket.exists():
-            return False
+            return None
         try:
             state = _call(self.rpc.getState, ignore=(Faults.SHUTDOWN_STATE,))
         except (OSError, http.client.HTTPException):
-            return False
-        return state is not None and state["statename"] == "RUNNING"
+            return None
+        return "SHUTDOWN" if state is None else state["statename"]
+
+    def is_running(self) -> bool:
+        """True when a supervisord answers on the socket and is not shutting down."""
+        return self.state() == "RUNNING"
 
     def start(self) -> None:
         """Start supervisord on the rendered config and wait until it answers. In the
@@ -110,6 +116,8 @@ class Supervisor:
                 # supervisord opens its log before it applies its umask setting, and in
                 # the foreground never applies it: every file it creates is 0600.
                 umask=0o077,
+                # If we are killed, it stops its consumers and ends instead of living on.
+                preexec_fn=_end_with_us if self.foreground else None,
             )
         if self.foreground:  # it runs on: wait until it answers or exits
             poll(lambda: self.child.poll() is not None or self.is_running(), START_TIMEOUT)
@@ -195,6 +203,10 @@ class Supervisor:
             return int(self.where.pidfile.read_text().strip())
         except (FileNotFoundError, ValueError):
             return None
+
+
+def _end_with_us() -> None:
+    parent_death_signal(signal.SIGTERM)
 
 
 def _tail_file(path: os.PathLike, length: int = 4000) -> str:

@@ -1,5 +1,9 @@
 """Which deployment a command means: the manifest given (as its argument or with -m),
-else the ones `hueyctl up` recorded, narrowed by ``--state-dir`` and ``-p PROJECT``."""
+else the ones `hueyctl up` recorded, narrowed by ``--state-dir`` and ``-p PROJECT``.
+
+Commands that look at a deployment or act on it read it as `up` last applied it (the
+copy in its state directory), so an edited or moved manifest changes nothing until
+`up`; the commands that start, check or show one read the live file."""
 
 from __future__ import annotations
 
@@ -16,17 +20,26 @@ def deployments(
     state_dir: Path | None = None,
     project: str | None = None,
     resolve: bool = False,
+    live: bool = False,
 ) -> list[Manifest]:
     """The manifest given, else every deployment `up` recorded (those in ``state_dir``,
-    of ``project``). ``resolve``: every ``${VAR}`` must be set (`up` and `validate` ask for it)."""
+    of ``project``), as applied unless ``live``. ``resolve``: every ``${VAR}`` must be
+    set (`up` and `validate` ask for it)."""
+
+    def read(path: Path, directory: Path | None) -> Manifest:
+        if live:
+            return load(path, state_dir=directory, resolve=resolve)
+        return state.applied_manifest(path, directory, resolve)
+
     if manifest is not None:
-        found = [load(manifest, state_dir=state_dir, resolve=resolve)]
+        found = [read(manifest, state_dir)]
     else:
         wanted = state_dir and state_dir.expanduser().absolute()
         found = [
-            load(path, state_dir=directory, resolve=resolve)
+            read(path, directory)
             for path, directory in state.recorded()
-            if path.exists() and wanted in (None, directory)
+            if (path.exists() or not live and state.Paths(directory).snapshot.exists())
+            and wanted in (None, directory)
         ]
         if not found:
             where = f" in {wanted}" if wanted else ""
@@ -44,9 +57,10 @@ def single(
     state_dir: Path | None = None,
     project: str | None = None,
     resolve: bool = False,
+    live: bool = False,
 ) -> Manifest:
     """The one deployment meant: given, the only recorded one, or the one with ``instance``."""
-    models = deployments(manifest, state_dir, project, resolve)
+    models = deployments(manifest, state_dir, project, resolve, live)
     found = [m for m in models if instance is None or instance in m.instances]
     if instance is not None and not found and len(models) == 1:
         models[0].instance(instance)  # no such instance: says so, with a did-you-mean
@@ -78,7 +92,7 @@ def named(
     path = subject(manifest, option)
     if path is None and project is None:
         raise BadInput("give the manifest (MANIFEST or -m MANIFEST) or -p PROJECT")
-    return single(path, None, state_dir, project, resolve)
+    return single(path, None, state_dir, project, resolve, live=True)
 
 
 def consumers(
