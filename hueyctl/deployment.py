@@ -21,12 +21,14 @@ from hueyctl import plan as planning
 from hueyctl import preflight, proctable, render, state
 from hueyctl.errors import BadInput, OperationFailed
 from hueyctl.model import Manifest
-from hueyctl.supervisor import Supervisor
+from hueyctl.supervisor import Supervisor, poll
 
 # supervisord's graceful stop of all consumers waits at most the longest stop wait.
 SHUTDOWN_MARGIN = 15.0
 # How often the foreground loop looks at its flag and at supervisord.
 FOREGROUND_POLL = 0.2
+# How long a foreground supervisord whose parent was killed takes to notice.
+ORPHAN_NOTICE = 5.0
 # The state of a consumer alive without an answering supervisord.
 UNSUPERVISED = "UNSUPERVISED"
 
@@ -112,6 +114,10 @@ def foreground(manifest: Manifest, show: Callable[[Applied], None]) -> str:
     then run until SIGTERM or SIGINT and stop everything as `down` does; return what
     stopped it. Fails like `up`, or when supervisord dies, but leaves nothing running."""
     sup = supervisor(manifest, foreground=True)
+    if sup.in_foreground():
+        # The supervisord of a killed `up --foreground` got SIGTERM when it died (its
+        # parent-death signal): it is stopping, and `up` waits until it has.
+        poll(lambda: not sup.is_running(), ORPHAN_NOTICE)
     if sup.is_running():
         raise BadInput(
             f"{manifest.project}: supervisord is already running; use `hueyctl up` without "

@@ -137,27 +137,35 @@ def test_up_change_revoke_down(hueyctl, project: Path, tmp_path: Path) -> None:
         assert not pid_alive(pid)
 
 
-def test_consumer_that_cannot_start_fails_up_with_its_log(hueyctl, project: Path) -> None:
-    # supervisord counts a consumer as started once it has lived startsecs; give the
-    # failing import more than enough time to fail first, even on a loaded machine.
-    broken = '  broken: {app: "no_such_app:huey", storage: "sqlite:///b.db", startsecs: 15}\n'
+def test_consumer_that_cannot_start_is_not_applied(hueyctl, project: Path) -> None:
+    assert hueyctl("up", project).exit_code == 0
+    broken = '  broken: {app: "no_such_app:huey", storage: "sqlite:///b.db", startsecs: 1}\n'
     write_manifest(project, project.read_text() + broken)
     result = hueyctl("up", project)
     assert result.exit_code == 1, result.output
-    assert "consumer(s) not running: broken" in result.stderr
-    assert "cannot import 'no_such_app:huey'" in result.stderr
+    # The error first, then the new consumer's output.
+    first, *rest = result.stderr.splitlines()
+    assert first.startswith("not applied, the new consumer cannot start: broken: ")
+    assert "cannot import 'no_such_app:huey'" in first
+    assert rest and "no_such_app" in rest[-1]
     status = {r["instance"]: r for r in json.loads(hueyctl("status", project, "--json").stdout)}
-    assert status["alpha"]["state"] == "RUNNING"
-    assert status["broken"]["state"] in ("BACKOFF", "FATAL", "STARTING")
+    assert {name: row["state"] for name, row in status.items()} == {
+        "alpha": "RUNNING",
+        "beta": "RUNNING",
+    }
 
-    # Taking the broken instance out of the manifest removes it and touches nothing else.
-    write_manifest(project, project.read_text().replace(broken, ""))
+    # Fixed, it is added; taken out of the manifest, it is removed; nothing else moves.
+    write_app(project.parent, "app_gamma", "gamma")
+    write_manifest(project, project.read_text().replace("no_such_app", "app_gamma"))
     fixed = hueyctl("up", project, "--json")
     assert fixed.exit_code == 0, fixed.output
     actions = {r["instance"]: r["action"] for r in json.loads(fixed.stdout)}
+    assert actions == {"alpha": "keep", "beta": "keep", "broken": "add"}
+    fixed_line = broken.replace("no_such_app", "app_gamma")
+    write_manifest(project, project.read_text().replace(fixed_line, ""))
+    removed = hueyctl("up", project, "--json")
+    actions = {r["instance"]: r["action"] for r in json.loads(removed.stdout)}
     assert actions == {"alpha": "keep", "beta": "keep", "broken": "remove"}
-    status = json.loads(hueyctl("status", project, "--json").stdout)
-    assert [r["instance"] for r in status] == ["alpha", "beta"]
     assert "broken" not in deployment.supervisor(load(project)).processes()
 
 
@@ -236,7 +244,12 @@ def test_foreground_runs_until_sigterm_then_leaves_nothing(
     hueyctl, tmp_path: Path, fresh_imports: None
 ) -> None:
     write_app(tmp_path, "app_alpha", "alpha")
-    broken = '  broken: {app: "no_such_app:huey", storage: "sqlite:///b.db", startsecs: 15}\n'
+    # It passes `up`'s check, then fails under supervisord (which sets SUPERVISOR_ENABLED).
+    (tmp_path / "fails_supervised.py").write_text(
+        "import os\nif os.environ.get('SUPERVISOR_ENABLED'):\n    raise RuntimeError('boom')\n"
+        "from app_alpha import huey\n"
+    )
+    broken = '  broken: {app: "fails_supervised:huey", storage: "sqlite:///b.db", startsecs: 15}\n'
     path = write_manifest(tmp_path / "m.yaml", "version: 1\nproject: fg\ninstances:\n" + ALPHA)
     supervisord_log = state.paths(load(path)).logfile
 
@@ -245,7 +258,7 @@ def test_foreground_runs_until_sigterm_then_leaves_nothing(
     failed = hueyctl("up", "--foreground", path)
     assert failed.exit_code == 1, failed.output
     assert "consumer(s) not running: broken" in failed.stderr
-    assert "cannot import 'no_such_app:huey'" in failed.stderr
+    assert "RuntimeError: boom" in failed.stderr
     assert processes_under(tmp_path) == [] and state.recorded() == []
 
     write_manifest(path, path.read_text().replace(broken, ""))

@@ -1,0 +1,186 @@
+"""A deployment on a bad day: killed supervisords, deleted state, edited or moved manifests,
+broken changes, concurrent commands. Real supervisord, real consumers, real files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hueyctl import bind, deployment, state
+from hueyctl.manifest import load
+from hueyctl.supervisor import pid_alive
+
+from ..test_examples import processes_under
+from .hueyctl_helpers import write_manifest
+from .test_e2e import in_foreground, rows_printed, wait_for
+
+APP = """
+import os
+import time
+from pathlib import Path
+
+from huey import Huey
+
+HERE = Path(__file__).parent
+huey = Huey("life")
+
+
+@huey.task()
+def hold(word):
+    '''Runs until the test writes "go", then records who finished it.'''
+    (HERE / f"started-{word}").write_text(str(os.getpid()))
+    while not (HERE / "go").exists():
+        time.sleep(0.05)
+    (HERE / f"done-{word}").write_text(str(os.getpid()))
+"""
+
+MANIFEST = """
+version: 1
+project: life
+instances:
+  alpha: {app: "life_app:huey", storage: "sqlite:///alpha.db", startsecs: 1, shutdown_timeout: 1}
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path, state_home: Path, fresh_imports: None) -> Iterator[Path]:
+    """An app with a task that waits for a file, and its manifest; nothing is left running."""
+    (tmp_path / "life_app.py").write_text(APP)
+    path = write_manifest(tmp_path / "m.yaml", MANIFEST)
+    yield path
+    with contextlib.suppress(Exception):
+        deployment.down(state.applied_manifest(path, load(path).state_dir))
+    for line in processes_under(tmp_path):  # what down could not stop fails the test
+        os.kill(int(line.split(":")[0]), signal.SIGKILL)
+        pytest.fail(f"left running: {line}")
+
+
+def status(hueyctl) -> dict[str, tuple[str, int | None]]:
+    result = hueyctl("status", "--json")
+    assert result.exit_code in (0, 3), result.output
+    return {r["instance"]: (r["state"], r["pid"]) for r in json.loads(result.stdout)}
+
+
+def supervisord_pid(path: Path) -> int:
+    return int(state.paths(load(path)).pidfile.read_text())
+
+
+def test_validate_and_render_accept_an_empty_state_directory(hueyctl, project: Path) -> None:
+    # systemd's StateDirectory= and the Dockerfile's `install -d` create it empty.
+    state.paths(load(project)).root.mkdir()
+    result = hueyctl("validate", project)
+    assert result.exit_code == 0, result.output
+    assert hueyctl("render", project).exit_code == 0
+
+
+def test_a_second_up_is_refused_while_one_holds_the_deployment(hueyctl, project: Path) -> None:
+    manifest = load(project)
+    where = state.paths(manifest)
+    where.create()
+    with state.changing(where, manifest, "up"):
+        result = hueyctl("up", project)
+    assert result.exit_code == 1
+    assert "another hueyctl up is running for life" in result.stderr
+    assert processes_under(project.parent) == []
+
+
+@pytest.mark.slow
+def test_consumers_stop_with_a_killed_supervisord_and_hand_back_their_task(
+    hueyctl, project: Path
+) -> None:
+    assert hueyctl("up", project).exit_code == 0
+    consumer = status(hueyctl)["alpha"][1]
+    bind(project)
+    from life_app import hold
+
+    hold("a")
+    wait_for(lambda: (project.parent / "started-a").exists())
+
+    os.kill(supervisord_pid(project), signal.SIGKILL)
+    # The consumer got its graceful stop signal from the kernel and put its task back.
+    wait_for(lambda: not pid_alive(consumer))
+    assert processes_under(project.parent) == []
+    assert status(hueyctl) == {"alpha": ("DOWN", None)}
+
+    (project.parent / "go").touch()
+    assert hueyctl("up", project).exit_code == 0
+    done = wait_for(lambda: (project.parent / "done-a").exists() and project.parent / "done-a")
+    assert int(done.read_text()) == status(hueyctl)["alpha"][1] != consumer
+
+
+@pytest.mark.slow
+def test_consumers_outside_supervisord_are_shown_never_duplicated_and_stopped(
+    hueyctl, project: Path
+) -> None:
+    assert hueyctl("up", project).exit_code == 0
+    consumer = status(hueyctl)["alpha"][1]
+    # The state directory goes (socket, pid file, config, logs): supervisord runs on.
+    shutil.rmtree(state.paths(load(project)).root)
+
+    assert status(hueyctl) == {"alpha": ("UNSUPERVISED", consumer)}
+    refused = hueyctl("up", project)
+    assert refused.exit_code == 1, refused.output
+    assert f"alpha (pid {consumer})" in refused.stderr and "hueyctl down" in refused.stderr
+    assert status(hueyctl) == {"alpha": ("UNSUPERVISED", consumer)}  # and no second one
+
+    stopped = hueyctl("down", "--json")
+    assert stopped.exit_code == 0, stopped.output
+    assert json.loads(stopped.stdout) == [{"project": "life", "stopped": True}]
+    assert processes_under(project.parent) == [] and state.recorded() == []
+
+
+@pytest.mark.slow
+def test_what_runs_is_what_up_applied(hueyctl, project: Path) -> None:
+    assert hueyctl("up", project).exit_code == 0
+    first = status(hueyctl)["alpha"][1]
+    write_manifest(project, MANIFEST.replace("life_app:huey", "lfie_app:huey"))
+
+    # A crash restarts the consumer as applied, not as the file now says.
+    os.kill(first, signal.SIGKILL)
+    second = wait_for(
+        lambda: (s := status(hueyctl)["alpha"])[0] == "RUNNING" and s[1] != first and s
+    )
+    plan = hueyctl("plan", project, "--json")
+    assert [(r["instance"], r["action"], r["fields"]) for r in json.loads(plan.stdout)] == [
+        ("alpha", "restart", ["app"])
+    ]
+
+    # Applying a consumer that cannot start is refused; the old one runs on.
+    broken = hueyctl("up", project)
+    assert broken.exit_code == 1, broken.output
+    first_line = broken.stderr.splitlines()[0]
+    assert "not applied" in first_line and "cannot import 'lfie_app:huey'" in first_line
+    assert status(hueyctl)["alpha"] == second
+
+    # A moved manifest leaves the deployment visible and stoppable.
+    project.rename(project.with_name("moved.yaml"))
+    assert status(hueyctl)["alpha"] == second
+    assert hueyctl("restart", "alpha").exit_code == 0
+    assert status(hueyctl)["alpha"][0] == "RUNNING"
+    assert hueyctl("down").exit_code == 0
+    assert processes_under(project.parent) == []
+
+
+@pytest.mark.slow
+def test_foreground_started_again_after_a_sigkill_takes_over(
+    hueyctl, project: Path, tmp_path: Path
+) -> None:
+    with open(tmp_path / "stderr", "w+") as stderr:
+        with in_foreground(project, stderr) as main:
+            consumer = rows_printed(main)[0]["pid"]
+            main.kill()
+        with in_foreground(project, stderr) as again:
+            rows = rows_printed(again)
+            assert [(r["instance"], r["state"]) for r in rows] == [("alpha", "RUNNING")]
+            assert not pid_alive(consumer) and rows[0]["pid"] != consumer
+            again.send_signal(signal.SIGTERM)
+            assert again.wait(timeout=60) == 0
+    assert processes_under(tmp_path) == []
