@@ -24,6 +24,10 @@ from hueyctl.values import VARIABLE, config_path_problem
 
 # Seconds beyond the consumer's own shutdown timeout before supervisord sends SIGKILL.
 STOP_MARGIN = 10
+# A consumer that cannot reach its storage at start exits; supervisord tries again after
+# 1, 2, 3... seconds, so these retries ride out about five minutes of storage outage
+# before it gives up (FATAL) for good.
+START_RETRIES = 24
 LOG_MAXBYTES = "10MB"
 LOG_BACKUPS = 5
 
@@ -59,7 +63,7 @@ def program(manifest: Manifest, instance: Instance, where: Paths) -> dict[str, o
         "autostart": "true",
         "autorestart": "true",
         "startsecs": instance.startsecs,
-        "startretries": 3,
+        "startretries": START_RETRIES,
         # The consumer stops gracefully on SIGINT; give it its shutdown timeout and more.
         "stopsignal": "INT",
         "stopwaitsecs": math.ceil(instance.options.shutdown_timeout) + STOP_MARGIN,

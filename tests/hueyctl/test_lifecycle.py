@@ -39,7 +39,8 @@ def hold(word):
     (HERE / f"started-{word}").write_text(str(os.getpid()))
     while not (HERE / "go").exists():
         time.sleep(0.05)
-    (HERE / f"done-{word}").write_text(str(os.getpid()))
+    (HERE / f"done-{word}.tmp").write_text(str(os.getpid()))
+    os.replace(HERE / f"done-{word}.tmp", HERE / f"done-{word}")
 """
 
 MANIFEST = """
@@ -71,6 +72,15 @@ def status(hueyctl) -> dict[str, tuple[str, int | None]]:
 
 def supervisord_pid(path: Path) -> int:
     return int(state.paths(load(path)).pidfile.read_text())
+
+
+def outlasted_default_retries(hueyctl, project: Path, crashed: int) -> bool:
+    """supervisord started alpha's consumer more often than its default three start
+    retries allow (1 start + 1 after the crash + 3 retries), or the consumer is up
+    and waits for its storage itself."""
+    spawned = state.paths(load(project)).logfile.read_text().count("spawned: 'alpha'")
+    state_now, pid = status(hueyctl)["alpha"]
+    return spawned > 5 or (state_now == "RUNNING" and pid != crashed)
 
 
 def test_validate_and_render_accept_an_empty_state_directory(hueyctl, project: Path) -> None:
@@ -184,3 +194,32 @@ def test_foreground_started_again_after_a_sigkill_takes_over(
             again.send_signal(signal.SIGTERM)
             assert again.wait(timeout=60) == 0
     assert processes_under(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_a_consumer_that_crashed_in_a_storage_outage_comes_back_with_the_storage(
+    hueyctl, project: Path, redis_server
+) -> None:
+    redis_server.start()
+    redis_server.flushdb()
+    # startsecs: 5, so that a start failing on a loaded machine still counts as failed.
+    on_redis = MANIFEST.replace("sqlite:///alpha.db", redis_server.url)
+    write_manifest(project, on_redis.replace("startsecs: 1", "startsecs: 5"))
+    assert hueyctl("up", project).exit_code == 0
+    crashed = status(hueyctl)["alpha"][1]
+    try:
+        redis_server.stop()
+        os.kill(crashed, signal.SIGKILL)
+        # Longer than supervisord's default three start retries last, whether the
+        # consumer exits and is started again or waits for its storage itself.
+        wait_for(lambda: outlasted_default_retries(hueyctl, project, crashed), 60)
+    finally:
+        redis_server.start()
+    back = wait_for(lambda: (s := status(hueyctl)["alpha"])[0] == "RUNNING" and s[1], 90)
+    (project.parent / "go").touch()
+    bind(project)
+    from life_app import hold
+
+    hold("b")
+    done = wait_for(lambda: (project.parent / "done-b").exists() and project.parent / "done-b")
+    assert int(done.read_text()) == back
