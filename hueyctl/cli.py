@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import http.client
 import sqlite3
+import sys
 from importlib.metadata import version
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,6 +27,7 @@ from huey.exceptions import HueyException
 from hueyctl import deployment, fleet, logfiles, render, state
 from hueyctl.bind import check_imports
 from hueyctl.errors import BadInput, HueyctlError, Unhealthy
+from hueyctl.logecho import LogEcho
 from hueyctl.output import emit
 from hueyctl.params import (
     Args,
@@ -170,6 +172,12 @@ def up(
     foreground: Annotated[
         bool, typer.Option("--foreground", help="run supervisord as a child until SIGTERM")
     ] = False,
+    echo_logs: Annotated[
+        bool,
+        typer.Option(
+            "--echo-logs", help="with --foreground: copy consumers' logs to stderr (docker logs)"
+        ),
+    ] = False,
     project: Project = None,
     state_dir: StateDir = None,
     json: Json = False,
@@ -180,6 +188,8 @@ def up(
     SIGINT, and stops everything as `down` does before it exits.
     """
     model = named(manifest, manifest_option, project, state_dir, resolve=True)
+    if echo_logs and not foreground:
+        raise BadInput("--echo-logs goes with --foreground")
 
     def show(applied: deployment.Applied) -> None:
         changes, infos = applied
@@ -192,7 +202,8 @@ def up(
     if not foreground:
         show(deployment.up(model))
         return
-    reason = deployment.foreground(model, show)
+    echo = LogEcho(state.paths(model), sys.stderr) if echo_logs else None
+    reason = deployment.foreground(model, show, echo)
     typer.echo(f"{model.project}: stopped ({reason})", err=True)
 
 

@@ -11,6 +11,7 @@ deployment's lock, and none of them ignores a consumer that runs outside supervi
 from __future__ import annotations
 
 import contextlib
+import http.client
 import signal
 import subprocess
 import time
@@ -20,6 +21,7 @@ from typing import Any
 from hueyctl import plan as planning
 from hueyctl import preflight, proctable, render, state
 from hueyctl.errors import BadInput, OperationFailed
+from hueyctl.logecho import LogEcho
 from hueyctl.model import Manifest
 from hueyctl.supervisor import Supervisor, poll
 
@@ -109,10 +111,13 @@ def _up(manifest: Manifest, sup: Supervisor, text: str) -> Applied:
     return todo, sup.processes()
 
 
-def foreground(manifest: Manifest, show: Callable[[Applied], None]) -> str:
+def foreground(
+    manifest: Manifest, show: Callable[[Applied], None], echo: LogEcho | None = None
+) -> str:
     """`up` with supervisord as this process's child (``show`` gets what `up` returns),
     then run until SIGTERM or SIGINT and stop everything as `down` does; return what
-    stopped it. Fails like `up`, or when supervisord dies, but leaves nothing running."""
+    stopped it. Fails like `up`, or when supervisord dies, but leaves nothing running.
+    ``echo``, if given, copies the consumers' log lines out meanwhile."""
     sup = supervisor(manifest, foreground=True)
     if sup.in_foreground():
         # The supervisord of a killed `up --foreground` got SIGTERM when it died (its
@@ -123,10 +128,16 @@ def foreground(manifest: Manifest, show: Callable[[Applied], None]) -> str:
             f"{manifest.project}: supervisord is already running; use `hueyctl up` without "
             "--foreground, or `hueyctl down` first"
         )
+    if echo is not None:
+        echo.start(list(manifest.instances))
     with _noting(signal.SIGTERM, signal.SIGINT) as received:
         try:
             show(up(manifest, sup))
             while not received:
+                if echo is not None:
+                    # supervisord may be going away; the next poll of it tells.
+                    with contextlib.suppress(OSError, http.client.HTTPException):
+                        echo.step(sup)
                 code = sup.child.poll()
                 if code == 0:  # stopped by `hueyctl down`
                     return "supervisord was stopped"

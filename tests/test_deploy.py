@@ -285,7 +285,7 @@ def test_image_runs_hueyctl_up_in_the_foreground_on_the_manifest_it_copies():
     instructions = read_dockerfile(DOCKERFILE)
     files = image_files(instructions)
     *command, manifest = image_command()
-    assert command == ["hueyctl", "up", "--foreground"]
+    assert command == ["hueyctl", "up", "--foreground", "--echo-logs"]
     assert files[manifest] == CONTAINER_MANIFEST
     assert files[str(Path(manifest).parent / "demo")] == REPO / "examples" / "manifests" / "demo"
     # One state directory throughout: the manifest's, the one made writable for the
