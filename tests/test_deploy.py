@@ -1,8 +1,8 @@
 """deploy/ holds what an operator copies: a systemd unit and container files.
 
-No container engine runs on the test machines, so the image and compose files are
-checked statically: they parse, run as the README says, and call hueyctl only with
-commands, flags and files that exist. The unit also goes through systemd-analyze.
+Here the files are checked statically: they parse, say what the README says, and call
+hueyctl only with commands, flags and files that exist; the unit also goes through
+systemd-analyze. tests/test_deploy_run.py executes them.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import json
 import re
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -23,18 +22,6 @@ from typer.testing import CliRunner
 
 from hueyctl import deployment, render
 from hueyctl.cli import app
-
-from .test_examples import (
-    EXAMPLES,
-    HUEYCTL,
-    environment,
-    flush_private_databases,
-    on_private_redis,
-    processes_under,
-    run,
-    short_directory,
-    wait_for,
-)
 
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"
@@ -373,41 +360,3 @@ def test_container_manifest_validates(monkeypatch):
     monkeypatch.setenv("SMTP_PASSWORD", "not-a-secret")
     result = CliRunner().invoke(app, ["validate", str(CONTAINER_MANIFEST)])
     assert result.exit_code == 0, result.output
-
-
-def all_running(manifest: Path, env: dict[str, str]) -> bool:
-    status = run(HUEYCTL, "status", manifest, "--json", env=env)
-    rows = json.loads(status.stdout) if status.returncode == 0 else []
-    return bool(rows) and all(row["state"] == "RUNNING" for row in rows)
-
-
-@pytest.mark.slow
-def test_image_command_runs_the_deployment_until_sigterm(redis_server):
-    """What the container does, without a container engine: the image's layout in a
-    directory, its command as the main process, `docker stop`'s SIGTERM at the end."""
-    redis_server.start()
-    with short_directory() as root:
-        app = root / "app"
-        shutil.copytree(REPO / "examples" / "manifests" / "demo", app / "demo")
-        manifest = app / "hueyctl.yaml"
-        manifest.write_text(on_private_redis(CONTAINER_MANIFEST.read_text(), redis_server))
-        flush_private_databases(manifest.read_text(), redis_server)
-        env = environment(root, SMTP_PASSWORD="not-a-secret")
-        program, *args = image_command()
-        command = [HUEYCTL, *(root / a.lstrip("/") if a.startswith("/app/") else a for a in args)]
-        assert program == "hueyctl" and command[-1] == manifest
-        with (root / "main.log").open("w") as log:
-            main = subprocess.Popen(command, env=env, stdout=log, stderr=log)
-            try:
-                wait_for(lambda: all_running(manifest, env))
-                demo = run(sys.executable, EXAMPLES / "enqueue_demo.py", manifest, env=env)
-                assert demo.returncode == 0, demo.stdout + demo.stderr
-                assert "reports.monthly_total -> 100.0" in demo.stdout
-                # hueyctl takes the signal, and stops the consumers and supervisord.
-                main.send_signal(signal.SIGTERM)
-                assert main.wait(timeout=90) == 0
-            finally:
-                if main.poll() is None:
-                    main.terminate()
-                    main.wait(timeout=90)
-        assert processes_under(root) == [], (root / "main.log").read_text()
