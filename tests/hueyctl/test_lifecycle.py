@@ -9,6 +9,8 @@ import json
 import os
 import shutil
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -223,3 +225,41 @@ def test_a_consumer_that_crashed_in_a_storage_outage_comes_back_with_the_storage
     hold("b")
     done = wait_for(lambda: (project.parent / "done-b").exists() and project.parent / "done-b")
     assert int(done.read_text()) == back
+
+
+CHILD = """
+import signal, sys, time
+from hueyctl import lifeline
+
+if sys.argv[1] == "watch":  # as where the kernel has no parent-death signal
+    lifeline._LIBC = None
+stops = []
+signal.signal(signal.SIGINT, lambda *_: stops.append(1))
+lifeline.end_with_parent()
+print("ready", flush=True)
+while not stops:
+    time.sleep(0.05)
+print("stopping", len(stops), flush=True)
+time.sleep(1.5)  # a second signal, if one came, would show in the count below
+print("signals", len(stops), flush=True)
+"""
+PARENT = """
+import subprocess, sys, time
+subprocess.Popen([sys.executable, "-c", sys.argv[1], sys.argv[2]], stdout=sys.stdout)
+time.sleep(300)
+"""
+
+
+@pytest.mark.parametrize("how", ["prctl", "watch"])
+def test_a_process_gets_one_graceful_signal_when_its_parent_dies(tmp_path: Path, how) -> None:
+    out = tmp_path / "out"
+    with out.open("w") as stdout:
+        parent = subprocess.Popen([sys.executable, "-c", PARENT, CHILD, how], stdout=stdout)
+    try:
+        wait_for(lambda: "ready" in out.read_text())
+        parent.kill()
+        parent.wait()
+        wait_for(lambda: "signals" in out.read_text())
+    finally:
+        parent.kill()
+    assert out.read_text().split() == ["ready", "stopping", "1", "signals", "1"]
