@@ -104,6 +104,19 @@ def test_a_second_up_is_refused_while_one_holds_the_deployment(hueyctl, project:
     assert processes_under(project.parent) == []
 
 
+def test_up_starts_nothing_when_a_consumer_could_not_reach_its_storage(
+    hueyctl, project: Path
+) -> None:
+    closed = "redis://127.0.0.1:1/0"  # a port nothing listens on
+    write_manifest(project, MANIFEST.replace("sqlite:///alpha.db", closed))
+    result = hueyctl("up", project)
+    assert result.exit_code == 1, result.output
+    first = result.stderr.splitlines()[0]
+    assert first.startswith("not applied, the new consumer cannot start: alpha: ")
+    assert "unreachable" in first
+    assert processes_under(project.parent) == [] and state.recorded() == []
+
+
 @pytest.mark.slow
 def test_consumers_stop_with_a_killed_supervisord_and_hand_back_their_task(
     hueyctl, project: Path
