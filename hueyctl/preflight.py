@@ -49,6 +49,7 @@ def _start_check(manifest: Manifest, name: str) -> subprocess.Popen:
         cwd=manifest.directory,
         env={**os.environ, STATE_DIR_ENV: str(manifest.state_dir)},
         stdin=subprocess.DEVNULL,
+        umask=0o077,  # supervisord's: a SQLite file the check creates is the owner's only
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
