@@ -27,6 +27,7 @@ from huey.exceptions import HueyException
 from hueyctl import deployment, fleet, logfiles, render, state
 from hueyctl.bind import check_imports
 from hueyctl.errors import BadInput, HueyctlError, Unhealthy
+from hueyctl.export import TARGETS, export, write
 from hueyctl.logecho import LogEcho
 from hueyctl.output import emit
 from hueyctl.params import (
@@ -148,6 +149,34 @@ def render_command(
     text = render.render(model)
     render.check(text, state.paths(model))
     emit([{"project": model.project, "config": text}], json, text=text.rstrip("\n"))
+
+
+@command("export")
+def export_command(
+    to: Annotated[
+        str, typer.Option("--to", metavar="|".join(TARGETS), help="what to write files for")
+    ],
+    manifest: Subject = None,
+    manifest_option: ManifestOpt = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", metavar="DIR", help="write the files here; default: print"),
+    ] = None,
+    image: Annotated[
+        str, typer.Option("--image", metavar="IMAGE", help="the consumers' container image")
+    ] = "huey-ng:latest",
+    project: Project = None,
+    json: Json = False,
+) -> None:
+    """Write the deployment for Kubernetes, systemd or Compose; same manifest, same bytes."""
+    if to not in TARGETS:
+        raise BadInput(f"--to {to}: choose one of {', '.join(TARGETS)}")
+    files = export(named(manifest, manifest_option, project, None), to, image)
+    if output is None:
+        text = "\n".join(f"# ==> {name} <==\n{body}" for name, body in files.items())
+        emit([{"file": n, "text": t} for n, t in files.items()], json, text=text.rstrip("\n"))
+        return
+    emit([{"wrote": str(path)} for path in write(files, output)], json)
 
 
 @command()

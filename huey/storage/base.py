@@ -110,6 +110,10 @@ class BaseStorage:
         """Record that ``consumer_id`` was alive at ``timestamp`` (epoch seconds)."""
         raise NotImplementedError
 
+    def heartbeats(self) -> dict[str, float]:
+        """Every registered consumer id with its last heartbeat (epoch seconds)."""
+        raise NotImplementedError
+
     def requeue(self, consumer_id: str) -> int:
         """Put every in-flight message of ``consumer_id`` back at the head of the queue
         and forget the consumer; return how many messages moved."""

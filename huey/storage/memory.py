@@ -131,6 +131,10 @@ class MemoryStorage(BaseStorage):
     def heartbeat(self, consumer_id: str, timestamp: float) -> None:
         self._write(lambda: self._heartbeats.__setitem__(consumer_id, timestamp))
 
+    def heartbeats(self) -> dict[str, float]:
+        with self._lock():
+            return dict(self._heartbeats)
+
     def requeue(self, consumer_id: str) -> int:
         with self._lock():
             moved = self._requeue(consumer_id)

@@ -315,6 +315,11 @@ class RedisStorage(BaseStorage):
         self._write(("ZADD", self._consumers, timestamp, consumer_id))
 
     @_unavailable
+    def heartbeats(self) -> dict[str, float]:
+        members = self._redis().zrange(self._consumers, 0, -1, withscores=True)
+        return {member.decode(errors="replace"): score for member, score in members}
+
+    @_unavailable
     def requeue(self, consumer_id: str) -> int:
         keys = [self._queue, self._consumers]
         args = [self._inflight_prefix, "consumer", consumer_id]

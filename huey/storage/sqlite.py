@@ -263,6 +263,9 @@ class SqliteStorage(BaseStorage):
         )
         self._run(sql, consumer_id, timestamp, in_batch=True)
 
+    def heartbeats(self) -> dict[str, float]:
+        return dict(self._run("SELECT consumer, heartbeat FROM huey_consumers WHERE name = ?"))
+
     def requeue(self, consumer_id: str) -> int:
         with self._atomic():
             return self._requeue(consumer_id)

@@ -131,6 +131,16 @@ def test_requeue_expired_only_touches_stale_consumers(storage: BaseStorage) -> N
     assert storage.requeue_expired(cutoff=150.0) == 0  # the dead consumer was forgotten
 
 
+def test_heartbeats_lists_each_consumer_with_its_last_beat(storage: BaseStorage) -> None:
+    assert storage.heartbeats() == {}
+    storage.heartbeat("c1", 100.0)
+    storage.heartbeat("c2", 150.5)
+    storage.heartbeat("c1", 200.25)
+    assert storage.heartbeats() == {"c1": 200.25, "c2": 150.5}
+    storage.requeue("c2")
+    assert storage.heartbeats() == {"c1": 200.25}
+
+
 def test_fetch_many_takes_what_is_waiting_up_to_the_limit(storage: BaseStorage) -> None:
     storage.enqueue_many([b"a", b"b", b"c", b"d", b"e"])
     assert storage.fetch_many("c1", 3, timeout=1) == [b"a", b"b", b"c"]
