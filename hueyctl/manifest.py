@@ -97,7 +97,8 @@ _INSTANCE_SCALARS = {
     **CONSUMER_KEYS,
     "startsecs": "seconds_int",
 }
-_INSTANCE_KEYS = (*_INSTANCE_SCALARS, "hooks", "schedules", "env")
+_INSTANCE_KEYS = (*_INSTANCE_SCALARS, "hooks", "schedules", "env", "resources")
+_RESOURCE_KEYS = ("cpu", "memory")
 
 
 class _Checker:
@@ -286,6 +287,8 @@ class _Checker:
             values["schedules"] = self.schedules(keys["schedules"], f"{prefix}.schedules")
         if "env" in keys:
             values["env"] = self.string_map(keys["env"], f"{prefix}.env")
+        if "resources" in keys:
+            values["resources"] = self.resources(keys["resources"], f"{prefix}.resources")
         if None in values.values() or "app" not in values:
             return None
         options = {k: values.pop(k) for k in CONSUMER_KEYS if k in values}
@@ -299,6 +302,14 @@ class _Checker:
         unusable = file and creatable_directory_problem(file.parent)
         if unusable:
             self.problem(None, name, unusable)
+
+    def resources(self, node: yaml.Node, prefix: str) -> dict[str, str] | None:
+        """Resource requests (``cpu``, ``memory``) as Kubernetes quantities; None if wrong."""
+        found = self.mapping(node, prefix, _RESOURCE_KEYS)
+        values = {k: self.value(n, f"{prefix}.{k}", "quantity") for k, n in found.items()}
+        if None in values.values():
+            return None
+        return {key: str(value) for key, value in sorted(values.items())}
 
     def schedules(self, node: yaml.Node, prefix: str) -> tuple[Schedule, ...]:
         result = []

@@ -50,6 +50,8 @@ class Instance:
     post_execute: tuple[str, ...] = ()
     schedules: tuple[Schedule, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
+    # What a consumer asks of an orchestrator (``hueyctl export``): "cpu", "memory".
+    resources: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ IMPORT_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*\Z")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # "${NAME}" reads the environment; "$$" is a literal "$".
 VARIABLE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# A Kubernetes resource quantity: "250m" or "0.5" CPUs, "256Mi" or "1G" of memory.
+QUANTITY = re.compile(r"[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?\Z")
 _SHA_PASSWORD = re.compile(r"\{SHA\}[0-9a-f]{40}\Z")
 SQLITE_PREFIX = "sqlite:///"
 # supervisord.conf cuts a value at " ;" or " #" (an inline comment) and ends it at a line
@@ -230,6 +232,10 @@ KINDS: dict[str, Kind] = {
     ),
     "cron": Kind("a cron string", _check_cron),
     "task": Kind("an import path", lambda v: KINDS["import"].problem(v)),
+    "quantity": _simple(
+        'a quantity such as 0.5 or "250m" (CPUs) or "256Mi" (memory)',
+        lambda v: (_is_int(v) or isinstance(v, (float, str))) and bool(QUANTITY.match(str(v))),
+    ),
     "port": _simple("a TCP port (1-65535)", lambda v: _is_int(v) and 0 < v < 65536),
     "host": _simple("a host name or address", lambda v: isinstance(v, str) and v != ""),
     "username": _simple(

@@ -98,9 +98,8 @@ def _container(manifest: Manifest, instance: Instance, image: str) -> dict[str, 
     if refs:
         container["env"] = refs
     container["livenessProbe"] = _probe(instance)
-    requests = getattr(instance, "resources", None)
-    if requests:
-        container["resources"] = {"requests": dict(sorted(requests.items()))}
+    if instance.resources:
+        container["resources"] = {"requests": dict(instance.resources)}
     container["securityContext"] = {
         "allowPrivilegeEscalation": False,
         "readOnlyRootFilesystem": True,

@@ -32,6 +32,7 @@ MANIFEST = """
         storage: "redis://:${REDIS_PASSWORD}@redis:6379/1"
         workers: 4
         shutdown_timeout: 45
+        resources: {cpu: 250m, memory: 256Mi}
         env: {SMTP_HOST: mail.internal, SMTP_URL: "smtp://u:${SMTP_PASSWORD}@mail"}
       reports:
         app: reports:huey
@@ -140,8 +141,10 @@ def test_kubernetes_runs_the_consumer_directly_and_drains_it(
     assert env["APP_ENV"] == "production" and env["PRICE"] == "5$"
     assert "SMTP_URL" not in env  # names a secret: the launcher sets it from the Secret
     assert by_name["shop-manifest"]["data"]["hueyctl.yaml"] == manifest.read_text()
+    assert container["resources"] == {"requests": {"cpu": "250m", "memory": "256Mi"}}
     reports = by_name["shop-reports"]["spec"]["template"]["spec"]["containers"][0]
     assert "env" not in reports  # it reads no secret
+    assert "resources" not in reports  # it asks for none
 
 
 def test_kubernetes_refuses_an_instance_on_sqlite(hueyctl, tmp_path: Path) -> None:
