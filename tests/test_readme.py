@@ -17,7 +17,7 @@ from hueyctl.cli import app
 from .test_deploy import hueyctl_calls, shell_lines
 
 REPO = Path(__file__).resolve().parents[1]
-DOCUMENTS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+DOCUMENTS = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
 
 
 def python_blocks(path: Path) -> list[str]:
