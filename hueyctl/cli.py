@@ -27,7 +27,7 @@ from huey.exceptions import HueyException
 from hueyctl import deployment, fleet, logfiles, render, state
 from hueyctl.bind import check_imports
 from hueyctl.errors import BadInput, HueyctlError, Unhealthy
-from hueyctl.export import TARGETS, export, write
+from hueyctl.export import DEFAULT_IMAGE, TARGETS, export, write
 from hueyctl.logecho import LogEcho
 from hueyctl.output import emit
 from hueyctl.params import (
@@ -164,7 +164,7 @@ def export_command(
     ] = None,
     image: Annotated[
         str, typer.Option("--image", metavar="IMAGE", help="the consumers' container image")
-    ] = "huey-ng:latest",
+    ] = DEFAULT_IMAGE,
     project: Project = None,
     json: Json = False,
 ) -> None:
@@ -176,7 +176,7 @@ def export_command(
         text = "\n".join(f"# ==> {name} <==\n{body}" for name, body in files.items())
         emit([{"file": n, "text": t} for n, t in files.items()], json, text=text.rstrip("\n"))
         return
-    emit([{"wrote": str(path)} for path in write(files, output)], json)
+    emit([{"wrote": str(path)} for path in write(files, output, to)], json)
 
 
 @command()

@@ -20,7 +20,7 @@ def export(manifest: Manifest, image: str) -> dict[str, str]:
         "volumes": {"state": {}},
     }
     return {
-        "compose.yaml": shared.header(manifest) + shared.dump([project]),
+        "compose.yaml": shared.header(manifest, "compose") + shared.dump([project]),
         "hueyctl.yaml": manifest.path.read_text(encoding="utf-8"),
     }
 

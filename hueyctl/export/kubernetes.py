@@ -23,10 +23,15 @@ def export(manifest: Manifest, image: str) -> dict[str, str]:
                 f"instance {instance.name!r} uses SQLite ({instance.storage}): pods do not "
                 "share a file; give it a redis:// storage to run it on Kubernetes"
             )
-    files = {"manifest.yaml": shared.header(manifest) + shared.dump([manifest_map(manifest)])}
+    files = {
+        "manifest.yaml": shared.header(manifest, "kubernetes")
+        + shared.dump([manifest_map(manifest)])
+    }
     for instance in manifest.instances.values():
         objects = [environment_map(manifest, instance), deployment(manifest, instance, image)]
-        files[f"{instance.name}.yaml"] = shared.header(manifest) + shared.dump(objects)
+        files[f"{instance.name}.yaml"] = shared.header(manifest, "kubernetes") + shared.dump(
+            objects
+        )
     return files
 
 

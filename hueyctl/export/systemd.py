@@ -56,7 +56,7 @@ def template(manifest: Manifest, python: str) -> str:
         {v for i in manifest.instances.values() for v in shared.variables(manifest, i)}
     )
     lines = [
-        shared.header(manifest).rstrip("\n"),
+        shared.header(manifest, "systemd").rstrip("\n"),
         f"# Install: copy to /etc/systemd/system/ with the {unit_name(manifest, '*')}.d/",
         f"# drop-ins, then `systemctl enable --now {unit_name(manifest, 'INSTANCE')}`.",
         f"# {SECRETS}/{project}.env (root:root, mode 0600), the operator's, sets the secrets:",
@@ -99,7 +99,7 @@ def drop_in(manifest: Manifest, instance: Instance) -> str:
     """What is the instance's own: its stop timeout, and its settings' digest (a changed
     digest shows, in a diff, that the consumer must be restarted)."""
     return (
-        shared.header(manifest)
+        shared.header(manifest, "systemd")
         + "[Service]\n"
         + f"TimeoutStopSec={shared.stop_timeout(instance)}\n"
         + f"Environment=HUEYCTL_SETTINGS={shared.settings_digest(manifest, instance)}\n"

@@ -98,11 +98,19 @@ def test_a_removed_instance_loses_its_files_and_nothing_else(
 ) -> None:
     out = tmp_path / "out"
     exported(hueyctl, manifest, "kubernetes", out)
+    exported(hueyctl, manifest, "systemd", out / "units")
     (out / "kustomization.yaml").write_text("resources: []\n")  # the operator's own
     text = manifest.read_text()
     manifest.write_text(text[: text.index("  reports:")])
     files = exported(hueyctl, manifest, "kubernetes", out)
-    assert sorted(files) == ["emails.yaml", "kustomization.yaml", "manifest.yaml"]
+    assert "emails.yaml" in files and "reports.yaml" not in files
+    assert "kustomization.yaml" in files
+    assert (out / "units" / "huey-shop@reports.service.d").is_dir()  # another target's
+    exported(hueyctl, manifest, "systemd", out / "units")
+    assert sorted(p.name for p in (out / "units").iterdir()) == [
+        "huey-shop@.service",
+        "huey-shop@emails.service.d",
+    ]
 
 
 def test_kubernetes_objects_pass_the_kubernetes_schemas(
