@@ -23,15 +23,11 @@ def export(manifest: Manifest, image: str) -> dict[str, str]:
                 f"instance {instance.name!r} uses SQLite ({instance.storage}): pods do not "
                 "share a file; give it a redis:// storage to run it on Kubernetes"
             )
-    files = {
-        "manifest.yaml": shared.header(manifest, "kubernetes")
-        + shared.dump([manifest_map(manifest)])
-    }
+    head = shared.header(manifest, "kubernetes")
+    files = {"manifest.yaml": head + shared.dump([manifest_map(manifest)])}
     for instance in manifest.instances.values():
         objects = [environment_map(manifest, instance), deployment(manifest, instance, image)]
-        files[f"{instance.name}.yaml"] = shared.header(manifest, "kubernetes") + shared.dump(
-            objects
-        )
+        files[f"{instance.name}.yaml"] = head + shared.dump(objects)
     return files
 
 
