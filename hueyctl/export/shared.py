@@ -96,9 +96,9 @@ def _names(text: str) -> list[str]:
 
 def settings_digest(manifest: Manifest, instance: Instance) -> str:
     """A digest of what shapes the consumer, without where the manifest lies on this
-    machine: it changes, and so restarts the consumer, exactly when the instance does."""
+    machine: it changes, and so restarts the consumer, exactly when the instance does
+    (scaling it, or changing another instance, restarts nothing)."""
     settings = {k: v for k, v in manifest.settings(instance).items() if k != "manifest"}
-    settings["replicas"] = replicas(instance)
     text = json.dumps(settings, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -93,6 +93,28 @@ def test_secrets_are_referenced_never_written(
     assert all(value not in printed.output for value in SECRETS.values())
 
 
+@pytest.mark.parametrize("target", TARGETS)
+def test_a_change_to_one_instance_changes_only_what_runs_it(
+    hueyctl, manifest: Path, tmp_path: Path, target: str
+) -> None:
+    before = exported(hueyctl, manifest, target, tmp_path / "before")
+    manifest.write_text(manifest.read_text().replace("workers: 4", "workers: 6"))
+    after = exported(hueyctl, manifest, target, tmp_path / "after")
+    changed = sorted(name for name in before if before[name] != after[name])
+    assert (
+        changed
+        == {
+            "kubernetes": ["emails.yaml", "manifest.yaml"],
+            "systemd": ["huey-shop@emails.service.d/hueyctl.conf"],
+            "compose": ["compose.yaml", "hueyctl.yaml"],
+        }[target]
+    )
+    if target == "compose":  # only the emails service's definition changed
+        services = [yaml.safe_load(f["compose.yaml"])["services"] for f in (before, after)]
+        assert services[0]["reports"] == services[1]["reports"]
+        assert services[0]["emails"] != services[1]["emails"]
+
+
 def test_a_removed_instance_loses_its_files_and_nothing_else(
     hueyctl, manifest: Path, tmp_path: Path
 ) -> None:
