@@ -252,6 +252,30 @@ def test_compose_has_a_draining_healthchecked_service_per_instance(
     assert set(project["volumes"]) == {"state"}
 
 
+def _compose_missing() -> str:
+    """Why `docker compose` cannot check a file here, or "" when it can."""
+    if shutil.which("docker") is None:
+        return "no docker here"
+    version = subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=60)
+    return "" if version.returncode == 0 else "docker has no compose plugin here"
+
+
+COMPOSE_MISSING = _compose_missing()
+
+
+@pytest.mark.skipif(bool(COMPOSE_MISSING), reason=COMPOSE_MISSING)
+def test_docker_compose_accepts_the_project(hueyctl, manifest: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    exported(hueyctl, manifest, "compose", out)
+    checked = subprocess.run(
+        ["docker", "compose", "-f", str(out / "compose.yaml"), "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert checked.returncode == 0, checked.stderr
+
+
 def test_last_heartbeat_counts_only_this_hosts_consumers() -> None:
     beats = {"pod-a:1:ab12:0": 100.0, "pod-a:1:ab12:1": 104.0, "pod-ab:7:cd34:0": 200.0}
     assert last_heartbeat(beats, "pod-a") == 104.0
