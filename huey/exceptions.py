@@ -13,7 +13,9 @@ The tree::
     |   +-- DataStoreTimeout        a blocking result wait ran out of time
     |   +-- ScheduleAddException
     |   +-- ScheduleReadException
-    |   +-- StorageUnavailable      the server cannot be reached (retried with backoff)
+    |   +-- StorageError            the backend refused an operation (carries .backend_message)
+    |       +-- StorageUnavailable  the server cannot be reached (retried with backoff)
+    |       +-- CorruptEntry        a queue entry is not a message's bytes (carries .data)
     +-- MessageError                a message or stored record failed to verify or decode (.data)
         +-- SignatureError          unsigned or tampered payload while signing is on
         +-- UnknownTaskError        the payload names a task this process never registered
@@ -74,8 +76,26 @@ class ScheduleReadException(QueueException):
     pass
 
 
-class StorageUnavailable(QueueException):
+class StorageError(QueueException):
+    """The backend refused an operation (OOM, READONLY, a lock held too long, a full disk...);
+    ``backend_message`` is what the backend said, so an operator can act on it."""
+
+    def __init__(self, message: str, backend_message: str = "") -> None:
+        super().__init__(message)
+        self.backend_message = backend_message or message
+
+
+class StorageUnavailable(StorageError):
     """The storage server cannot be reached; the consumer retries with backoff."""
+
+
+class CorruptEntry(StorageError):
+    """A queue entry that is not a message's bytes was taken off the queue; ``data`` holds
+    what was there, as bytes, so it can go to the error store."""
+
+    def __init__(self, message: str, data: bytes = b"") -> None:
+        super().__init__(message)
+        self.data = data
 
 
 class MessageError(HueyException):

@@ -31,7 +31,7 @@ from redis.client import PubSub
 from redis.commands.core import Script
 from redis.retry import Retry
 
-from huey.exceptions import ConfigurationError, StorageUnavailable
+from huey.exceptions import ConfigurationError, CorruptEntry, StorageError, StorageUnavailable
 from huey.storage.base import BaseStorage, to_score
 from huey.storage.redis_wire import Wire
 
@@ -51,34 +51,46 @@ _LONGEST_BLOCK = 1.0
 _MAX_ERRORS = 1000
 # Storage options a redis:// URL may carry in its query, beside redis-py's own.
 _URL_OPTIONS = {"max_errors": int, "read_timeout": float}
+# How much longer than its block a blocking command's socket waits for the reply.
+_REPLY_MARGIN = 1.0
 _Method = TypeVar("_Method", bound=Callable[..., Any])
 
 
-_LOST = (redis.ConnectionError, redis.TimeoutError)
+#: Error replies that mean "not now" rather than "no": the server is loading its data, a
+#: script or replica is busy, a cluster slot moves. Retried like a lost connection.
+_TRANSIENT_REPLIES = ("LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN")
 
 
-def _unavailable_error(where: str, error: Exception) -> StorageUnavailable:
-    return StorageUnavailable(f"Redis at {where} is unreachable: {error}")
+def _storage_error(where: str, error: redis.RedisError) -> StorageError:
+    """The library's error for anything redis-py or the wire layer raised: the one place
+    Redis errors are mapped (lost connections and transient replies become
+    StorageUnavailable; OOM, READONLY, MISCONF, WRONGTYPE, ... a StorageError)."""
+    message = str(error)
+    if isinstance(error, (redis.ConnectionError, redis.TimeoutError)) or message.startswith(
+        _TRANSIENT_REPLIES
+    ):
+        return StorageUnavailable(f"Redis at {where} is unreachable: {message}", message)
+    return StorageError(f"Redis at {where} refused: {message}", message)
 
 
 @contextlib.contextmanager
-def _unreachable_as_unavailable(where: str) -> Iterator[None]:
-    """Turn redis-py's lost-connection errors into StorageUnavailable, keeping the cause."""
+def _storage_errors(where: str) -> Iterator[None]:
+    """Raise redis-py's errors as :func:`_storage_error`, keeping the cause."""
     try:
         yield
-    except _LOST as exc:
-        raise _unavailable_error(where, exc) from exc
+    except redis.RedisError as exc:
+        raise _storage_error(where, exc) from exc
 
 
-def _unavailable(method: _Method) -> _Method:
-    """Decorate a storage method so a lost connection raises StorageUnavailable."""
+def _mapped(method: _Method) -> _Method:
+    """Decorate a storage method so every Redis error raises as :func:`_storage_error`."""
 
     @functools.wraps(method)
     def wrapper(self: RedisStorage, *args: Any, **kwargs: Any) -> Any:
         try:  # not the context manager above: this runs several times per task
             return method(self, *args, **kwargs)
-        except _LOST as exc:
-            raise _unavailable_error(self.where, exc) from exc
+        except redis.RedisError as exc:
+            raise _storage_error(self.where, exc) from exc
 
     return wrapper  # type: ignore[return-value]
 
@@ -120,6 +132,14 @@ def _split_url_options(url: str | None) -> tuple[str | None, dict[str, Any]]:
                 raise ConfigurationError(message) from None
     rest = urlencode([(k, v) for k, v in pairs if k not in _URL_OPTIONS])
     return f"{base}?{rest}" if rest else base, options
+
+
+def _patient_client(client: redis.Redis, socket_timeout: float) -> redis.Redis:
+    """A client opening connections like ``client``'s, with a longer ``socket_timeout``."""
+    pool = client.connection_pool
+    kwargs = {**pool.connection_kwargs, "socket_timeout": socket_timeout}
+    patient = redis.ConnectionPool(connection_class=pool.connection_class, **kwargs)
+    return redis.Redis(connection_pool=patient)
 
 
 class RedisStorage(BaseStorage):
@@ -169,11 +189,17 @@ class RedisStorage(BaseStorage):
         self._read_schedule_script = self._load_script("read_schedule")
         self._enqueue_due_script = self._load_script("enqueue_due")
         self._fetch_many_script = self._load_script("fetch_many")
+        self._take_foreign_script = self._load_script("take_foreign")
         self._peek_or_emit_script = self._load_script("peek_or_emit")
         self._pop_data_script = self._load_script("pop_data")
         self._has_blmove: bool | None = None  # learnt from the server on first blocking move
         self._local = threading.local()  # per thread: the open batch, the schedule pubsub
         self._wire = Wire(self._client)
+        socket_timeout = params.get("socket_timeout")
+        patient = self.read_timeout + _REPLY_MARGIN  # a blocking call's socket outwaits it
+        self._blocking_wire = self._wire
+        if socket_timeout and socket_timeout < patient:
+            self._blocking_wire = Wire(_patient_client(self._client, patient))
 
     # -- plumbing ---------------------------------------------------------------
     def _load_script(self, name: str) -> Script:
@@ -191,6 +217,13 @@ class RedisStorage(BaseStorage):
         ``repeatable``: running them twice changes nothing, so a lost reply is asked again."""
         self._redis()
         return self._wire.call(*commands, repeatable=repeatable)
+
+    def _read_blocking(self, *commands: tuple, repeatable: bool = False) -> list[Any]:
+        """:meth:`_read` for a call that blocks up to ``read_timeout`` on the server, on
+        connections whose socket waits longer than that (a short ``socket_timeout`` would
+        otherwise make every idle wait look like a lost server)."""
+        self._redis()
+        return self._blocking_wire.call(*commands, repeatable=repeatable)
 
     def _write(self, *commands: tuple) -> None:
         """Add write commands to the open batch, or send them now in one round trip."""
@@ -226,31 +259,31 @@ class RedisStorage(BaseStorage):
     def enqueue(self, data: bytes) -> None:
         self.enqueue_many([data])
 
-    @_unavailable
+    @_mapped
     def enqueue_many(self, items: Sequence[bytes]) -> None:
         if items:
             self._write(("LPUSH", self._queue, *items))
 
-    @_unavailable
+    @_mapped
     def dequeue(self) -> bytes | None:
         return self._read(("RPOP", self._queue))[0]  # the wire: a lost reply is not re-sent
 
-    @_unavailable
+    @_mapped
     def unqueue(self, data: bytes) -> int:
         return self._redis().lrem(self._queue, 0, data)
 
-    @_unavailable
+    @_mapped
     def queue_size(self) -> int:
         return self._redis().llen(self._queue)
 
-    @_unavailable
+    @_mapped
     def enqueued_items(self, limit: int | None = None) -> list[bytes]:
         if limit is not None and limit <= 0:
             return []
         start = 0 if limit is None else -limit
         return self._redis().lrange(self._queue, start, -1)[::-1]
 
-    @_unavailable
+    @_mapped
     def flush_queue(self) -> None:
         self._redis().delete(self._queue)
 
@@ -260,9 +293,18 @@ class RedisStorage(BaseStorage):
         taken = self.fetch_many(consumer_id, 1, timeout)
         return taken[0] if taken else None
 
-    @_unavailable
+    @_mapped
     def fetch_many(self, consumer_id: str, limit: int, timeout: float) -> list[bytes]:
-        """Take what is waiting (up to ``limit``) in one script; block only on an empty queue."""
+        """Take what is waiting (up to ``limit``) in one script; block only on an empty queue.
+        A foreign value under the queue's key is taken away and raised as CorruptEntry."""
+        try:
+            return self._fetch_many(consumer_id, limit, timeout)
+        except redis.ResponseError as exc:
+            if "WRONGTYPE" in str(exc):
+                self._take_foreign_queue()
+            raise
+
+    def _fetch_many(self, consumer_id: str, limit: int, timeout: float) -> list[bytes]:
         inflight = self._inflight(consumer_id)
         if limit > 1:
             keys = [self._queue, inflight, self._consumers]
@@ -274,7 +316,7 @@ class RedisStorage(BaseStorage):
                 return taken
         deadline = time.monotonic() + timeout
         while True:
-            moved, _ = self._read(
+            moved, _ = self._read_blocking(
                 self._blocking_move(self._queue, inflight, deadline - time.monotonic()),
                 ("ZADD", self._consumers, "NX", time.time(), consumer_id),
             )
@@ -283,11 +325,20 @@ class RedisStorage(BaseStorage):
             if time.monotonic() >= deadline:
                 return []
 
-    @_unavailable
+    def _take_foreign_queue(self) -> None:
+        """Remove a value of another type from the queue's key; CorruptEntry if one was there."""
+        taken = self._take_foreign_script(keys=[self._queue], client=self._redis())
+        if taken is not None:
+            kind, value = taken
+            raise CorruptEntry(
+                f"the queue key {self._queue} held a {kind.decode()}, not a list: removed", value
+            )
+
+    @_mapped
     def ack(self, consumer_id: str, data: bytes) -> None:
         self._write(("LREM", self._inflight(consumer_id), 1, data))
 
-    @_unavailable
+    @_mapped
     def inflight_items(self, consumer_id: str | None = None) -> list[bytes]:
         """Messages of one consumer, or of every consumer by consumer id; oldest first."""
         client = self._redis()
@@ -298,7 +349,7 @@ class RedisStorage(BaseStorage):
             pipe.lrange(self._inflight(known), 0, -1)
         return [item for items in pipe.execute() for item in reversed(items)]
 
-    @_unavailable
+    @_mapped
     def inflight_size(self) -> int:
         pipe = self._redis().pipeline(transaction=False)
         for known in self._consumer_ids():
@@ -310,52 +361,52 @@ class RedisStorage(BaseStorage):
         members = self._redis().zrange(self._consumers, 0, -1)
         return sorted(member.decode(errors="replace") for member in members)
 
-    @_unavailable
+    @_mapped
     def heartbeat(self, consumer_id: str, timestamp: float) -> None:
         self._write(("ZADD", self._consumers, timestamp, consumer_id))
 
-    @_unavailable
+    @_mapped
     def heartbeats(self) -> dict[str, float]:
         members = self._redis().zrange(self._consumers, 0, -1, withscores=True)
         return {member.decode(errors="replace"): score for member, score in members}
 
-    @_unavailable
+    @_mapped
     def requeue(self, consumer_id: str) -> int:
         keys = [self._queue, self._consumers]
         args = [self._inflight_prefix, "consumer", consumer_id]
         return self._requeue_script(keys=keys, args=args, client=self._redis())
 
-    @_unavailable
+    @_mapped
     def requeue_expired(self, cutoff: float) -> int:
         keys = [self._queue, self._consumers]
         args = [self._inflight_prefix, "expired", repr(float(cutoff))]
         return self._requeue_script(keys=keys, args=args, client=self._redis())
 
     # -- schedule ---------------------------------------------------------------
-    @_unavailable
+    @_mapped
     def add_to_schedule(self, data: bytes, timestamp: datetime.datetime) -> None:
         self._write(
             ("ZADD", self._schedule, to_score(timestamp), data),
             ("PUBLISH", self._schedule_changed, 1),
         )
 
-    @_unavailable
+    @_mapped
     def read_schedule(self, timestamp: datetime.datetime) -> list[bytes]:
         args = [repr(to_score(timestamp))]  # the wire: a lost reply is not re-sent
         return self._read(self._wire.script(self._read_schedule_script, [self._schedule], args))[0]
 
-    @_unavailable
+    @_mapped
     def enqueue_due(self, timestamp: datetime.datetime) -> int:
         args = [repr(to_score(timestamp))]
         keys = [self._schedule, self._queue]
         return self._enqueue_due_script(keys=keys, args=args, client=self._redis())
 
-    @_unavailable
+    @_mapped
     def next_scheduled_score(self) -> float | None:
         first = self._redis().zrange(self._schedule, 0, 0, withscores=True)
         return first[0][1] if first else None
 
-    @_unavailable
+    @_mapped
     def wait_schedule_change(self, timeout: float) -> None:
         """Return once something was scheduled since this thread's previous call (at once on
         its first call), or on timeout.
@@ -378,30 +429,30 @@ class RedisStorage(BaseStorage):
                     pass  # one wake-up for every change already announced
                 return
 
-    @_unavailable
+    @_mapped
     def schedule_size(self) -> int:
         return self._redis().zcard(self._schedule)
 
-    @_unavailable
+    @_mapped
     def scheduled_items(self, limit: int | None = None) -> list[bytes]:
         if limit is not None and limit <= 0:
             return []
         return self._redis().zrange(self._schedule, 0, -1 if limit is None else limit - 1)
 
-    @_unavailable
+    @_mapped
     def flush_schedule(self) -> None:
         self._redis().delete(self._schedule)
 
     # -- key/value --------------------------------------------------------------
-    @_unavailable
+    @_mapped
     def put_data(self, key: str, value: bytes) -> None:
         self._write(("HSET", self._results, key, value), *self._notify(key))
 
-    @_unavailable
+    @_mapped
     def peek_data(self, key: str) -> bytes | None:
         return self._read(("HGET", self._results, key), repeatable=True)[0]
 
-    @_unavailable
+    @_mapped
     def peek_or_emit(self, keys: Sequence[str], message: str | None) -> list[bytes | None]:
         """One script: the values, and the event published only when all of them are None."""
         args = ["0" if message is None else "1", message or "", *keys]
@@ -414,7 +465,7 @@ class RedisStorage(BaseStorage):
         self._local.answers.append((len(batch) - 1, values))
         return values
 
-    @_unavailable
+    @_mapped
     def pop_data(self, key: str) -> bytes | None:
         """Take the value in one script that leaves a receipt, so it can be sent again."""
         receipt = self._prefix + "popped:" + uuid.uuid4().hex
@@ -422,15 +473,15 @@ class RedisStorage(BaseStorage):
         command = self._wire.script(self._pop_data_script, keys, [key, _RECEIPT_TTL])
         return self._read(command, repeatable=True)[0]
 
-    @_unavailable
+    @_mapped
     def has_data_for_key(self, key: str) -> bool:
         return bool(self._read(("HEXISTS", self._results, key), repeatable=True)[0])
 
-    @_unavailable
+    @_mapped
     def put_if_empty(self, key: str, value: bytes) -> bool:
         return bool(self._read(("HSETNX", self._results, key, value), *self._notify(key))[0])
 
-    @_unavailable
+    @_mapped
     def wait_for_data(self, key: str, timeout: float) -> bool:
         """Block on the key's token list (rotating the token, so every waiter wakes); the
         check after a wake-up rides in the same round trip as the wait."""
@@ -439,8 +490,8 @@ class RedisStorage(BaseStorage):
         if self.has_data_for_key(key):
             return True
         while (remaining := deadline - time.monotonic()) > 0:
-            token, present = self._read(  # rotating the token list onto itself is repeatable
-                self._blocking_move(notify, notify, remaining),
+            token, present = self._read_blocking(  # rotating the token list onto itself is
+                self._blocking_move(notify, notify, remaining),  # repeatable
                 ("HEXISTS", self._results, key),
                 repeatable=True,
             )
@@ -450,20 +501,20 @@ class RedisStorage(BaseStorage):
                 self._read(("DEL", notify), repeatable=True)
         return False
 
-    @_unavailable
+    @_mapped
     def result_store_size(self) -> int:
         return self._read(("HLEN", self._results), repeatable=True)[0]
 
-    @_unavailable
+    @_mapped
     def result_items(self) -> dict[str, bytes]:
         return {key.decode(): value for key, value in self._redis().hgetall(self._results).items()}
 
-    @_unavailable
+    @_mapped
     def flush_results(self) -> None:
         self._redis().delete(self._results)
 
     # -- errors -----------------------------------------------------------------
-    @_unavailable
+    @_mapped
     def put_error(self, metadata: bytes) -> None:
         if self.max_errors is None:
             self._write(("LPUSH", self._errors, metadata))
@@ -472,27 +523,27 @@ class RedisStorage(BaseStorage):
                 ("LPUSH", self._errors, metadata), ("LTRIM", self._errors, 0, self.max_errors - 1)
             )
 
-    @_unavailable
+    @_mapped
     def get_errors(self, limit: int | None = None, offset: int = 0) -> list[bytes]:
         if limit is not None and limit <= 0:
             return []
         stop = -1 if limit is None else offset + limit - 1
         return self._redis().lrange(self._errors, offset, stop)
 
-    @_unavailable
+    @_mapped
     def error_count(self) -> int:
         return self._redis().llen(self._errors)
 
-    @_unavailable
+    @_mapped
     def flush_errors(self) -> None:
         self._redis().delete(self._errors)
 
     # -- events -----------------------------------------------------------------
-    @_unavailable
+    @_mapped
     def emit(self, message: str) -> None:
         self._write(("PUBLISH", self._events, message))
 
-    @_unavailable
+    @_mapped
     def __iter__(self) -> Iterator[str]:
         """Subscribe now (not at the first ``next``) so no event emitted after this call is lost."""
         pubsub = self._redis().pubsub(ignore_subscribe_messages=True)
@@ -501,7 +552,7 @@ class RedisStorage(BaseStorage):
 
     def _listen(self, pubsub: PubSub) -> Iterator[str]:
         try:
-            with _unreachable_as_unavailable(self.where):
+            with _storage_errors(self.where):
                 for message in pubsub.listen():
                     yield message["data"].decode()
         finally:
@@ -524,12 +575,12 @@ class RedisStorage(BaseStorage):
         finally:
             self._local.batch = None
         if commands:
-            with _unreachable_as_unavailable(self.where):
+            with _storage_errors(self.where):
                 replies = self._wire.call(*commands)
             for index, values in answers:
                 values.extend(replies[index])
 
-    @_unavailable
+    @_mapped
     def flush_all(self) -> None:
         client = self._redis()
         pattern = re.sub(r"([*?\[\]\\])", r"\\\1", self._prefix) + "*"
@@ -543,5 +594,7 @@ class RedisStorage(BaseStorage):
         if held is not None and held[0] == os.getpid():
             held[1].close()
         self._wire.close()
+        if self._blocking_wire is not self._wire:
+            self._blocking_wire.close()
         if self._owns_pool:
             self._client.connection_pool.disconnect(inuse_connections=False)

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
+import itertools
 import os
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
+from huey.exceptions import CorruptEntry, StorageError
 from huey.storage.base import BaseStorage, poll_until, to_score
 
 # Every row carries the storage name, so instances with different names share a file.
@@ -59,6 +62,33 @@ _TABLES = (
 _EVENTS_KEPT = 1000  # listeners further behind than this miss events
 _POLL_FIRST_SLEEP = 0.002
 _SETUP_LOCK = threading.Lock()  # one thread of a process sets a file up, the others wait
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _storage_error(filename: str, error: sqlite3.Error) -> StorageError:
+    """The library's error for any sqlite3 error: the one place SQLite errors are mapped
+    (locked past the busy timeout, disk full, read-only file, corrupt file...)."""
+    return StorageError(f"SQLite file {filename}: {error}", str(error))
+
+
+@contextlib.contextmanager
+def _storage_errors(filename: str) -> Iterator[None]:
+    """Raise sqlite3's errors as :func:`_storage_error`, keeping the cause."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise _storage_error(filename, exc) from exc
+
+
+def _mapped(method: _Method) -> _Method:
+    """Decorate a storage method so every sqlite3 error raises as :func:`_storage_error`."""
+
+    @functools.wraps(method)
+    def wrapper(self: SqliteStorage, *args: Any, **kwargs: Any) -> Any:
+        with _storage_errors(self.filename):
+            return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 class SqliteStorage(BaseStorage):
@@ -139,15 +169,17 @@ class SqliteStorage(BaseStorage):
 
     @contextlib.contextmanager
     def _atomic(self, begin: str = "BEGIN IMMEDIATE") -> Iterator[None]:
-        """A transaction; IMMEDIATE holds the write lock from the first read to the commit."""
+        """A transaction; IMMEDIATE holds the write lock from the first read to the commit.
+        A failed commit (disk full, locked) rolls back too, so the connection stays usable."""
         conn = self._connection()
         conn.execute(begin)
         try:
             yield
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite may have rolled back by itself
+                conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[None]:
@@ -174,21 +206,25 @@ class SqliteStorage(BaseStorage):
         return poll_until(changed_and_check, timeout, interval=_POLL_FIRST_SLEEP)
 
     # -- queue ------------------------------------------------------------------
+    @_mapped
     def enqueue(self, data: bytes) -> None:
         self._run("INSERT INTO huey_queue (name, data) VALUES (?, ?)", data, in_batch=True)
 
+    @_mapped
     def enqueue_many(self, items: Sequence[bytes]) -> None:
         sql = "INSERT INTO huey_queue (name, data) VALUES (?, ?)"
         with self._writing():
             self._connection().executemany(sql, [(self.name, data) for data in items])
 
+    @_mapped
     def dequeue(self) -> bytes | None:
         taken = self._take(None)
         return taken[0] if taken else None
 
     def _take(self, consumer_id: str | None, limit: int = 1) -> list[bytes]:
         """Pop the oldest messages (up to ``limit``), recording them in flight for
-        ``consumer_id`` when given."""
+        ``consumer_id`` when given. A head entry that is not bytes (a TEXT row written by
+        something else) is removed and raised as CorruptEntry, so the queue moves on."""
         if self._scalar("SELECT 1 FROM huey_queue WHERE name = ? LIMIT 1") is None:
             return []  # checked without the write lock: idle pollers never block writers
         with self._atomic():
@@ -196,27 +232,39 @@ class SqliteStorage(BaseStorage):
             rows = self._run(oldest, max(limit, 1)).fetchall()
             if not rows:
                 return []
-            # The rows taken are exactly this name's ids up to the last one taken.
-            self._run("DELETE FROM huey_queue WHERE name = ? AND id <= ?", rows[-1][0])
-            taken = [data for _, data in rows]
-            if consumer_id is not None:
+            taken = [data for _, data in itertools.takewhile(_is_bytes, rows)]
+            # The rows taken are exactly this name's ids up to the last one taken (or the
+            # foreign one at the head).
+            last_id = rows[max(len(taken), 1) - 1][0]
+            self._run("DELETE FROM huey_queue WHERE name = ? AND id <= ?", last_id)
+            if taken and consumer_id is not None:
                 insert = "INSERT INTO huey_inflight (name, consumer, data) VALUES (?, ?, ?)"
                 conn = self._connection()
                 conn.executemany(insert, [(self.name, consumer_id, data) for data in taken])
                 register = "INSERT OR IGNORE INTO huey_consumers VALUES (?, ?, ?)"
                 self._run(register, consumer_id, time.time())
-            return taken
+        if not taken:
+            foreign = rows[0][1]
+            raise CorruptEntry(
+                f"a {type(foreign).__name__} row, not bytes, was at the head of the queue: removed",
+                str(foreign).encode(),
+            )
+        return taken
 
+    @_mapped
     def unqueue(self, data: bytes) -> int:
         return self._run("DELETE FROM huey_queue WHERE name = ? AND data = ?", data).rowcount
 
+    @_mapped
     def queue_size(self) -> int:
         return self._scalar("SELECT COUNT(*) FROM huey_queue WHERE name = ?")
 
+    @_mapped
     def enqueued_items(self, limit: int | None = None) -> list[bytes]:
         sql = "SELECT data FROM huey_queue WHERE name = ? ORDER BY id LIMIT ?"
         return self._column(sql, _limit(limit))
 
+    @_mapped
     def flush_queue(self) -> None:
         self._run("DELETE FROM huey_queue WHERE name = ?")
 
@@ -226,6 +274,7 @@ class SqliteStorage(BaseStorage):
         taken = self.fetch_many(consumer_id, 1, timeout)
         return taken[0] if taken else None
 
+    @_mapped
     def fetch_many(self, consumer_id: str, limit: int, timeout: float) -> list[bytes]:
         taken: list[bytes] = []
 
@@ -237,6 +286,7 @@ class SqliteStorage(BaseStorage):
         self._poll(take, timeout)
         return taken
 
+    @_mapped
     def ack(self, consumer_id: str, data: bytes) -> None:
         sql = (
             "DELETE FROM huey_inflight WHERE id = (SELECT id FROM huey_inflight"
@@ -244,6 +294,7 @@ class SqliteStorage(BaseStorage):
         )
         self._run(sql, consumer_id, data, in_batch=True)
 
+    @_mapped
     def inflight_items(self, consumer_id: str | None = None) -> list[bytes]:
         """Messages of one consumer, or of every consumer by consumer id; oldest first."""
         if consumer_id is None:
@@ -253,9 +304,11 @@ class SqliteStorage(BaseStorage):
         sql = "SELECT data FROM huey_inflight WHERE name = ? AND consumer = ? ORDER BY id"
         return self._column(sql, consumer_id)
 
+    @_mapped
     def inflight_size(self) -> int:
         return self._scalar("SELECT COUNT(*) FROM huey_inflight WHERE name = ?")
 
+    @_mapped
     def heartbeat(self, consumer_id: str, timestamp: float) -> None:
         sql = (
             "INSERT INTO huey_consumers VALUES (?, ?, ?)"
@@ -263,9 +316,11 @@ class SqliteStorage(BaseStorage):
         )
         self._run(sql, consumer_id, timestamp, in_batch=True)
 
+    @_mapped
     def heartbeats(self) -> dict[str, float]:
         return dict(self._run("SELECT consumer, heartbeat FROM huey_consumers WHERE name = ?"))
 
+    @_mapped
     def requeue(self, consumer_id: str) -> int:
         with self._atomic():
             return self._requeue(consumer_id)
@@ -284,6 +339,7 @@ class SqliteStorage(BaseStorage):
         self._run("DELETE FROM huey_consumers WHERE name = ? AND consumer = ?", consumer_id)
         return len(items)
 
+    @_mapped
     def requeue_expired(self, cutoff: float) -> int:
         stale = "SELECT consumer FROM huey_consumers WHERE name = ? AND heartbeat < ?"
         if not self._column(stale, cutoff):
@@ -292,6 +348,7 @@ class SqliteStorage(BaseStorage):
             return sum(self._requeue(consumer_id) for consumer_id in self._column(stale, cutoff))
 
     # -- schedule ---------------------------------------------------------------
+    @_mapped
     def add_to_schedule(self, data: bytes, timestamp: datetime.datetime) -> None:
         add = "INSERT OR REPLACE INTO huey_schedule VALUES (?, ?, ?)"
         bump = (
@@ -302,6 +359,7 @@ class SqliteStorage(BaseStorage):
             self._run(add, data, to_score(timestamp), in_batch=True)
             self._run(bump, in_batch=True)
 
+    @_mapped
     def read_schedule(self, timestamp: datetime.datetime) -> list[bytes]:
         cutoff = to_score(timestamp)
         first = self.next_scheduled_score()
@@ -313,6 +371,7 @@ class SqliteStorage(BaseStorage):
             self._run(f"DELETE {due}", cutoff)
             return items
 
+    @_mapped
     def enqueue_due(self, timestamp: datetime.datetime) -> int:
         cutoff = to_score(timestamp)
         first = self.next_scheduled_score()
@@ -326,9 +385,11 @@ class SqliteStorage(BaseStorage):
             )
             return self._run(f"DELETE {due}", cutoff).rowcount
 
+    @_mapped
     def next_scheduled_score(self) -> float | None:
         return self._scalar("SELECT MIN(score) FROM huey_schedule WHERE name = ?")
 
+    @_mapped
     def wait_schedule_change(self, timeout: float) -> None:
         """Return once something was scheduled since this thread's previous call (at once on
         its first call), or on timeout."""
@@ -344,23 +405,29 @@ class SqliteStorage(BaseStorage):
 
         self._poll(changed, timeout)
 
+    @_mapped
     def schedule_size(self) -> int:
         return self._scalar("SELECT COUNT(*) FROM huey_schedule WHERE name = ?")
 
+    @_mapped
     def scheduled_items(self, limit: int | None = None) -> list[bytes]:
         sql = "SELECT data FROM huey_schedule WHERE name = ? ORDER BY score, data LIMIT ?"
         return self._column(sql, _limit(limit))
 
+    @_mapped
     def flush_schedule(self) -> None:
         self._run("DELETE FROM huey_schedule WHERE name = ?")
 
     # -- key/value --------------------------------------------------------------
+    @_mapped
     def put_data(self, key: str, value: bytes) -> None:
         self._run("INSERT OR REPLACE INTO huey_kv VALUES (?, ?, ?)", key, value, in_batch=True)
 
+    @_mapped
     def peek_data(self, key: str) -> bytes | None:
         return self._scalar("SELECT value FROM huey_kv WHERE name = ? AND key = ?", key)
 
+    @_mapped
     def peek_or_emit(self, keys: Sequence[str], message: str | None) -> list[bytes | None]:
         marks = ", ".join("?" * len(keys))
         sql = f"SELECT key, value FROM huey_kv WHERE name = ? AND key IN ({marks})"
@@ -371,45 +438,57 @@ class SqliteStorage(BaseStorage):
             self.emit(message)
         return values
 
+    @_mapped
     def pop_data(self, key: str) -> bytes | None:
         with self._atomic():
             value = self.peek_data(key)
             self._run("DELETE FROM huey_kv WHERE name = ? AND key = ?", key)
             return value
 
+    @_mapped
     def has_data_for_key(self, key: str) -> bool:
         return self._scalar("SELECT 1 FROM huey_kv WHERE name = ? AND key = ?", key) is not None
 
+    @_mapped
     def put_if_empty(self, key: str, value: bytes) -> bool:
         return self._run("INSERT OR IGNORE INTO huey_kv VALUES (?, ?, ?)", key, value).rowcount == 1
 
+    @_mapped
     def wait_for_data(self, key: str, timeout: float) -> bool:
         return self._poll(lambda: self.has_data_for_key(key), timeout)
 
+    @_mapped
     def result_store_size(self) -> int:
         return self._scalar("SELECT COUNT(*) FROM huey_kv WHERE name = ?")
 
+    @_mapped
     def result_items(self) -> dict[str, bytes]:
         return dict(self._run("SELECT key, value FROM huey_kv WHERE name = ?").fetchall())
 
+    @_mapped
     def flush_results(self) -> None:
         self._run("DELETE FROM huey_kv WHERE name = ?")
 
     # -- errors -----------------------------------------------------------------
+    @_mapped
     def put_error(self, metadata: bytes) -> None:
         self._run("INSERT INTO huey_errors (name, data) VALUES (?, ?)", metadata, in_batch=True)
 
+    @_mapped
     def get_errors(self, limit: int | None = None, offset: int = 0) -> list[bytes]:
         sql = "SELECT data FROM huey_errors WHERE name = ? ORDER BY id DESC LIMIT ? OFFSET ?"
         return self._column(sql, _limit(limit), offset)
 
+    @_mapped
     def error_count(self) -> int:
         return self._scalar("SELECT COUNT(*) FROM huey_errors WHERE name = ?")
 
+    @_mapped
     def flush_errors(self) -> None:
         self._run("DELETE FROM huey_errors WHERE name = ?")
 
     # -- events -----------------------------------------------------------------
+    @_mapped
     def emit(self, message: str) -> None:
         with self._writing():
             sql = "INSERT INTO huey_events (name, message) VALUES (?, ?)"
@@ -418,6 +497,7 @@ class SqliteStorage(BaseStorage):
                 prune = "DELETE FROM huey_events WHERE id <= ?"  # every name's old events
                 self._connection().execute(prune, (event_id - _EVENTS_KEPT,))
 
+    @_mapped
     def __iter__(self) -> Iterator[str]:
         """Note the newest event now (not at the first ``next``) and yield every later one."""
         newest = "SELECT COALESCE(MAX(id), 0) FROM huey_events WHERE name = ?"
@@ -433,7 +513,9 @@ class SqliteStorage(BaseStorage):
             return bool(rows)
 
         while True:
-            if self._poll(arrived, timeout=60):
+            with _storage_errors(self.filename):
+                found = self._poll(arrived, timeout=60)
+            if found:
                 last = rows[-1][0]
                 yield from (message for _, message in rows)
 
@@ -445,13 +527,14 @@ class SqliteStorage(BaseStorage):
             yield
             return
         # IMMEDIATE, not deferred: a peek_or_emit in the block reads before it writes.
-        with self._atomic():
+        with _storage_errors(self.filename), self._atomic():
             self._local.batch = True
             try:
                 yield
             finally:
                 self._local.batch = False
 
+    @_mapped
     def flush_all(self) -> None:
         with self._atomic():
             for table in _TABLES:
@@ -463,6 +546,10 @@ class SqliteStorage(BaseStorage):
         self._local.conn = None
         if conn is not None and self._pid == os.getpid():
             conn.close()
+
+
+def _is_bytes(row: tuple[int, object]) -> bool:
+    return isinstance(row[1], bytes)
 
 
 def _limit(limit: int | None) -> int:

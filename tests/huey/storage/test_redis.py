@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from huey import Huey
-from huey.exceptions import ConfigurationError, StorageUnavailable
+from huey.exceptions import ConfigurationError, StorageError, StorageUnavailable
 from huey.storage import RedisStorage
 
 DUE = datetime.datetime(2030, 1, 1)
@@ -51,7 +51,7 @@ def test_scripts_run_against_a_server_that_forgot_them(store: RedisStorage) -> N
 
 def test_an_error_reply_leaves_the_connection_in_step(store: RedisStorage) -> None:
     store.put_data("k", b"v")
-    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+    with pytest.raises(StorageError, match="WRONGTYPE"):
         with store.batch():
             store.enqueue(b"job")
             store.emit("x")

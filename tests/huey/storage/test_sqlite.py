@@ -6,6 +6,7 @@ import multiprocessing
 import sqlite3
 from pathlib import Path
 
+from huey.exceptions import StorageError
 from huey.storage import SqliteStorage, storage_from_url
 
 
@@ -75,7 +76,7 @@ def test_a_batch_that_reads_first_still_commits_past_another_writer(
     def write_elsewhere() -> None:
         try:
             other.put_data("elsewhere", b"x")
-        except sqlite3.OperationalError:
+        except StorageError:
             pass  # locked out until the batch ends: what a batch that holds the lock means
 
     with storage.batch():

@@ -1,0 +1,16 @@
+-- Take away a value of the wrong type found under the queue's key (something other than
+-- huey wrote it), so the queue can work again; the caller records it in the error store.
+-- KEYS[1]: the queue. Returns {type, value} (a string's bytes, any other type's DUMP), or
+-- nil when the key is absent or a list (the WRONGTYPE came from elsewhere).
+local kind = redis.call('TYPE', KEYS[1])['ok']
+if kind == 'none' or kind == 'list' then
+  return nil
+end
+local value
+if kind == 'string' then
+  value = redis.call('GET', KEYS[1])
+else
+  value = redis.call('DUMP', KEYS[1])
+end
+redis.call('DEL', KEYS[1])
+return {kind, value}
