@@ -1,5 +1,6 @@
 """The consumer: starts workers, the scheduler and heartbeats; acts on signals;
-replaces dead or stuck workers; on stop, gives running tasks time and requeues the rest."""
+replaces dead or stuck workers and dead service threads; on stop, gives running tasks
+time and requeues the rest. Storage faults are waited out, never fatal."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from ..exceptions import QueueException
+from .backoff import Backoff
 from .environment import Environment, Handle, environment
 from .options import ConsumerOptions
 from .recovery import Recovery
@@ -42,7 +45,7 @@ class Consumer:
         self._threads_stop = threading.Event()
         self._workers: dict[str, tuple[Handle, Any, Pulse]] = {}
         self._worker_numbers = itertools.count()  # ids are never reused (see check_workers)
-        self._services: list[threading.Thread] = []
+        self._services: dict[str, tuple[Any, threading.Thread]] = {}  # name -> target, thread
         self._stop_requested = 0
         self._restart_requested = False
         self._running = False
@@ -53,11 +56,10 @@ class Consumer:
 
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> None:
-        """Start workers, scheduler and heartbeats in the background; return at once."""
+        """Start workers, scheduler and heartbeats in the background; return at once, or
+        once the storage answers: an unreachable storage is retried with backoff (until
+        a stop signal), so a consumer started during an outage waits instead of exiting."""
         opts = self.options
-        if opts.flush_locks:
-            released = self.huey.flush_locks()
-            logger.info("released locks: %s", ", ".join(sorted(released)) or "none")
         logger.info(
             "consumer %s for %r: %d %s worker(s), periodic %s, global scheduler %s, %s",
             self.consumer_id,
@@ -68,6 +70,11 @@ class Consumer:
             "on" if opts.global_scheduler else "off",
             "UTC" if opts.utc else "local time",
         )
+        recovery = Recovery(
+            self.huey, lambda: list(self._workers), self._threads_stop, opts.heartbeat_timeout
+        )
+        if not self._reach_storage(recovery):
+            return
         self._threads_stop.clear()
         self._start_workers()
         scheduler = Scheduler(
@@ -78,35 +85,66 @@ class Consumer:
             opts.periodic,
             opts.global_scheduler,
         )
-        recovery = Recovery(
-            self.huey, lambda: list(self._workers), self._threads_stop, opts.heartbeat_timeout
-        )
-        recovery.step(time.time())  # register heartbeats before the first fetch
-        self._services = [
-            self._thread(scheduler.loop, "huey-scheduler"),
-            self._thread(recovery.loop, "huey-heartbeat"),
-        ]
+        self._services = {
+            name: (target, self._thread(target, name))
+            for name, target in (
+                ("huey-scheduler", scheduler.loop),
+                ("huey-heartbeat", recovery.loop),
+            )
+        }
         self._running = True
 
+    def _reach_storage(self, recovery: Recovery) -> bool:
+        """Release locks if asked and requeue the work of dead consumers, retrying with
+        backoff while that fails; False if a stop signal came first. (Workers register
+        their heartbeat with their first fetch.)"""
+        backoff = Backoff()
+        while self._stop_requested == 0:
+            try:
+                if self.options.flush_locks:
+                    released = self.huey.flush_locks()
+                    logger.info("released locks: %s", ", ".join(sorted(released)) or "none")
+                recovery.step(time.time())
+            except Exception as exc:  # any error: logged once, retried with backoff
+                backoff.failed("consumer start", exc, self._pause)
+            else:
+                backoff.succeeded("consumer start")
+                return True
+        return False
+
     def run(self) -> None:
-        """Start, then supervise until stopped by a signal or :meth:`stop`."""
+        """Start, then supervise until stopped by a signal or :meth:`stop`; an error while
+        supervising is logged once and retried with backoff."""
         if threading.current_thread() is threading.main_thread():
             self._install_signal_handlers()
         self.start()
+        backoff = Backoff()
         next_check = time.monotonic() + self.options.health_check_interval
         try:
             while self._stop_requested == 0:
                 time.sleep(0.1)
-                if self._restart_requested:
-                    self._restart_requested = False
-                    logger.info("SIGHUP: restarting workers")
-                    self._stop_workers()
-                    self._start_workers()
-                if self.options.check_worker_health and time.monotonic() >= next_check:
-                    self.check_workers(time.time())
+                check_health = time.monotonic() >= next_check
+                if check_health:
                     next_check = time.monotonic() + self.options.health_check_interval
+                try:
+                    self.supervise(check_health)
+                    backoff.succeeded("consumer")
+                except Exception as exc:  # any error: logged once, retried with backoff
+                    backoff.failed("consumer", exc, self._pause)
         finally:
             self.stop(graceful=True)
+
+    def supervise(self, check_health: bool = True) -> None:
+        """One pass of the supervising loop: act on SIGHUP, restart a dead service thread
+        and, with ``check_health`` (and the health check on), replace dead or stuck workers."""
+        if self._restart_requested:
+            self._restart_requested = False
+            logger.info("SIGHUP: restarting workers")
+            self._stop_workers()
+            self._start_workers()
+        self.check_services()
+        if check_health and self.options.check_worker_health:
+            self.check_workers(time.time())
 
     def stop(self, graceful: bool = True) -> None:
         """Stop taking tasks; give running ones ``shutdown_timeout`` seconds when
@@ -117,7 +155,7 @@ class Consumer:
         logger.info("stopping consumer %s%s", self.consumer_id, "" if graceful else " now")
         self._stop_workers(self.options.shutdown_timeout if graceful else 0)
         self._threads_stop.set()
-        for thread in self._services:
+        for _, thread in self._services.values():
             thread.join(2)
         logger.info("consumer %s stopped", self.consumer_id)
 
@@ -144,6 +182,14 @@ class Consumer:
                 logger.error("worker %s died; requeueing its task and replacing it", worker_id)
             self.huey.storage.requeue(worker_id)
             self._spawn_worker(worker_id)
+
+    def check_services(self) -> None:
+        """Restart the scheduler or heartbeat thread if it died (their loops survive any
+        Exception, so only something like a BaseException from a hook gets here)."""
+        for name, (target, thread) in list(self._services.items()):
+            if not thread.is_alive() and self._running:
+                logger.error("service thread %s died; restarting it", name)
+                self._services[name] = (target, self._thread(target, name))
 
     # -- workers ------------------------------------------------------------------------
     def _start_workers(self) -> None:
@@ -175,10 +221,20 @@ class Consumer:
             if handle.is_alive():
                 logger.warning("worker %s still busy at stop; what it holds is requeued", worker_id)
                 self.environment.kill(handle)
-            moved = self.huey.storage.requeue(worker_id)
+            try:
+                moved = self.huey.storage.requeue(worker_id)
+            except QueueException as exc:  # its heartbeat expires, then another consumer does
+                logger.warning("could not requeue the tasks of %s: %s", worker_id, exc)
+                continue
             if moved:
                 logger.info("requeued %d unfinished task(s) of %s", moved, worker_id)
         self._workers.clear()
+
+    def _pause(self, seconds: float) -> None:
+        """Sleep ``seconds``, cut short by a stop signal."""
+        deadline = time.monotonic() + seconds
+        while self._stop_requested == 0 and (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(left, 0.1))
 
     def _thread(self, target: Any, name: str) -> threading.Thread:
         thread = threading.Thread(target=target, name=name, daemon=True)

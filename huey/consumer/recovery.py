@@ -9,7 +9,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .. import events
-from ..exceptions import QueueException
 from .backoff import Backoff
 from .worker import Flag
 
@@ -44,7 +43,7 @@ class Recovery:
             try:
                 self.step(time.time())
                 self.backoff.succeeded("heartbeat")
-            except QueueException as exc:
+            except Exception as exc:  # any error: logged once, retried with backoff
                 self.backoff.failed("heartbeat", exc, self.stop.wait)
                 continue
             self.stop.wait(self.interval)

@@ -8,7 +8,6 @@ import logging
 from typing import TYPE_CHECKING
 
 from .. import events
-from ..exceptions import QueueException
 from ..storage.base import to_score
 from .backoff import Backoff
 from .worker import Flag, consumer_clock
@@ -57,7 +56,7 @@ class Scheduler:
                 if sleep > 0:
                     self.huey.storage.wait_schedule_change(min(sleep, self.max_sleep))
                 self.backoff.succeeded("scheduler")
-            except QueueException as exc:
+            except Exception as exc:  # any error: logged once, retried with backoff
                 self.backoff.failed("scheduler", exc, self.stop.wait)
 
     def step(self, now: datetime.datetime) -> float:
@@ -68,8 +67,8 @@ class Scheduler:
             logger.debug("moved %d scheduled tasks to the queue", moved)
         minute = now.replace(second=0, microsecond=0)
         if self.periodic and minute != self._last_minute:
-            self._last_minute = minute
             self.enqueue_periodic(minute)
+            self._last_minute = minute  # after: a storage error retries the minute
         wake = (minute + datetime.timedelta(minutes=1) - now).total_seconds()
         next_score = storage.next_scheduled_score()
         if next_score is not None:

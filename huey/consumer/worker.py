@@ -23,7 +23,7 @@ from multiprocessing.sharedctypes import RawValue
 from typing import TYPE_CHECKING, Protocol
 
 from .. import events
-from ..exceptions import MessageError, QueueException
+from ..exceptions import CorruptEntry, MessageError
 from ..execution import Execution, Opening, execute, open_task
 from ..task import QueueTask, utcnow
 from .backoff import Backoff
@@ -105,43 +105,51 @@ class Worker:
         if self._held:
             try:
                 self._hand_back()
-            except QueueException as exc:  # the consumer requeues them when it can
+            except Exception as exc:  # the consumer requeues them when it can
                 logger.warning("worker %s could not hand back its batch: %s", self.worker_id, exc)
         logger.debug("worker %s stopped", self.worker_id)
 
     def step(self, now: datetime.datetime | None = None) -> Execution | None:
-        """Run the next message held, fetching (blocking up to fetch_timeout) when none is."""
-        storage = self.huey.storage
+        """Run the next message held, fetching (blocking up to fetch_timeout) when none is.
+        Survives any error: logs it once, backs off, and requeues what it held."""
         try:
-            if self._orphans:
-                storage.requeue(self.worker_id)
-                self._orphans = False
-            if self._opened is not None:  # its start is announced: it runs, stopping or not
-                (task, opening), self._opened = self._opened, None
-                data = self._held.popleft()
-                return self._execute(task, data, now or consumer_clock(self.utc), opening)
-            if self._held and time.monotonic() - self._fetched_at > self.hand_back_after:
-                self._hand_back()
-            if not self._held:
-                # A batch only while the last one was quick; after an empty fetch (idle)
-                # that is one message, so waiting costs one blocking call per fetch_timeout.
-                quick = time.monotonic() - self._fetched_at <= self.hand_back_after
-                limit = self.prefetch if quick else 1
-                self._held.extend(storage.fetch_many(self.worker_id, limit, self.fetch_timeout))
-                self.backoff.succeeded(self.worker_id)
-                if not self._held:
-                    return None
-                self._fetched_at = time.monotonic()
-            if self.stop.is_set():  # stopping: hand the messages straight back
-                self._hand_back()
+            try:
+                return self._step(now)
+            except CorruptEntry as exc:  # already off the queue: record it and move on
+                self._record_bad(exc.data, exc, now or consumer_clock(self.utc))
                 return None
-            return self.process(self._held.popleft(), now)
-        except QueueException as exc:
+        except Exception as exc:
             self._held.clear()
             self._opened = None
             self._orphans = True
             self.backoff.failed(f"worker {self.worker_id}", exc, self.stop.wait)
             return None
+
+    def _step(self, now: datetime.datetime | None) -> Execution | None:
+        storage = self.huey.storage
+        if self._orphans:
+            storage.requeue(self.worker_id)
+            self._orphans = False
+        if self._opened is not None:  # its start is announced: it runs, stopping or not
+            (task, opening), self._opened = self._opened, None
+            data = self._held.popleft()
+            return self._execute(task, data, now or consumer_clock(self.utc), opening)
+        if self._held and time.monotonic() - self._fetched_at > self.hand_back_after:
+            self._hand_back()
+        if not self._held:
+            # A batch only while the last one was quick; after an empty fetch (idle)
+            # that is one message, so waiting costs one blocking call per fetch_timeout.
+            quick = time.monotonic() - self._fetched_at <= self.hand_back_after
+            limit = self.prefetch if quick else 1
+            self._held.extend(storage.fetch_many(self.worker_id, limit, self.fetch_timeout))
+            self.backoff.succeeded(f"worker {self.worker_id}")
+            if not self._held:
+                return None
+            self._fetched_at = time.monotonic()
+        if self.stop.is_set():  # stopping: hand the messages straight back
+            self._hand_back()
+            return None
+        return self.process(self._held.popleft(), now)
 
     def _hand_back(self) -> None:
         """Put the messages held but not started back at the head of the queue."""
@@ -156,18 +164,8 @@ class Worker:
         try:
             task = huey.deserialize_task(data)
         except MessageError as exc:
-            logger.error(
-                "undecodable message (%d bytes) sent to the error store: %s", len(data), exc
-            )
             with storage.batch():
-                huey.record_error(
-                    {
-                        "error": f"{type(exc).__name__}: {exc}",
-                        "payload": base64.b64encode(data).decode(),
-                        "time": now.isoformat(),
-                    }
-                )
-                huey.emit(events.EVENT_ERROR_DEQUEUEING, error=str(exc))
+                self._record_bad(data, exc, now)
                 storage.ack(self.worker_id, data)
             return None
         if task.execute_time is not None and task.execute_time > now:
@@ -177,6 +175,18 @@ class Worker:
                 storage.ack(self.worker_id, data)
             return None
         return self._execute(task, data, now)
+
+    def _record_bad(self, data: bytes, error: Exception, now: datetime.datetime) -> None:
+        """Put a queue entry that is no task into the error store, and say so."""
+        logger.error("undecodable message (%d bytes) sent to the error store: %s", len(data), error)
+        self.huey.record_error(
+            {
+                "error": f"{type(error).__name__}: {error}",
+                "payload": base64.b64encode(data).decode(),
+                "time": now.isoformat(),
+            }
+        )
+        self.huey.emit(events.EVENT_ERROR_DEQUEUEING, error=str(error))
 
     def _execute(
         self, task: QueueTask, data: bytes, now: datetime.datetime, opening: Opening | None = None
