@@ -164,6 +164,18 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server.stop()
 
 
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test's own, for faults (OOM, READONLY, outages) that would
+    disturb every other test on the shared one."""
+    workdir = tmp_path / "private-redis"
+    workdir.mkdir()
+    server = RedisServer(_redis_server_binary(), workdir)
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(params=["memory", "sqlite", "redis"])
 def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A URL for each backend: a fresh SQLite file, or an emptied db on the private Redis."""
