@@ -112,12 +112,30 @@ class Worker:
     def step(self, now: datetime.datetime | None = None) -> Execution | None:
         """Run the next message held, fetching (blocking up to fetch_timeout) when none is.
         Survives any error: logs it once, backs off, and requeues what it held."""
+        storage = self.huey.storage
         try:
-            try:
-                return self._step(now)
-            except CorruptEntry as exc:  # already off the queue: record it and move on
-                self._record_bad(exc.data, exc, now or consumer_clock(self.utc))
+            if self._orphans:
+                storage.requeue(self.worker_id)
+                self._orphans = False
+            if self._opened is not None:  # its start is announced: it runs, stopping or not
+                (task, opening), self._opened = self._opened, None
+                data = self._held.popleft()
+                return self._execute(task, data, now or consumer_clock(self.utc), opening)
+            if self._held and time.monotonic() - self._fetched_at > self.hand_back_after:
+                self._hand_back()
+            if not self._held:
+                # A batch only while the last one was quick; after an empty fetch (idle)
+                # that is one message, so waiting costs one blocking call per fetch_timeout.
+                quick = time.monotonic() - self._fetched_at <= self.hand_back_after
+                self._held.extend(self._fetch(self.prefetch if quick else 1, now))
+                self.backoff.succeeded(f"worker {self.worker_id}")
+                if not self._held:
+                    return None
+                self._fetched_at = time.monotonic()
+            if self.stop.is_set():  # stopping: hand the messages straight back
+                self._hand_back()
                 return None
+            return self.process(self._held.popleft(), now)
         except Exception as exc:
             self._held.clear()
             self._opened = None
@@ -125,31 +143,14 @@ class Worker:
             self.backoff.failed(f"worker {self.worker_id}", exc, self.stop.wait)
             return None
 
-    def _step(self, now: datetime.datetime | None) -> Execution | None:
-        storage = self.huey.storage
-        if self._orphans:
-            storage.requeue(self.worker_id)
-            self._orphans = False
-        if self._opened is not None:  # its start is announced: it runs, stopping or not
-            (task, opening), self._opened = self._opened, None
-            data = self._held.popleft()
-            return self._execute(task, data, now or consumer_clock(self.utc), opening)
-        if self._held and time.monotonic() - self._fetched_at > self.hand_back_after:
-            self._hand_back()
-        if not self._held:
-            # A batch only while the last one was quick; after an empty fetch (idle)
-            # that is one message, so waiting costs one blocking call per fetch_timeout.
-            quick = time.monotonic() - self._fetched_at <= self.hand_back_after
-            limit = self.prefetch if quick else 1
-            self._held.extend(storage.fetch_many(self.worker_id, limit, self.fetch_timeout))
-            self.backoff.succeeded(f"worker {self.worker_id}")
-            if not self._held:
-                return None
-            self._fetched_at = time.monotonic()
-        if self.stop.is_set():  # stopping: hand the messages straight back
-            self._hand_back()
-            return None
-        return self.process(self._held.popleft(), now)
+    def _fetch(self, limit: int, now: datetime.datetime | None) -> list[bytes]:
+        """Take up to ``limit`` messages; a foreign entry the storage took off the queue
+        instead goes to the error store."""
+        try:
+            return self.huey.storage.fetch_many(self.worker_id, limit, self.fetch_timeout)
+        except CorruptEntry as exc:
+            self._record_bad(exc.data, exc, now or consumer_clock(self.utc))
+            return []
 
     def _hand_back(self) -> None:
         """Put the messages held but not started back at the head of the queue."""
