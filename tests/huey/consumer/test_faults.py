@@ -178,7 +178,7 @@ def test_a_foreign_queue_entry_goes_to_the_error_store(backend, tmp_path, reques
 
 
 @pytest.mark.slow
-def test_a_consumer_started_during_an_outage_waits_for_its_storage(private_redis, tmp_path):
+def test_a_consumer_waits_out_redis_outages_at_start_and_while_running(private_redis, tmp_path):
     name = f"outage-{uuid.uuid4().hex[:6]}"
     env = {
         **os.environ,
@@ -196,6 +196,19 @@ def test_a_consumer_started_during_an_outage_waits_for_its_storage(private_redis
         app = producer(name, private_redis.url)
         assert app.add(2, 3).get(blocking=True, timeout=WAIT * 3) == 5
         assert "storage is back" in consumer.output()
-        assert consumer.output().count("storage unavailable") <= 3  # once per distinct error
+
+        private_redis.stop()  # an outage under the running consumer
+        assert wait_until(lambda: "heartbeat: storage unavailable" in consumer.output(), WAIT)
+        time.sleep(2.0)  # several retries of each loop
+        private_redis.start()
+        assert app.add(3, 4).get(blocking=True, timeout=WAIT * 3) == 7
+        assert consumer.process.poll() is None
+        # Each loop logged each distinct error once (lines without their timestamps).
+        lines = [
+            line.split("] ", 1)[-1]
+            for line in consumer.output().splitlines()
+            if "storage unavailable" in line
+        ]
+        assert lines and len(lines) == len(set(lines)), lines
     finally:
         consumer.stop()
