@@ -85,8 +85,10 @@ def _mapped(method: _Method) -> _Method:
 
     @functools.wraps(method)
     def wrapper(self: SqliteStorage, *args: Any, **kwargs: Any) -> Any:
-        with _storage_errors(self.filename):
+        try:  # not the context manager above: this runs several times per task
             return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise _storage_error(self.filename, exc) from exc
 
     return wrapper  # type: ignore[return-value]
 
