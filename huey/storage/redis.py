@@ -66,6 +66,9 @@ def _storage_error(where: str, error: redis.RedisError) -> StorageError:
     Redis errors are mapped (lost connections and transient replies become
     StorageUnavailable; OOM, READONLY, MISCONF, WRONGTYPE, ... a StorageError)."""
     message = str(error)
+    code = getattr(error, "status_code", None)  # redis-py cuts OOM, READONLY... off the text
+    if code and not message.startswith(code):
+        message = f"{code} {message}"
     if isinstance(error, (redis.ConnectionError, redis.TimeoutError)) or message.startswith(
         _TRANSIENT_REPLIES
     ):

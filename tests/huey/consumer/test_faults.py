@@ -105,9 +105,11 @@ def test_the_consumer_rides_out_a_storage_fault(fault: Fault, caplog) -> None:
         assert add(1, 2).get(blocking=True, timeout=WAIT) == 3
         scheduled = add.schedule(args=(2, 3), delay=1.0)  # falls due during the fault
         fault.start()
-        failing = lambda what: f"{what}: storage error" in caplog.text  # noqa: E731
-        assert wait_until(lambda: failing("heartbeat") and failing("scheduler"), WAIT * 2)
-        time.sleep(1.5)  # several retries of each loop while the fault lasts
+        assert wait_until(lambda: "heartbeat: storage error" in caplog.text, WAIT * 2)
+        # Past the scheduled task's time, and several retries of each loop. (Under OOM a
+        # Lua script or a fetch already blocked may still get through: the task can be
+        # moved or taken before its result write fails; it runs again after the fault.)
+        time.sleep(1.5)
         fault.end()
         recovered = time.time()
 

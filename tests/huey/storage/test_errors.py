@@ -70,7 +70,7 @@ def test_redis_read_only_replica(store: RedisStorage, admin: redis.Redis) -> Non
     with pytest.raises(StorageError, match="READONLY"):
         store.fetch("c1", timeout=0.1)
     with pytest.raises(StorageError, match="READONLY"):
-        store.pop_data("k")  # inside MULTI/EXEC
+        store.pop_data("k")  # a script
     assert store.peek_data("k") == b"v"  # reads still work
     admin.replicaof("NO", "ONE")
     assert store.pop_data("k") == b"v"
@@ -94,7 +94,7 @@ def test_redis_wrong_type_under_results(store: RedisStorage, admin: redis.Redis,
     admin.set(f"huey:{{{name}}}:results", b"not a hash")
     with pytest.raises(StorageError, match="WRONGTYPE"):
         store.peek_data("k")
-    # Inside MULTI/EXEC the error is one of EXEC's replies; it was returned as the value.
+    # pop_data once returned this error as the stored value (from inside MULTI/EXEC).
     with pytest.raises(StorageError, match="WRONGTYPE"):
         store.pop_data("k")
 
