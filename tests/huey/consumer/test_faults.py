@@ -118,7 +118,7 @@ def test_the_consumer_rides_out_a_storage_fault(fault: Fault, caplog) -> None:
         worker_id = f"{consumer.consumer_id}:0"
         assert wait_until(lambda: (fault.heartbeat(worker_id) or 0) > recovered, WAIT)
         assert runner.is_alive()
-        assert all(handle.is_alive() for handle, _ in consumer._workers.values())
+        assert all(handle.is_alive() for handle, *_ in consumer._workers.values())
         assert all(thread.is_alive() for _, thread in consumer._services.values())
         assert "storage is back" in caplog.text
         lines = [r.getMessage() for r in caplog.records if fault.text in r.getMessage()]
