@@ -32,7 +32,6 @@ class Fault:
     start: Callable[[], object]
     end: Callable[[], object]
     text: str  # what the backend says while the fault lasts
-    heartbeat: Callable[[str], float | None]  # a worker's last heartbeat, read directly
 
 
 def _redis_fault(server, kind: str) -> Fault:
@@ -46,31 +45,16 @@ def _redis_fault(server, kind: str) -> Fault:
         )
     else:  # a replica of a master that never answers refuses writes and keeps its data
         start, end = lambda: admin.replicaof("127.0.0.1", 1), lambda: admin.replicaof("NO", "ONE")
-    consumers = f"huey:{{{name}}}:consumers"
-    return Fault(
-        Huey(name, url=server.url),
-        start,
-        end,
-        "OOM" if kind == "oom" else "READONLY",
-        lambda worker_id: admin.zscore(consumers, worker_id),
-    )
+    return Fault(Huey(name, url=server.url), start, end, "OOM" if kind == "oom" else "READONLY")
 
 
 def _sqlite_lock_fault(path: str) -> Fault:
     holder = sqlite3.connect(path, isolation_level=None)
-
-    def heartbeat(worker_id: str) -> float | None:
-        row = holder.execute(
-            "SELECT heartbeat FROM huey_consumers WHERE consumer = ?", (worker_id,)
-        ).fetchone()
-        return row and row[0]
-
     return Fault(
         Huey(f"faults-{uuid.uuid4().hex[:6]}", url=f"sqlite:///{path}", timeout=0.2),
         lambda: holder.execute("BEGIN IMMEDIATE"),  # held far past the 0.2 s busy timeout
         lambda: holder.execute("ROLLBACK"),
         "locked",
-        heartbeat,
     )
 
 
@@ -116,7 +100,8 @@ def test_the_consumer_rides_out_a_storage_fault(fault: Fault, caplog) -> None:
         assert scheduled.get(blocking=True, timeout=WAIT * 2) == 5
         assert add(3, 4).get(blocking=True, timeout=WAIT) == 7
         worker_id = f"{consumer.consumer_id}:0"
-        assert wait_until(lambda: (fault.heartbeat(worker_id) or 0) > recovered, WAIT)
+        heartbeats = fault.huey.storage.heartbeats
+        assert wait_until(lambda: heartbeats().get(worker_id, 0) > recovered, WAIT)
         assert runner.is_alive()
         assert all(handle.is_alive() for handle, *_ in consumer._workers.values())
         assert all(thread.is_alive() for _, thread in consumer._services.values())
