@@ -12,13 +12,16 @@ from .exceptions import (
     HueyException,
     MessageError,
     QueueException,
+    ResultTimeout,
+    RetryTask,
     SignatureError,
     TaskException,
     TaskLockedException,
 )
 from .lock import TaskLock
-from .result import TaskResultWrapper
-from .task import PeriodicQueueTask, QueueTask, TaskWrapper
+from .presets import PriorityRedisExpireHuey, PriorityRedisHuey, RedisExpireHuey
+from .result import Result, ResultGroup, TaskResultWrapper
+from .task import PeriodicQueueTask, QueueTask, Task, TaskWrapper
 
 __all__ = [
     "CancelExecution",
@@ -29,11 +32,19 @@ __all__ = [
     "MemoryHuey",
     "MessageError",
     "PeriodicQueueTask",
+    "PriorityRedisExpireHuey",
+    "PriorityRedisHuey",
     "QueueException",
     "QueueTask",
+    "RedisExpireHuey",
     "RedisHuey",
+    "Result",
+    "ResultGroup",
+    "ResultTimeout",
+    "RetryTask",
     "SignatureError",
     "SqliteHuey",
+    "Task",
     "TaskException",
     "TaskLock",
     "TaskLockedException",

@@ -14,10 +14,12 @@ from . import records, revocation
 from .crontab import crontab
 from .exceptions import MessageError, UnknownTaskError
 from .execution import execute
+from .huey3 import Huey3API
 from .lock import LOCK_PREFIX, TaskLock
 from .message import Message, decode, encode, read_all
 from .result import EMPTY, TaskResultWrapper
 from .serializer import Serializer
+from .signals import SIGNAL_ENQUEUED, SIGNAL_SCHEDULED, Signals
 from .storage import BaseStorage, MemoryStorage, RedisStorage, SqliteStorage, storage_from_url
 from .storage.base import check_name
 from .task import HAND_WRITTEN, PeriodicQueueTask, QueueTask, TaskWrapper, utcnow
@@ -44,7 +46,17 @@ RESERVED_PREFIX = "huey."
 _EVENT_JSON = json.JSONEncoder(default=str)
 
 
-class Huey:
+#: huey 3 options that change nothing here (see docs/huey3.md for why).
+_NO_EFFECT_OPTIONS = (
+    "notify_result",
+    "clean_name",
+    "immediate_use_memory",
+    "use_zlib",
+    "expire_time",
+)
+
+
+class Huey(Huey3API):
     """A task queue: decorate functions with :meth:`task`, run a consumer to execute them.
 
     Storage is picked by ``url`` (``redis://``, ``rediss://``, ``unix://``,
@@ -60,6 +72,11 @@ class Huey:
     store, but only the final failure (no retries left) becomes the task's result, so
     a reader waiting through retries gets the retried value; ``store_errors=False``
     stores neither. A relative ``sqlite:///`` path is relative to the current directory.
+
+    huey 3's options are accepted too: ``results`` (``result_store``), ``utc=False``
+    (times in local time), ``immediate`` (run tasks as they are enqueued, on in-memory
+    storage), ``serializer`` (any object with dumps/loads), ``compression`` (zlib) and
+    ``storage_class``; see docs/huey3.md.
     """
 
     storage_class: type[BaseStorage] = SqliteStorage
@@ -76,23 +93,40 @@ class Huey:
         url: str | None = None,
         storage: BaseStorage | None = None,
         secret: str | bytes | None = None,
+        *,
+        results: bool | None = None,
+        utc: bool = True,
+        immediate: bool = False,
+        serializer: Serializer | None = None,
+        compression: bool = False,
+        storage_class: type[BaseStorage] | None = None,
         **storage_kwargs: Any,
     ) -> None:
         self.name = check_name(name)
-        self.result_store = result_store
+        self.result_store = result_store if results is None else results
+        self.utc = utc
         self.events = events
         self.store_none = store_none
         self.always_eager = always_eager
         self.store_errors = store_errors
         self.blocking = blocking
-        self.serializer = Serializer(secret, context=name)
+        self.serializer = serializer or Serializer(secret, context=name, compression=compression)
+        if storage_class is not None:
+            self.storage_class = storage_class
         self._url = url
         self._storage = storage
-        self._storage_kwargs = storage_kwargs
+        self._storage_kwargs = {
+            k: v for k, v in storage_kwargs.items() if k not in _NO_EFFECT_OPTIONS
+        }
         self._registry: dict[str, type[QueueTask]] = {}
         self._pre_execute: dict[str, Callable[[QueueTask], Any]] = {}
         self._post_execute: dict[str, Callable[[QueueTask, Any, Exception | None], Any]] = {}
         self._locks: set[str] = set()
+        self.signals = Signals()
+        self._startup: dict[str, Callable[[], Any]] = {}
+        self._shutdown: dict[str, Callable[[], Any]] = {}
+        self._draining = False  # immediate mode is running queued tasks
+        self.immediate = immediate
 
     # -- storage --------------------------------------------------------------------
     def create_storage(self) -> BaseStorage:
@@ -125,9 +159,11 @@ class Huey:
         retries_as_argument: bool = False,
         include_task: bool = False,
         name: str | None = None,
+        context: bool = False,
         **task_settings: Any,
     ) -> Callable[[Callable[..., Any]], TaskWrapper]:
-        """Decorator: calling the function enqueues it and returns a TaskResultWrapper."""
+        """Decorator: calling the function enqueues it and returns a TaskResultWrapper.
+        ``context=True`` is huey 3's spelling of ``include_task=True``."""
 
         def decorator(func: Callable[..., Any]) -> TaskWrapper:
             return TaskWrapper(
@@ -136,7 +172,7 @@ class Huey:
                 retries,
                 retry_delay,
                 retries_as_argument,
-                include_task,
+                include_task or context,
                 name,
                 **task_settings,
             )
@@ -147,6 +183,7 @@ class Huey:
         self,
         validate_datetime: Callable[[datetime.datetime], bool],
         name: str | None = None,
+        context: bool = False,
         **task_settings: Any,
     ) -> Callable[[Callable[..., Any]], TaskWrapper]:
         """Decorator: the consumer enqueues the function each minute ``validate_datetime``
@@ -156,6 +193,7 @@ class Huey:
             return TaskWrapper(
                 self,
                 func,
+                include_task=context,
                 name=name,
                 task_base=PeriodicQueueTask,
                 validate_datetime=validate_datetime,
@@ -204,6 +242,9 @@ class Huey:
             return self._run_eagerly(task)
         self.register(type(task))
         self._put(task)
+        self._announce(task)
+        if self.immediate:
+            self._run_queued()
         if not self.result_store:
             return None
         if task.on_complete is not None:
@@ -220,6 +261,9 @@ class Huey:
         for task in tasks:
             if task.execute_time is not None:
                 self._put(task)
+            self._announce(task)
+        if self.immediate:
+            self._run_queued()
         return [TaskResultWrapper(self, t) if self.result_store else None for t in tasks]
 
     def _put(self, task: QueueTask) -> None:
@@ -229,6 +273,24 @@ class Huey:
         else:
             self.storage.add_to_schedule(data, task.execute_time)
 
+    def _announce(self, task: QueueTask) -> None:
+        """Send huey 3's enqueued (and, for a future execute time, scheduled) signal."""
+        self.signals.send(SIGNAL_ENQUEUED, task)
+        if task.execute_time is not None:
+            self.signals.send(SIGNAL_SCHEDULED, task)
+
+    def _run_queued(self) -> None:
+        """Immediate mode: run what is queued, as a worker would, until the queue is empty
+        (tasks a task enqueues run in this loop, not inside the task's storage batch)."""
+        if self._draining:
+            return
+        self._draining = True
+        try:
+            while (task := self.dequeue()) is not None:
+                execute(self, task, now=self._now())
+        finally:
+            self._draining = False
+
     def _run_eagerly(self, task: QueueTask) -> Any:
         values = []
         for step in task.chain():
@@ -237,11 +299,12 @@ class Huey:
                 step.on_complete.with_parent_result(values[-1])
         return values if len(values) > 1 else values[0]
 
-    def execute(self, task: QueueTask) -> Any:
+    def execute(self, task: QueueTask, timestamp: datetime.datetime | None = None) -> Any:
         """Run ``task`` here and now, as a worker would (hooks, result store, retries,
         pipeline), and return its value; failures raise the task's exception. For
-        testing application code without a consumer."""
-        return execute(self, task, raise_errors=True).value
+        testing application code without a consumer. ``timestamp`` is the worker's
+        clock (retry times are counted from it)."""
+        return execute(self, task, now=timestamp, raise_errors=True).value
 
     # -- hooks --------------------------------------------------------------------------
     def register_pre_execute(self, name: str, fn: Callable[[QueueTask], Any]) -> None:
@@ -371,9 +434,11 @@ class Huey:
         self._locks.add(lock_name)
         return TaskLock(self, lock_name)
 
-    def flush_locks(self) -> set[str]:
-        """Release every lock this process declared; the names that were held."""
-        return {n for n in self._locks if self.storage.pop_data(LOCK_PREFIX + n) is not None}
+    def flush_locks(self, *names: str) -> set[str]:
+        """Release every lock this process declared, and the locks ``names``; the names
+        that were held."""
+        held = self._locks.union(names)
+        return {n for n in held if self.storage.pop_data(LOCK_PREFIX + n) is not None}
 
     # -- events ---------------------------------------------------------------------------------
     def emit(self, status: str, task: QueueTask | None = None, **fields: Any) -> None:

@@ -23,12 +23,14 @@ The tree::
 Control flow lives outside that tree, so ``except HueyException`` never swallows it::
 
     CancelExecution                 raised by a pre-execute hook: the task does not run
+    RetryTask                       raised by a task: run it again (after eta/delay), retries kept
     TaskLockedException             lock_task could not acquire its lock
     TaskException                   reading the result of a task that failed (carries .metadata)
 """
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 
@@ -66,6 +68,10 @@ class DataStorePutException(QueueException):
 
 class DataStoreTimeout(QueueException):
     """A blocking wait for a task's result reached its timeout."""
+
+
+#: huey 3's name for a result wait that timed out.
+ResultTimeout = DataStoreTimeout
 
 
 class ScheduleAddException(QueueException):
@@ -116,6 +122,21 @@ class UnknownTaskError(MessageError):
 
 class CancelExecution(Exception):
     """Raised by a pre-execute hook to stop the task from running."""
+
+
+class RetryTask(Exception):
+    """Raised by a task to be run again at ``eta`` or after ``delay`` seconds (default:
+    its retry_delay), without using up one of its retries."""
+
+    def __init__(
+        self,
+        msg: str | None = None,
+        eta: datetime.datetime | None = None,
+        delay: float | datetime.timedelta | None = None,
+    ) -> None:
+        super().__init__(msg or "task asked to be retried")
+        self.eta = eta
+        self.delay = delay
 
 
 class TaskLockedException(Exception):

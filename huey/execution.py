@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import events, revocation
-from .exceptions import CancelExecution, TaskLockedException
+from . import signals as sig
+from .exceptions import CancelExecution, RetryTask, TaskLockedException
 from .result import ErrorResult
-from .task import QueueTask, utcnow
+from .task import QueueTask, to_utc, utcnow
 
 if TYPE_CHECKING:
     from .api import Huey
@@ -89,6 +90,7 @@ def execute(
     stopped = _begin(huey, task, finish, eager, opening)
     if stopped is not None:
         return stopped
+    huey.signals.send(sig.SIGNAL_EXECUTING, task)
     start = time.perf_counter()
     value: Any = None
     error: Exception | None = None
@@ -107,6 +109,7 @@ def execute(
             elapsed = datetime.timedelta(seconds=time.perf_counter() - received)
             result = _record(huey, task, value, error, duration, (now or utcnow()) + elapsed)
             finish()
+    _send_outcome(huey, task, result)
     for hook in huey.post_execute_hooks():
         _call_hook(hook, task, value, error)
     if error is not None and (eager or raise_errors):
@@ -138,6 +141,7 @@ def _begin(
             with huey.storage.batch():
                 huey.emit(events.EVENT_REVOKED, task)
                 finish()
+            huey.signals.send(sig.SIGNAL_REVOKED, task)
             return Execution(Outcome.REVOKED)
     try:
         for hook in hooks:
@@ -148,6 +152,7 @@ def _begin(
             with huey.storage.batch():
                 huey.emit(events.EVENT_CANCELED, task)
                 finish()
+        huey.signals.send(sig.SIGNAL_CANCELED, task)
         return Execution(Outcome.CANCELED)
     if not eager and not announced:
         huey.emit(events.EVENT_STARTED, task)
@@ -183,6 +188,10 @@ def _record(
             huey.enqueue(child)
         return Execution(Outcome.FINISHED, value, None, duration)
 
+    if isinstance(error, RetryTask):
+        logger.info("%s asked to be retried", task)
+        _retry(huey, task, now, error)
+        return Execution(Outcome.RETRYING, None, error, duration)
     locked = isinstance(error, TaskLockedException)
     if locked:
         logger.info("%s skipped: %s", task, error)
@@ -208,14 +217,38 @@ def _record(
     return Execution(Outcome.FAILED, None, error, duration)
 
 
-def _retry(huey: Huey, task: QueueTask, now: datetime.datetime) -> None:
-    task.retries -= 1
-    task.execute_time = (
-        now + datetime.timedelta(seconds=task.retry_delay) if (task.retry_delay) else None
-    )
+def _retry(
+    huey: Huey, task: QueueTask, now: datetime.datetime, request: RetryTask | None = None
+) -> None:
+    """Enqueue ``task`` again after its retry delay, using up a retry; a RetryTask
+    ``request`` keeps the retries and may say when instead."""
+    delay: float | datetime.timedelta = task.retry_delay
+    if request is None:
+        task.retries -= 1
+    elif request.delay is not None:
+        delay = request.delay
+    if not isinstance(delay, datetime.timedelta):
+        delay = datetime.timedelta(seconds=delay)
+    if request is not None and request.eta is not None:
+        task.execute_time = to_utc(request.eta) if huey.utc else request.eta
+    else:
+        task.execute_time = now + delay if delay else None
     logger.info("%s will be retried (%d retries left)", task, task.retries)
-    huey.emit(events.EVENT_RETRYING, task, delay=task.retry_delay)
+    huey.emit(events.EVENT_RETRYING, task, delay=delay.total_seconds())
     huey.enqueue(task)
+
+
+def _send_outcome(huey: Huey, task: QueueTask, result: Execution) -> None:
+    """Send huey 3's signals for a task that ran: complete, or error/locked, then retrying."""
+    error = result.exception
+    if result.outcome is Outcome.FINISHED:
+        huey.signals.send(sig.SIGNAL_COMPLETE, task)
+    elif isinstance(error, TaskLockedException):
+        huey.signals.send(sig.SIGNAL_LOCKED, task)
+    elif error is not None and not isinstance(error, RetryTask):
+        huey.signals.send(sig.SIGNAL_ERROR, task, error)
+    if result.outcome is Outcome.RETRYING:
+        huey.signals.send(sig.SIGNAL_RETRYING, task)
 
 
 def _error_metadata(task: QueueTask, error: Exception, now: datetime.datetime) -> dict[str, Any]:

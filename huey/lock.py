@@ -31,6 +31,14 @@ class TaskLock:
 
         return locked
 
+    def is_locked(self) -> bool:
+        """True while some holder has the lock."""
+        return self.huey.storage.has_data_for_key(self.key)
+
+    def clear(self) -> bool:
+        """Release the lock whoever holds it; True if it was held."""
+        return self.huey.storage.pop_data(self.key) is not None
+
     def __enter__(self) -> TaskLock:
         if not self.huey.storage.put_if_empty(self.key, b"1"):
             raise TaskLockedException(f"unable to acquire lock {self.name}")

@@ -71,6 +71,19 @@ class TaskResultWrapper:
     def task_id(self) -> str:
         return self.task.task_id
 
+    @property
+    def id(self) -> str:
+        """huey 3's name for :attr:`task_id`."""
+        return self.task.task_id
+
+    def is_ready(self) -> bool:
+        """True once the result is stored (or already read through this handle)."""
+        return self._value is not EMPTY or self.huey.storage.has_data_for_key(self.task_id)
+
+    def reset(self) -> None:
+        """Forget the value read, so the next :meth:`get` reads the store again."""
+        self._value = EMPTY
+
     def get(
         self,
         blocking: bool = False,
@@ -139,3 +152,29 @@ class TaskResultWrapper:
 
     def __repr__(self) -> str:
         return f"<TaskResultWrapper {self.task!r}>"
+
+
+#: huey 3's name for the result handle.
+Result = TaskResultWrapper
+
+
+class ResultGroup:
+    """The handles of several tasks (what ``task.map()`` returns); ``get`` reads them all."""
+
+    def __init__(self, results: list[TaskResultWrapper]) -> None:
+        self.results = results
+
+    def get(self, *args: Any, **kwargs: Any) -> list[Any]:
+        """Each task's result, in order; arguments as :meth:`TaskResultWrapper.get`."""
+        return [result.get(*args, **kwargs) for result in self.results]
+
+    __call__ = get
+
+    def __getitem__(self, index: int) -> TaskResultWrapper:
+        return self.results[index]
+
+    def __iter__(self):
+        return iter(self.results)
+
+    def __len__(self) -> int:
+        return len(self.results)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import pickle
+import zlib
 
 from huey.exceptions import ConfigurationError, MessageError, SignatureError
 
@@ -19,13 +20,18 @@ DIGEST_SIZE = 32
 
 
 class Serializer:
-    """Pickles objects; with a ``secret``, each payload is a 32-byte HMAC followed by the pickle."""
+    """Pickles objects; with a ``secret``, each payload is a 32-byte HMAC followed by the pickle.
+
+    ``compression`` (huey 3's option) zlib-compresses the pickles; a huey 3 subclass that
+    overrides ``_serialize``/``_deserialize`` (say, to JSON) replaces pickle itself.
+    """
 
     def __init__(
         self,
         secret: str | bytes | None = None,
         protocol: int = pickle.HIGHEST_PROTOCOL,
         context: str | None = None,
+        compression: bool = False,
     ) -> None:
         if secret is not None and len(secret) == 0:
             raise ConfigurationError("Serializer secret is empty; pass None to turn signing off")
@@ -38,6 +44,7 @@ class Serializer:
             key = hmac.digest(key, b"huey-ng instance\0" + context.encode(), _DIGEST)
         self._key = key
         self.protocol = protocol
+        self.compression = compression
 
     @property
     def signing(self) -> bool:
@@ -84,14 +91,20 @@ class Serializer:
 
     def pickle(self, obj: object) -> bytes:
         """``obj`` pickled, unsigned: for callers that sign a larger record themselves."""
-        return pickle.dumps(obj, self.protocol)
+        body = self._serialize(obj)
+        return zlib.compress(body) if self.compression else body
 
-    @staticmethod
-    def unpickle(body: bytes, data: bytes) -> object:
+    def unpickle(self, body: bytes, data: bytes) -> object:
         """Unpickle ``body`` (already verified by the caller); MessageError carries ``data``."""
         try:
-            return pickle.loads(body)
+            return self._deserialize(zlib.decompress(body) if self.compression else body)
         except Exception as exc:  # unpickling can raise almost anything; keep the cause
             raise MessageError(
                 f"payload could not be unpickled: {type(exc).__name__}: {exc}", data=data
             ) from exc
+
+    def _serialize(self, obj: object) -> bytes:
+        return pickle.dumps(obj, self.protocol)
+
+    def _deserialize(self, body: bytes) -> object:
+        return pickle.loads(body)

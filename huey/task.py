@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from .api import Huey
-    from .result import TaskResultWrapper
+    from .result import ResultGroup, TaskResultWrapper
 
 
 def utcnow() -> datetime.datetime:
@@ -98,6 +98,26 @@ class QueueTask(metaclass=_TaskClass):
         if cls.func is None:
             HAND_WRITTEN[cls.name] = cls
 
+    @property
+    def id(self) -> str:
+        """huey 3's name for :attr:`task_id`."""
+        return self.task_id
+
+    @property
+    def args(self) -> tuple:
+        """The positional arguments of a decorated function's call."""
+        return tuple(self.data[0])
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of a decorated function's call."""
+        return dict(self.data[1])
+
+    @property
+    def eta(self) -> datetime.datetime | None:
+        """huey 3's name for :attr:`execute_time`."""
+        return self.execute_time
+
     def execute(self) -> Any:
         """Run the task and return its value."""
         if self.func is None:
@@ -156,6 +176,10 @@ class QueueTask(metaclass=_TaskClass):
         eta = f" @{self.execute_time.isoformat()}" if self.execute_time else ""
         retries = f" {self.retries} retries" if self.retries else ""
         return f"{self.name}: {self.task_id}{eta}{retries}"
+
+
+#: huey 3's name for a queued task.
+Task = QueueTask
 
 
 class PeriodicQueueTask(QueueTask):
@@ -233,10 +257,16 @@ class TaskWrapper:
         )
         return self.huey.enqueue(task)
 
-    def map(self, argument_list: Iterable[Any]) -> list[TaskResultWrapper | Any]:
-        """Enqueue one call per item (a tuple item is unpacked as args) in one round trip."""
+    def map(self, argument_list: Iterable[Any]) -> ResultGroup | list[Any]:
+        """Enqueue one call per item (a tuple item is unpacked as args) in one round trip;
+        a ResultGroup of their handles (a list of values or Nones without handles)."""
+        from .result import ResultGroup  # result imports this module
+
         tasks = [self.s(*(a if isinstance(a, tuple) else (a,))) for a in argument_list]
-        return self.huey.enqueue_many(tasks)
+        results = self.huey.enqueue_many(tasks)
+        if self.huey.always_eager or not self.huey.result_store:
+            return results
+        return ResultGroup(results)
 
     def call_local(self, *args: Any, **kwargs: Any) -> Any:
         """Call the user function directly, without enqueueing."""

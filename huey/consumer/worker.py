@@ -99,6 +99,7 @@ class Worker:
 
     def loop(self) -> None:
         logger.debug("worker %s started", self.worker_id)
+        self._run_hooks(self.huey.startup_hooks())
         while not self.stop.is_set() or self._opened is not None:  # an opened task runs
             self.pulse.beat()
             self.step()
@@ -107,7 +108,16 @@ class Worker:
                 self._hand_back()
             except Exception as exc:  # the consumer requeues them when it can
                 logger.warning("worker %s could not hand back its batch: %s", self.worker_id, exc)
+        self._run_hooks(self.huey.shutdown_hooks())
         logger.debug("worker %s stopped", self.worker_id)
+
+    def _run_hooks(self, hooks: list) -> None:
+        """The app's on_startup/on_shutdown hooks; one that raises is logged, the worker runs on."""
+        for hook in hooks:
+            try:
+                hook()
+            except Exception:
+                logger.exception("worker %s: hook %r failed", self.worker_id, hook)
 
     def step(self, now: datetime.datetime | None = None) -> Execution | None:
         """Run the next message held, fetching (blocking up to fetch_timeout) when none is.

@@ -94,16 +94,30 @@ def _mapped(method: _Method) -> _Method:
 
 
 class SqliteStorage(BaseStorage):
-    """SQLite storage; ``timeout`` is how long a writer waits for another's lock (seconds)."""
+    """SQLite storage; ``timeout`` is how long a writer waits for another's lock (seconds).
+
+    huey 3's options: ``cache_mb`` sets SQLite's page cache, ``fsync=True`` syncs every
+    commit to disk (power-loss safe, slower); ``strict_fifo`` is accepted, the queue is
+    always strictly first in, first out.
+    """
 
     blocking = False
 
     def __init__(
-        self, name: str = "huey", filename: str = "huey.db", timeout: float = 10.0
+        self,
+        name: str = "huey",
+        filename: str = "huey.db",
+        timeout: float = 10.0,
+        cache_mb: int | None = None,
+        fsync: bool = False,
+        strict_fifo: bool = True,
     ) -> None:
         super().__init__(name)
         self.filename = filename
         self.timeout = timeout
+        self._pragmas = [f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}"]
+        if cache_mb:
+            self._pragmas.append(f"PRAGMA cache_size={-1024 * int(cache_mb)}")  # negative: KiB
         self._ready = False  # the file is in WAL mode and has the tables
         self._reset_connections()
 
@@ -120,7 +134,8 @@ class SqliteStorage(BaseStorage):
         if conn is None:
             # isolation_level=None: no implicit transactions, we say BEGIN where one is needed.
             conn = sqlite3.connect(self.filename, timeout=self.timeout, isolation_level=None)
-            conn.execute("PRAGMA synchronous=NORMAL")  # with WAL: durable across app crashes
+            for pragma in self._pragmas:  # NORMAL with WAL: durable across app crashes
+                conn.execute(pragma)
             with _SETUP_LOCK:
                 if not self._ready:
                     self._set_up(conn)

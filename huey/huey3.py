@@ -1,0 +1,161 @@
+"""The huey 3 spellings of Huey's API, offered beside the spec's (see docs/huey3.md):
+counting and inspection, the key/value store, signals, worker start/stop hooks,
+immediate mode and ``create_consumer``. Mixed into :class:`huey.api.Huey`."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .signals import Receiver, Signals
+from .storage import BaseStorage, MemoryStorage
+from .task import QueueTask, utcnow
+
+if TYPE_CHECKING:
+    from .consumer import Consumer
+    from .serializer import Serializer
+
+
+class Huey3API:
+    """Methods huey 3 apps call; each is a thin spelling of something the spec's API does."""
+
+    # Set by Huey.__init__; declared here for readers and type checkers.
+    name: str
+    utc: bool
+    signals: Signals
+    _storage: BaseStorage | None
+    _startup: dict[str, Callable[[], Any]]
+    _shutdown: dict[str, Callable[[], Any]]
+    _stored_storage: BaseStorage | None = None  # the real storage while immediate mode is on
+
+    # -- immediate mode -------------------------------------------------------------------
+    @property
+    def immediate(self) -> bool:
+        """True while tasks run as they are enqueued, on a private in-memory storage."""
+        return self._stored_storage is not None
+
+    @immediate.setter
+    def immediate(self, value: bool) -> None:
+        if value and not self.immediate:
+            self._stored_storage = self.storage
+            self._storage = MemoryStorage(self.name)
+        elif not value and self.immediate:
+            self._storage, self._stored_storage = self._stored_storage, None
+
+    # -- counting and inspection ------------------------------------------------------------
+    def __len__(self) -> int:
+        return self.pending_count()
+
+    def pending_count(self) -> int:
+        """Tasks waiting in the queue."""
+        return self.storage.queue_size()
+
+    def scheduled_count(self) -> int:
+        """Tasks waiting for their execute time."""
+        return self.storage.schedule_size()
+
+    def result_count(self) -> int:
+        """Stored results not yet read (what :meth:`all_results` lists)."""
+        return len(self.all_results())
+
+    def dequeue(self) -> QueueTask | None:
+        """Take the next task off the queue without running it (None when empty)."""
+        data = self.storage.dequeue()
+        return None if data is None else self.deserialize_task(data)
+
+    def read_schedule(self, timestamp: datetime.datetime | None = None) -> list[QueueTask]:
+        """Remove and return the scheduled tasks due at ``timestamp`` (default: now)."""
+        due = self.storage.read_schedule(timestamp or self._now())
+        return self._decode_all(due)
+
+    def read_periodic(self, timestamp: datetime.datetime) -> list[QueueTask]:
+        """A new task for every periodic task due at ``timestamp`` (not enqueued)."""
+        return [cls() for cls in self.periodic_tasks() if cls.is_due(timestamp)]
+
+    def _now(self) -> datetime.datetime:
+        return utcnow() if self.utc else datetime.datetime.now()
+
+    # -- key/value store ----------------------------------------------------------------------
+    def put(self, key: str, data: Any) -> bool:
+        """Store any picklable value under ``key`` (in the result store)."""
+        self.storage.put_data(key, self.serializer.dumps(data))
+        return True
+
+    def put_if_empty(self, key: str, data: Any) -> bool:
+        """:meth:`put` only when ``key`` holds nothing; True if stored."""
+        return self.storage.put_if_empty(key, self.serializer.dumps(data))
+
+    def get(self, key: str, peek: bool = False) -> Any:
+        """The value under ``key`` (None when absent), removed unless ``peek``."""
+        raw = self.storage.peek_data(key) if peek else self.storage.pop_data(key)
+        return None if raw is None else self.serializer.loads(raw)
+
+    def delete(self, key: str) -> bool:
+        """Remove ``key``; True if it held a value."""
+        return self.storage.pop_data(key) is not None
+
+    def is_locked(self, lock_name: str) -> bool:
+        """True while a ``lock_task(lock_name)`` lock is held."""
+        return self.lock_task(lock_name).is_locked()
+
+    # -- signals ------------------------------------------------------------------------------
+    def signal(self, *signals: str) -> Callable[[Receiver], Receiver]:
+        """Decorator: call the function as ``fn(signal, task, *extra)`` on the named
+        signals (every signal when none is named); see :mod:`huey.signals`."""
+
+        def decorator(receiver: Receiver) -> Receiver:
+            self.signals.connect(receiver, *signals)
+            return receiver
+
+        return decorator
+
+    def disconnect_signal(self, receiver: Receiver, *signals: str) -> None:
+        self.signals.disconnect(receiver, *signals)
+
+    # -- worker hooks and consumer ------------------------------------------------------------
+    def on_startup(self, name: str | None = None) -> Callable[[Callable[[], Any]], Callable]:
+        """Decorator: run the function in each worker as it starts (e.g. open a connection)."""
+
+        def decorator(fn: Callable[[], Any]) -> Callable[[], Any]:
+            self._startup[name or fn.__name__] = fn
+            return fn
+
+        return decorator
+
+    def on_shutdown(self, name: str | None = None) -> Callable[[Callable[[], Any]], Callable]:
+        """Decorator: run the function in each worker as it stops."""
+
+        def decorator(fn: Callable[[], Any]) -> Callable[[], Any]:
+            self._shutdown[name or fn.__name__] = fn
+            return fn
+
+        return decorator
+
+    def unregister_on_startup(self, name: str) -> bool:
+        return self._startup.pop(name, None) is not None
+
+    def unregister_on_shutdown(self, name: str) -> bool:
+        return self._shutdown.pop(name, None) is not None
+
+    def startup_hooks(self) -> list[Callable[[], Any]]:
+        return list(self._startup.values())
+
+    def shutdown_hooks(self) -> list[Callable[[], Any]]:
+        return list(self._shutdown.values())
+
+    def create_consumer(self, **options: Any) -> Consumer:
+        """A consumer for this instance (not started); options as huey_consumer's flags."""
+        from .consumer import Consumer  # the consumer imports the api, not the reverse
+
+        options.setdefault("utc", self.utc)
+        return Consumer(self, **options)
+
+    # Provided by Huey; listed so the mixin reads on its own.
+    storage: BaseStorage
+    serializer: Serializer
+    deserialize_task: Callable[[bytes], QueueTask]
+    _decode_all: Callable[[list[bytes]], list[QueueTask]]
+    periodic_tasks: Callable[[], list]
+    all_results: Callable[[], dict]
+    lock_task: Callable[[str], Any]
