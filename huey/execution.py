@@ -104,16 +104,16 @@ def execute(
         result = Execution(
             Outcome.FINISHED if error is None else Outcome.FAILED, value, error, duration
         )
+        _send_eager_outcome(huey, task, error)
     else:
-        with huey.storage.batch():
+        with huey.signals.hold(), huey.storage.batch():
             elapsed = datetime.timedelta(seconds=time.perf_counter() - received)
             result = _record(huey, task, value, error, duration, (now or utcnow()) + elapsed)
             finish()
-    _send_outcome(huey, task, result)
     for hook in huey.post_execute_hooks():
         _call_hook(hook, task, value, error)
-    if error is not None and (eager or raise_errors):
-        raise error
+    if error is not None and (eager or (raise_errors and not isinstance(error, RetryTask))):
+        raise error  # a RetryTask was acted on (the task is queued again): not an error
     return result
 
 
@@ -182,6 +182,7 @@ def _record(
         if huey.result_store and (value is not None or huey.store_none):
             huey.store_result(task.task_id, value)
         huey.emit(events.EVENT_FINISHED, task, duration=duration)
+        huey.signals.send(sig.SIGNAL_COMPLETE, task)
         if task.on_complete is not None:
             child = task.on_complete
             child.with_parent_result(value)
@@ -196,6 +197,7 @@ def _record(
     if locked:
         logger.info("%s skipped: %s", task, error)
         huey.emit(events.EVENT_LOCKED, task, error=str(error))
+        huey.signals.send(sig.SIGNAL_LOCKED, task)
     else:
         logger.exception("%s failed after %.3fs", task, duration, exc_info=error)
         metadata = _error_metadata(task, error, now)
@@ -207,6 +209,7 @@ def _record(
             error=metadata["error"],
             traceback=metadata["traceback"],
         )
+        huey.signals.send(sig.SIGNAL_ERROR, task, error)
     if task.retries > 0:
         _retry(huey, task, now)
         return Execution(Outcome.RETRYING, None, error, duration)
@@ -235,20 +238,16 @@ def _retry(
         task.execute_time = now + delay if delay else None
     logger.info("%s will be retried (%d retries left)", task, task.retries)
     huey.emit(events.EVENT_RETRYING, task, delay=delay.total_seconds())
+    huey.signals.send(sig.SIGNAL_RETRYING, task)
     huey.enqueue(task)
 
 
-def _send_outcome(huey: Huey, task: QueueTask, result: Execution) -> None:
-    """Send huey 3's signals for a task that ran: complete, or error/locked, then retrying."""
-    error = result.exception
-    if result.outcome is Outcome.FINISHED:
+def _send_eager_outcome(huey: Huey, task: QueueTask, error: Exception | None) -> None:
+    """always_eager mode records nothing, but huey 3's complete/error signals still go out."""
+    if error is None:
         huey.signals.send(sig.SIGNAL_COMPLETE, task)
-    elif isinstance(error, TaskLockedException):
-        huey.signals.send(sig.SIGNAL_LOCKED, task)
-    elif error is not None and not isinstance(error, RetryTask):
+    else:
         huey.signals.send(sig.SIGNAL_ERROR, task, error)
-    if result.outcome is Outcome.RETRYING:
-        huey.signals.send(sig.SIGNAL_RETRYING, task)
 
 
 def _error_metadata(task: QueueTask, error: Exception, now: datetime.datetime) -> dict[str, Any]:

@@ -7,8 +7,10 @@ a receiver that raises is logged and never affects the task.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 logger = logging.getLogger("huey.signals")
@@ -34,6 +36,7 @@ class Signals:
 
     def __init__(self) -> None:
         self._receivers: dict[str | None, list[Receiver]] = {}
+        self._local = threading.local()  # this thread's held signals, while hold() is open
 
     def connect(self, receiver: Receiver, *signals: str) -> None:
         for name in signals or (None,):
@@ -47,8 +50,28 @@ class Signals:
             if receiver in receivers:
                 receivers.remove(receiver)
 
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        """Keep this thread's signals until the block ends, then send them in order: a
+        worker holds them while its storage batch is open, so receivers may read storage
+        and see what the batch wrote."""
+        if getattr(self._local, "held", None) is not None:  # an outer hold sends them
+            yield
+            return
+        self._local.held = held = []
+        try:
+            yield
+        finally:
+            self._local.held = None
+        for args in held:
+            self.send(*args)
+
     def send(self, signal: str, task: Any, *extra: Any) -> None:
         """Call every receiver of ``signal`` (and the catch-all ones) in connection order."""
+        held = getattr(self._local, "held", None)
+        if held is not None:
+            held.append((signal, task, *extra))
+            return
         for receiver in [*self._receivers.get(signal, ()), *self._receivers.get(None, ())]:
             try:
                 receiver(signal, task, *extra)

@@ -1,0 +1,161 @@
+"""huey 3's classes and constructor options."""
+
+from __future__ import annotations
+
+import datetime
+import sqlite3
+import zlib
+
+import pytest
+import redis
+
+import huey as package
+from huey import (
+    Huey,
+    MemoryHuey,
+    PriorityRedisExpireHuey,
+    PriorityRedisHuey,
+    RedisExpireHuey,
+    RedisHuey,
+    SqliteHuey,
+)
+from huey.serializer import Serializer
+from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
+
+
+def test_memory_huey_with_utc_false_schedules_in_local_time():
+    huey = MemoryHuey("local", utc=False)
+
+    @huey.task()
+    def job():
+        return 1
+
+    before = datetime.datetime.now()
+    job.schedule(delay=60)
+    (task,) = huey.scheduled()
+    assert huey.utc is False and isinstance(huey.storage, MemoryStorage)
+    assert (
+        before + datetime.timedelta(seconds=59)
+        < task.eta
+        < datetime.datetime.now() + (datetime.timedelta(seconds=61))
+    )
+    assert huey.create_consumer().options.utc is False
+
+
+def test_sqlite_huey_takes_filename_cache_mb_fsync_and_strict_fifo(tmp_path):
+    path = tmp_path / "q.db"
+    huey = SqliteHuey("s", filename=str(path), cache_mb=16, fsync=True, strict_fifo=True)
+
+    @huey.task()
+    def job(n):
+        return n
+
+    for n in range(3):
+        job(n)
+    assert [t.args for t in huey.pending()] == [(0,), (1,), (2,)]
+    conn = huey.storage._connection()
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert conn.execute("PRAGMA cache_size").fetchone()[0] == -16 * 1024
+    assert sqlite3.connect(path).execute("SELECT count(*) FROM huey_queue").fetchone()[0] == 3
+
+
+@pytest.mark.parametrize(
+    "cls", [RedisHuey, PriorityRedisHuey, RedisExpireHuey, PriorityRedisExpireHuey]
+)
+def test_redis_classes_take_url_pool_and_huey3_options(cls, redis_server):
+    server = redis_server
+    server.flushdb()
+    by_url = cls("r-url", url=server.url, notify_result=True, clean_name=False)
+    pool = redis.ConnectionPool.from_url(server.url)
+    by_pool = cls("r-pool", connection_pool=pool, expire_time=60)
+
+    @by_url.task()
+    def job():
+        return "done"
+
+    job()
+    assert isinstance(by_url.storage, RedisStorage) and isinstance(by_pool.storage, RedisStorage)
+    assert by_pool.storage._client.connection_pool is pool
+    assert len(by_url) == 1
+    assert by_url.execute(by_url.dequeue()) == "done" and len(by_url) == 0
+    by_url.flush()
+
+
+def test_results_false_returns_no_handle_and_store_none_keeps_none():
+    no_results = MemoryHuey("n", results=False)
+    keeps_none = MemoryHuey("k", store_none=True)
+
+    @no_results.task()
+    def a():
+        return 1
+
+    @keeps_none.task()
+    def b():
+        return None
+
+    assert a() is None and no_results.result_store is False
+    result = b()
+    keeps_none.execute(keeps_none.dequeue())
+    assert keeps_none.result_count() == 1 and result.get() is None
+
+
+def test_immediate_runs_tasks_at_enqueue_on_memory_storage(tmp_path):
+    huey = SqliteHuey("i", filename=str(tmp_path / "i.db"), immediate=True)
+
+    @huey.task()
+    def add(a, b):
+        return a + b
+
+    @huey.task()
+    def fail():
+        raise ValueError("nope")
+
+    assert isinstance(huey.storage, MemoryStorage)
+    assert add(1, 2).get() == 3
+    pipeline = huey.enqueue(add.s(1, 2).then(add, 10))
+    assert [r.get() for r in pipeline] == [3, 13]
+    with pytest.raises(package.TaskException):
+        fail().get()
+    assert not (tmp_path / "i.db").exists()  # nothing touched the real storage
+
+
+def test_immediate_switches_at_run_time_and_back():
+    real = MemoryStorage("real")
+    huey = Huey("switch", storage=real)
+
+    @huey.task()
+    def job():
+        return "ran"
+
+    huey.immediate = True
+    assert job().get() == "ran" and huey.storage is not real
+    huey.immediate = False
+    job()
+    assert huey.storage is real and len(huey) == 1
+
+
+def test_compression_and_custom_serializer_round_trip(storage_url):
+    class Recording(Serializer):
+        calls = 0
+
+        def dumps(self, obj):
+            Recording.calls += 1
+            return super().dumps(obj)
+
+    huey = Huey("c", url=storage_url, serializer=Recording(), compression=True)
+
+    @huey.task()
+    def echo(text):
+        return text
+
+    result = echo("x" * 10_000)
+    (raw,) = huey.storage.enqueued_items()
+    assert len(raw) < 1000 and zlib.decompress(raw)  # compressed on the wire
+    assert huey.execute(huey.dequeue()) == "x" * 10_000
+    assert result.get() == "x" * 10_000 and Recording.calls >= 2
+    huey.flush()
+
+
+def test_storage_class_option_picks_the_backend(tmp_path):
+    huey = Huey("sc", storage_class=SqliteStorage, filename=str(tmp_path / "sc.db"))
+    assert isinstance(huey.storage, SqliteStorage)

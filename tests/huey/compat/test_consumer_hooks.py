@@ -1,0 +1,66 @@
+"""on_startup/on_shutdown run in each worker; create_consumer builds a working consumer."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from huey.consumer import Consumer
+
+WAIT = 30.0
+
+
+def wait_for(condition, timeout: float = WAIT) -> bool:
+    done = threading.Event()
+    deadline = threading.Timer(timeout, done.set)
+    deadline.start()
+    try:
+        while not condition():
+            if done.wait(0.02):
+                return condition()
+        return True
+    finally:
+        deadline.cancel()
+
+
+@pytest.mark.slow
+def test_startup_and_shutdown_hooks_run_once_per_worker(huey):
+    started, stopped = [], []
+
+    @huey.on_startup()
+    def open_resources():
+        started.append(threading.current_thread().name)
+
+    @huey.on_shutdown()
+    def close_resources():
+        stopped.append(threading.current_thread().name)
+
+    @huey.task()
+    def job():
+        return "ran"
+
+    consumer = huey.create_consumer(workers=2, heartbeat_timeout=3)
+    assert isinstance(consumer, Consumer) and consumer.options.workers == 2
+    consumer.start()
+    try:
+        assert job().get(blocking=True, timeout=WAIT) == "ran"
+        assert wait_for(lambda: len(started) == 2)
+    finally:
+        consumer.stop()
+    assert wait_for(lambda: len(stopped) == 2)
+    assert sorted(stopped) == sorted(started) and len(set(started)) == 2
+
+
+def test_a_failing_startup_hook_does_not_stop_the_worker(huey, consumer):
+    @huey.on_startup()
+    def broken():
+        raise RuntimeError("no database")
+
+    @huey.task()
+    def job():
+        return "ran"
+
+    consumer(workers=1)
+    assert job().get(blocking=True, timeout=WAIT) == "ran"
+    assert huey.unregister_on_startup("broken") and not huey.unregister_on_startup("broken")

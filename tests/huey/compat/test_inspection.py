@@ -1,0 +1,89 @@
+"""huey 3's counting, inspection and key/value methods, on every backend."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from huey import crontab
+from huey.task import utcnow
+
+
+def test_counts_follow_queue_schedule_and_results(huey, run_queued):
+    @huey.task()
+    def job(n):
+        return n
+
+    handles = [job(1), job(2)]
+    job.schedule(args=(3,), delay=3600)
+    assert (len(huey), huey.pending_count(), huey.scheduled_count()) == (2, 2, 1)
+    assert [t.args for t in huey.pending()] == [(1,), (2,)]
+    assert run_queued(huey) == [1, 2]
+    assert (len(huey), huey.result_count(), huey.scheduled_count()) == (0, 2, 1)
+    assert set(huey.all_results()) == {h.id for h in handles}
+    huey.flush()
+    assert (len(huey), huey.result_count(), huey.scheduled_count()) == (0, 0, 0)
+
+
+def test_dequeue_returns_the_next_task_and_none_when_empty(huey):
+    @huey.task()
+    def job(n):
+        return n
+
+    first = job(1)
+    job(2)
+    task = huey.dequeue()
+    assert task.id == first.id and task.args == (1,) and task.kwargs == {}
+    assert huey.dequeue().args == (2,)
+    assert huey.dequeue() is None
+
+
+def test_execute_with_timestamp_counts_the_retry_delay_from_it(huey):
+    @huey.task(retries=1, retry_delay=60)
+    def flaky():
+        raise RuntimeError("down")
+
+    flaky()
+    then = utcnow() - datetime.timedelta(days=1)
+    with pytest.raises(RuntimeError):
+        huey.execute(huey.dequeue(), timestamp=then)
+    (retry,) = huey.scheduled()
+    assert retry.retries == 0
+    assert then + datetime.timedelta(seconds=59) < retry.eta < then + datetime.timedelta(seconds=62)
+
+
+def test_read_schedule_takes_due_tasks_only(huey):
+    @huey.task()
+    def job(n):
+        return n
+
+    now = utcnow()
+    job.schedule(args=(1,), eta=now - datetime.timedelta(seconds=5), convert_utc=False)
+    job.schedule(args=(2,), eta=now + datetime.timedelta(hours=1), convert_utc=False)
+    assert [t.args for t in huey.read_schedule(now)] == [(1,)]
+    assert huey.read_schedule(now) == [] and huey.scheduled_count() == 1
+
+
+def test_read_periodic_returns_the_tasks_due_at_a_time(huey):
+    @huey.periodic_task(crontab(minute="0"))
+    def hourly():
+        return "h"
+
+    @huey.periodic_task(crontab(minute="30"))
+    def half_past():
+        return "h30"
+
+    at = datetime.datetime(2030, 1, 1, 10, 0)
+    (task,) = huey.read_periodic(at)
+    assert task.name == hourly.name
+    assert [t.name for t in huey.read_periodic(at.replace(minute=30))] == [half_past.name]
+
+
+def test_put_get_delete_and_put_if_empty(huey):
+    assert huey.put("k", {"a": [1, 2]}) is True
+    assert huey.get("k", peek=True) == {"a": [1, 2]}
+    assert huey.get("k") == {"a": [1, 2]}
+    assert huey.get("k") is None
+    assert huey.put_if_empty("k", 1) is True and huey.put_if_empty("k", 2) is False
+    assert huey.delete("k") is True and huey.delete("k") is False

@@ -1,0 +1,86 @@
+"""huey 3's task options: context tasks, RetryTask, Task fields, lock extras."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from huey import QueueTask, RetryTask, Task, TaskLockedException, crontab
+from huey.task import utcnow
+
+
+def test_context_true_passes_the_running_task(huey, run_queued):
+    @huey.task(context=True)
+    def whoami(n, task=None):
+        return (n, task.id)
+
+    @huey.periodic_task(crontab(), context=True)
+    def tick(task=None):
+        return task.name
+
+    result = whoami(1)
+    assert run_queued(huey) == [(1, result.id)]
+    (periodic,) = huey.read_periodic(datetime.datetime(2030, 1, 1))
+    assert huey.execute(periodic) == tick.name
+
+
+def test_task_is_the_queued_task_with_huey3_fields(huey):
+    @huey.task(retries=2)
+    def job(a, b=0):
+        return a + b
+
+    eta = utcnow() + datetime.timedelta(hours=1)
+    result = job.schedule(args=(1,), kwargs={"b": 2}, eta=eta, convert_utc=False)
+    (task,) = huey.scheduled()
+    assert Task is QueueTask and isinstance(task, Task)
+    assert (task.id, task.args, task.kwargs, task.eta, task.retries) == (
+        result.id,
+        (1,),
+        {"b": 2},
+        eta,
+        2,
+    )
+
+
+def test_retry_task_runs_again_after_its_delay_keeping_retries(huey, run_queued):
+    attempts = []
+
+    @huey.task(retries=1)
+    def poll():
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RetryTask(delay=30)
+        return "ready"
+
+    result = poll()
+    assert run_queued(huey) == [None]
+    (retry,) = huey.scheduled()
+    assert retry.retries == 1 and retry.eta > utcnow() + datetime.timedelta(seconds=25)
+    assert huey.errors() == []  # a retry request is not a failure
+    (due,) = huey.read_schedule(retry.eta)
+    assert huey.execute(due) == "ready" and result.get() == "ready"
+
+
+def test_retry_task_with_eta_and_without_retries(huey, run_queued):
+    @huey.task()
+    def later():
+        raise RetryTask(eta=datetime.datetime(2031, 1, 1, tzinfo=datetime.timezone.utc))
+
+    later()
+    run_queued(huey)
+    (retry,) = huey.scheduled()
+    assert retry.eta == datetime.datetime(2031, 1, 1)
+
+
+def test_lock_task_is_locked_clear_and_flush_locks_by_name(huey):
+    lock = huey.lock_task("report")
+    with lock:
+        assert lock.is_locked() and huey.is_locked("report")
+        with pytest.raises(TaskLockedException), huey.lock_task("report"):
+            pass
+    assert not huey.is_locked("report")
+    huey.put_if_empty("huey.lock.elsewhere", b"1")  # held by a lock this process never made
+    assert huey.flush_locks("elsewhere") == {"elsewhere"}
+    with lock:
+        assert lock.clear() is True and not lock.is_locked()
