@@ -7,21 +7,9 @@ import threading
 import pytest
 
 from huey.consumer import Consumer
+from tests.waiting import wait_until
 
 WAIT = 30.0
-
-
-def wait_for(condition, timeout: float = WAIT) -> bool:
-    done = threading.Event()
-    deadline = threading.Timer(timeout, done.set)
-    deadline.start()
-    try:
-        while not condition():
-            if done.wait(0.02):
-                return condition()
-        return True
-    finally:
-        deadline.cancel()
 
 
 @pytest.mark.slow
@@ -45,10 +33,10 @@ def test_startup_and_shutdown_hooks_run_once_per_worker(huey):
     consumer.start()
     try:
         assert job().get(blocking=True, timeout=WAIT) == "ran"
-        assert wait_for(lambda: len(started) == 2)
+        assert wait_until(lambda: len(started) == 2)
     finally:
         consumer.stop()
-    assert wait_for(lambda: len(stopped) == 2)
+    assert wait_until(lambda: len(stopped) == 2)
     assert sorted(stopped) == sorted(started) and len(set(started)) == 2
 
 
