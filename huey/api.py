@@ -219,6 +219,12 @@ class Huey(Huey3API):
 
     # -- messages -----------------------------------------------------------------------
     def serialize_task(self, task: QueueTask) -> bytes:
+        """The message for ``task``; a relative ``expires`` is fixed from now on."""
+        step: QueueTask | None = task
+        while step is not None:
+            if step.expires is not None:
+                step.resolve_expires(self._now())
+            step = step.on_complete
         return encode(task, self.serializer)
 
     def deserialize_task(self, data: bytes) -> QueueTask:
@@ -228,7 +234,14 @@ class Huey(Huey3API):
     def _task(self, message: Message) -> QueueTask:
         child = self._task(message.on_complete) if message.on_complete is not None else None
         return self.task_class(message.name)(
-            message.data, message.task_id, message.eta, message.retries, message.retry_delay, child
+            message.data,
+            message.task_id,
+            message.eta,
+            message.retries,
+            message.retry_delay,
+            child,
+            message.priority,
+            message.expires,
         )
 
     # -- enqueueing -----------------------------------------------------------------------

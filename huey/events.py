@@ -13,6 +13,7 @@ error-task             ``duration``, ``error`` (repr), ``traceback``
 retrying               ``delay`` (seconds until the retry runs)
 revoked                (none): the task was revoked and thrown away
 canceled               a pre-execute hook raised CancelExecution
+expired                the task's ``expires`` time passed before it ran: thrown away
 locked                 a lock_task lock was held; ``error`` names the lock
 scheduled              the task's execute time is in the future, it waits
 enqueued-periodic      a periodic task was enqueued for this minute
@@ -27,6 +28,7 @@ EVENT_ERROR_TASK = "error-task"
 EVENT_RETRYING = "retrying"
 EVENT_REVOKED = "revoked"
 EVENT_CANCELED = "canceled"
+EVENT_EXPIRED = "expired"
 EVENT_LOCKED = "locked"
 EVENT_SCHEDULED = "scheduled"
 EVENT_ENQUEUED_PERIODIC = "enqueued-periodic"

@@ -31,6 +31,7 @@ class Outcome(enum.Enum):
     REVOKED = "revoked"
     CANCELED = "canceled"
     LOCKED = "locked"
+    EXPIRED = "expired"
 
 
 @dataclass
@@ -87,7 +88,7 @@ def execute(
     """
     finish = finish or (lambda: None)
     received = time.perf_counter()  # ``now`` is the consumer's clock at this moment
-    stopped = _begin(huey, task, finish, eager, opening)
+    stopped = _begin(huey, task, now or huey._now(), finish, eager, opening)
     if stopped is not None:
         return stopped
     huey.signals.send(sig.SIGNAL_EXECUTING, task)
@@ -120,6 +121,7 @@ def execute(
 def _begin(
     huey: Huey,
     task: QueueTask,
+    now: datetime.datetime,
     finish: Callable[[], None],
     eager: bool,
     opening: Opening | None,
@@ -143,6 +145,14 @@ def _begin(
                 finish()
             huey.signals.send(sig.SIGNAL_REVOKED, task)
             return Execution(Outcome.REVOKED)
+    if task.is_expired(now):
+        logger.info("%s expired at %s, discarded", task, task.expires)
+        if not eager:
+            with huey.storage.batch():
+                huey.emit(events.EVENT_EXPIRED, task)
+                finish()
+        huey.signals.send(sig.SIGNAL_EXPIRED, task)
+        return Execution(Outcome.EXPIRED)
     try:
         for hook in hooks:
             _call_hook(hook, task)

@@ -2,7 +2,8 @@
 
 Layout (FORMAT_VERSION 2): a 6-byte header (version, signed flag, metadata length),
 the HMAC of everything else when signed, the metadata as JSON (per pipeline step: id,
-task name, eta, retries, retry delay), then one pickle holding every step's data.
+task name, eta, retries, retry delay, and priority and expires when set), then one
+pickle holding every step's data.
 Metadata is read without unpickling anything (:func:`read_metadata`); with signing on,
 nothing is read before the signature, which covers header, metadata and pickle, verifies.
 
@@ -47,6 +48,8 @@ class Message:
     retries: int = 0
     retry_delay: float = 0
     on_complete: Message | None = None
+    priority: int | None = None
+    expires: datetime.datetime | None = None
 
 
 def encode(task: QueueTask, serializer: Serializer) -> bytes:
@@ -60,12 +63,23 @@ def encode(task: QueueTask, serializer: Serializer) -> bytes:
 
 
 def _step_json(task: QueueTask) -> str:
-    eta = task.execute_time
-    when = "null" if eta is None else f'"{eta.isoformat()}"'
+    """A step's metadata; priority and expires (huey 3's options) follow only when set."""
+    extra = ""
+    if task.priority is not None or task.expires is not None:
+        priority = "null" if task.priority is None else _number(task.priority)
+        extra = f",{priority},{_time(task.expires)}"
     return (
-        f"[{_quote(task.task_id)},{_quote(task.name)},{when},"
-        f"{_number(task.retries)},{_number(task.retry_delay)}]"
+        f"[{_quote(task.task_id)},{_quote(task.name)},{_time(task.execute_time)},"
+        f"{_number(task.retries)},{_number(task.retry_delay)}{extra}]"
     )
+
+
+def _time(value: datetime.datetime | None) -> str:
+    return "null" if value is None else f'"{value.isoformat()}"'
+
+
+def _read_time(value: str | None) -> datetime.datetime | None:
+    return None if value is None else datetime.datetime.fromisoformat(value)
 
 
 def _number(value: int | float) -> str:
@@ -126,8 +140,9 @@ def _build(steps: list, datas: list | None, data: bytes) -> Message:
     message = None
     for index in range(len(steps) - 1, -1, -1):
         try:
-            task_id, name, eta, retries, retry_delay = steps[index]
-            when = datetime.datetime.fromisoformat(eta) if eta is not None else None
+            task_id, name, eta, retries, retry_delay, *extra = steps[index]
+            priority, expires = extra or (None, None)
+            when, until = _read_time(eta), _read_time(expires)
         except (TypeError, ValueError) as exc:
             raise MessageError(f"malformed task message: {exc}", data) from None
         if not (
@@ -135,9 +150,12 @@ def _build(steps: list, datas: list | None, data: bytes) -> Message:
             and isinstance(name, str)
             and isinstance(retries, int)
             and isinstance(retry_delay, (int, float))
+            and isinstance(priority, (int, type(None)))
         ):
             raise MessageError("malformed task message: a field has the wrong type", data)
         step_data = None if datas is None else datas[index]
-        message = Message(task_id, name, step_data, when, retries, retry_delay, message)
+        message = Message(
+            task_id, name, step_data, when, retries, retry_delay, message, priority, until
+        )
     assert message is not None  # _open refuses an empty step list
     return message

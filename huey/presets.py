@@ -1,5 +1,5 @@
-"""huey 3's preset classes. Every backend here keeps priority order and every option
-is a keyword, so each preset is only a name for RedisHuey (see docs/huey3.md)."""
+"""huey 3's preset classes. Every option is a keyword here, so each preset is only a
+name for RedisHuey (see docs/huey3.md for what differs)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from .api import RedisHuey
 
 
 class PriorityRedisHuey(RedisHuey):
-    """huey 3's priority queue on Redis; RedisHuey already orders by priority."""
+    """huey 3's priority queue on Redis; tasks carry their priority, the queue is FIFO."""
 
 
 class RedisExpireHuey(RedisHuey):

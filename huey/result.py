@@ -135,18 +135,24 @@ class TaskResultWrapper:
         eta: datetime.datetime | None = None,
         delay: float | datetime.timedelta | None = None,
         convert_utc: bool = True,
+        *,
+        priority: int | None = None,
+        expires: Any = None,
     ) -> TaskResultWrapper | Any:
-        """Revoke this instance and enqueue a copy (new id) at ``eta``/``delay``, or now.
+        """Revoke this instance and enqueue a copy (new id) at ``eta``/``delay``, or now;
+        huey 3's ``priority`` and ``expires`` replace the original's.
 
         No check is made that the original has not already run.
         """
         self.revoke()
         task = type(self.task)(
             self.task.data,
-            execute_time=compute_eta(eta, delay, convert_utc),
+            execute_time=compute_eta(eta, delay, convert_utc and self.huey.utc),
             retries=self.task.retries,
             retry_delay=self.task.retry_delay,
             on_complete=self.task.on_complete,
+            priority=self.task.priority if priority is None else priority,
+            expires=self.task.expires if expires is None else expires,
         )
         return self.huey.enqueue(task)
 

@@ -13,6 +13,9 @@ if TYPE_CHECKING:
     from .api import Huey
     from .result import ResultGroup, TaskResultWrapper
 
+#: When a task stops being worth running: seconds or a timedelta from enqueueing, or a time.
+Expires = float | datetime.timedelta | datetime.datetime | None
+
 
 def utcnow() -> datetime.datetime:
     """The current UTC time as a naive datetime (the library's default clock)."""
@@ -73,6 +76,8 @@ class QueueTask(metaclass=_TaskClass):
     default_retry_delay: ClassVar[float] = 0
     retries_as_argument: ClassVar[bool] = False
     include_task: ClassVar[bool] = False
+    default_priority: ClassVar[int | None] = None
+    default_expires: ClassVar[Expires] = None
     func: ClassVar[Callable[..., Any] | None] = None
 
     def __init__(
@@ -83,6 +88,8 @@ class QueueTask(metaclass=_TaskClass):
         retries: int | None = None,
         retry_delay: float | None = None,
         on_complete: QueueTask | None = None,
+        priority: int | None = None,
+        expires: Expires = None,
     ) -> None:
         self.data = ((), {}) if data is None and self.func is not None else data
         self.task_id = task_id or str(uuid.uuid4())
@@ -90,6 +97,21 @@ class QueueTask(metaclass=_TaskClass):
         self.retries = self.default_retries if retries is None else retries
         self.retry_delay = self.default_retry_delay if retry_delay is None else retry_delay
         self.on_complete = on_complete
+        self.priority = self.default_priority if priority is None else priority
+        #: huey 3's option: seconds or a timedelta (from enqueueing) or a datetime; made
+        #: a datetime in the Huey's clock when enqueued. Not run after that time.
+        self.expires = self.default_expires if expires is None else expires
+
+    def resolve_expires(self, now: datetime.datetime) -> None:
+        """Turn a relative ``expires`` into the time it is reached, counted from ``now``."""
+        if self.expires is not None and not isinstance(self.expires, datetime.datetime):
+            seconds = self.expires
+            if not isinstance(seconds, datetime.timedelta):
+                seconds = datetime.timedelta(seconds=seconds)
+            self.expires = now + seconds
+
+    def is_expired(self, now: datetime.datetime) -> bool:
+        return isinstance(self.expires, datetime.datetime) and now > self.expires
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -228,6 +250,9 @@ class TaskWrapper:
         attributes.update(
             {k: staticmethod(v) if callable(v) else v for k, v in task_settings.items()}
         )
+        for option in ("priority", "expires"):  # huey 3's per-task defaults
+            if option in task_settings:
+                attributes[f"default_{option}"] = task_settings.pop(option)
         base = task_base or QueueTask
         self.task_class: type[QueueTask] = type(f"queuecmd_{func.__name__}", (base,), attributes)
         huey.register(self.task_class)
@@ -248,12 +273,24 @@ class TaskWrapper:
         delay: float | datetime.timedelta | None = None,
         convert_utc: bool = True,
         task_id: str | None = None,
+        *,
+        id: str | None = None,
+        priority: int | None = None,
+        retries: int | None = None,
+        retry_delay: float | None = None,
+        expires: Expires = None,
     ) -> TaskResultWrapper | Any:
-        """Enqueue a call to run at ``eta`` or after ``delay`` seconds (see compute_eta)."""
+        """Enqueue a call to run at ``eta`` or after ``delay`` seconds (see compute_eta);
+        huey 3's ``id``, ``priority``, ``retries``, ``retry_delay`` and ``expires`` override
+        the task's defaults. With the Huey's ``utc=False`` times are local."""
         task = self.task_class(
             (tuple(args or ()), dict(kwargs or {})),
-            task_id=task_id,
-            execute_time=compute_eta(eta, delay, convert_utc),
+            task_id=task_id or id,
+            execute_time=compute_eta(eta, delay, convert_utc and self.huey.utc),
+            retries=retries,
+            retry_delay=retry_delay,
+            priority=priority,
+            expires=expires,
         )
         return self.huey.enqueue(task)
 

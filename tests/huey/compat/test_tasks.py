@@ -84,3 +84,47 @@ def test_lock_task_is_locked_clear_and_flush_locks_by_name(huey):
     assert huey.flush_locks("elsewhere") == {"elsewhere"}
     with lock:
         assert lock.clear() is True and not lock.is_locked()
+
+
+def test_priority_and_expires_travel_with_the_task(huey):
+    @huey.task(priority=5, expires=60)
+    def job():
+        return 1
+
+    job()
+    job.schedule(delay=10, priority=9, expires=datetime.timedelta(hours=1), id="given")
+    before = utcnow()
+    queued, scheduled = huey.pending()[0], huey.scheduled()[0]
+    assert (queued.priority, scheduled.priority, scheduled.id) == (5, 9, "given")
+    assert before < queued.expires < before + datetime.timedelta(seconds=61)
+    assert scheduled.expires > before + datetime.timedelta(minutes=59)
+
+
+@pytest.mark.parametrize("expires", [0.001, datetime.timedelta(milliseconds=1)])
+def test_an_expired_task_is_discarded_with_an_expired_signal(huey, run_queued, expires):
+    expired = []
+
+    @huey.signal("expired")
+    def seen(signal, task):
+        expired.append(task.id)
+
+    @huey.task(expires=expires)
+    def job():
+        return "ran"
+
+    result = job()
+    later = utcnow() + datetime.timedelta(seconds=1)
+    assert huey.execute(huey.dequeue(), timestamp=later) is None
+    assert expired == [result.id] and result.get() is None
+
+
+def test_an_unexpired_task_runs_and_reschedule_keeps_priority(huey, run_queued):
+    @huey.task(expires=datetime.datetime(2100, 1, 1), priority=3)
+    def job():
+        return "ran"
+
+    result = job()
+    assert run_queued(huey) == ["ran"]
+    again = result.reschedule(delay=60, priority=7)
+    (task,) = huey.scheduled()
+    assert (task.id, task.priority, task.expires) == (again.id, 7, datetime.datetime(2100, 1, 1))
