@@ -14,12 +14,12 @@ from . import records, revocation
 from .crontab import crontab
 from .exceptions import MessageError, UnknownTaskError
 from .execution import execute
-from .huey3 import Huey3API
+from .huey3 import NO_EFFECT_OPTIONS, Huey3API
 from .lock import LOCK_PREFIX, TaskLock
 from .message import Message, decode, encode, read_all
 from .result import EMPTY, TaskResultWrapper
 from .serializer import Serializer
-from .signals import SIGNAL_ENQUEUED, SIGNAL_SCHEDULED, Signals
+from .signals import Signals
 from .storage import BaseStorage, MemoryStorage, RedisStorage, SqliteStorage, storage_from_url
 from .storage.base import check_name
 from .task import HAND_WRITTEN, PeriodicQueueTask, QueueTask, TaskWrapper, utcnow
@@ -44,16 +44,6 @@ logger = logging.getLogger("huey")
 RESERVED_PREFIX = "huey."
 # One encoder for every event: json.dumps(default=...) builds a new one per call.
 _EVENT_JSON = json.JSONEncoder(default=str)
-
-
-#: huey 3 options that change nothing here (see docs/huey3.md for why).
-_NO_EFFECT_OPTIONS = (
-    "notify_result",
-    "clean_name",
-    "immediate_use_memory",
-    "use_zlib",
-    "expire_time",
-)
 
 
 class Huey(Huey3API):
@@ -116,7 +106,7 @@ class Huey(Huey3API):
         self._url = url
         self._storage = storage
         self._storage_kwargs = {
-            k: v for k, v in storage_kwargs.items() if k not in _NO_EFFECT_OPTIONS
+            k: v for k, v in storage_kwargs.items() if k not in NO_EFFECT_OPTIONS
         }
         self._registry: dict[str, type[QueueTask]] = {}
         self._pre_execute: dict[str, Callable[[QueueTask], Any]] = {}
@@ -125,7 +115,6 @@ class Huey(Huey3API):
         self.signals = Signals()
         self._startup: dict[str, Callable[[], Any]] = {}
         self._shutdown: dict[str, Callable[[], Any]] = {}
-        self._draining = False  # immediate mode is running queued tasks
         self.immediate = immediate
 
     # -- storage --------------------------------------------------------------------
@@ -285,24 +274,6 @@ class Huey(Huey3API):
             self.storage.enqueue(data)
         else:
             self.storage.add_to_schedule(data, task.execute_time)
-
-    def _announce(self, task: QueueTask) -> None:
-        """Send huey 3's enqueued (and, for a future execute time, scheduled) signal."""
-        self.signals.send(SIGNAL_ENQUEUED, task)
-        if task.execute_time is not None:
-            self.signals.send(SIGNAL_SCHEDULED, task)
-
-    def _run_queued(self) -> None:
-        """Immediate mode: run what is queued, as a worker would, until the queue is empty
-        (tasks a task enqueues run in this loop, not inside the task's storage batch)."""
-        if self._draining:
-            return
-        self._draining = True
-        try:
-            while (task := self.dequeue()) is not None:
-                execute(self, task, now=self._now())
-        finally:
-            self._draining = False
 
     def _run_eagerly(self, task: QueueTask) -> Any:
         values = []

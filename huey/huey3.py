@@ -8,13 +8,24 @@ import datetime
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .signals import Receiver, Signals
+from .execution import execute
+from .signals import SIGNAL_ENQUEUED, SIGNAL_SCHEDULED, Receiver, Signals
 from .storage import BaseStorage, MemoryStorage
 from .task import QueueTask, utcnow
 
 if TYPE_CHECKING:
     from .consumer import Consumer
     from .serializer import Serializer
+
+
+#: huey 3 options that change nothing here (see docs/huey3.md for why).
+NO_EFFECT_OPTIONS = (
+    "notify_result",
+    "clean_name",
+    "immediate_use_memory",
+    "use_zlib",
+    "expire_time",
+)
 
 
 class Huey3API:
@@ -28,6 +39,7 @@ class Huey3API:
     _startup: dict[str, Callable[[], Any]]
     _shutdown: dict[str, Callable[[], Any]]
     _stored_storage: BaseStorage | None = None  # the real storage while immediate mode is on
+    _draining = False  # immediate mode is running queued tasks
 
     # -- immediate mode -------------------------------------------------------------------
     @property
@@ -42,6 +54,24 @@ class Huey3API:
             self._storage = MemoryStorage(self.name)
         elif not value and self.immediate:
             self._storage, self._stored_storage = self._stored_storage, None
+
+    def _announce(self, task: QueueTask) -> None:
+        """Send huey 3's enqueued (and, for a future execute time, scheduled) signal."""
+        self.signals.send(SIGNAL_ENQUEUED, task)
+        if task.execute_time is not None:
+            self.signals.send(SIGNAL_SCHEDULED, task)
+
+    def _run_queued(self) -> None:
+        """Immediate mode: run what is queued, as a worker would, until the queue is empty
+        (tasks a task enqueues run in this loop, not inside the task's storage batch)."""
+        if self._draining:
+            return
+        self._draining = True
+        try:
+            while (task := self.dequeue()) is not None:
+                execute(self, task, now=self._now())
+        finally:
+            self._draining = False
 
     # -- counting and inspection ------------------------------------------------------------
     def __len__(self) -> int:
