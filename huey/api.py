@@ -222,6 +222,7 @@ class Huey(Huey3API):
 
     def _task(self, message: Message) -> QueueTask:
         child = self._task(message.on_complete) if message.on_complete is not None else None
+        on_error = self._task(message.on_error) if message.on_error is not None else None
         return self.task_class(message.name)(
             message.data,
             message.task_id,
@@ -231,6 +232,7 @@ class Huey(Huey3API):
             child,
             message.priority,
             message.expires,
+            on_error,
         )
 
     # -- enqueueing -----------------------------------------------------------------------

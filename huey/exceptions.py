@@ -152,3 +152,6 @@ class TaskException(Exception):
 
     def __str__(self) -> str:
         return str(self.metadata.get("error", "task failed"))
+
+    def __reduce__(self) -> tuple:
+        return (type(self), (self.metadata,))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import enum
 import logging
+import pickle
 import time
 import traceback
 from collections.abc import Callable
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import events, revocation
 from . import signals as sig
-from .exceptions import CancelExecution, RetryTask, TaskLockedException
+from .exceptions import CancelExecution, RetryTask, TaskException, TaskLockedException
 from .result import ErrorResult
 from .task import QueueTask, to_utc, utcnow
 
@@ -227,7 +228,22 @@ def _record(
         return Execution(Outcome.LOCKED, None, error, duration)
     if huey.store_errors and huey.result_store:
         huey.store_result(task.task_id, ErrorResult(metadata))
+    if task.on_error is not None:
+        _enqueue_on_error(huey, task.on_error, error, metadata)
     return Execution(Outcome.FAILED, None, error, duration)
+
+
+def _enqueue_on_error(
+    huey: Huey, callback: QueueTask, error: Exception, metadata: dict[str, Any]
+) -> None:
+    """huey 3's ``.error()``: the callback gets the exception first (a TaskException
+    carrying the error's metadata when the exception does not survive pickling)."""
+    try:
+        pickle.loads(pickle.dumps(error))
+    except Exception:  # (un)pickling can fail in many ways; the callback still runs
+        error = TaskException(metadata)
+    callback.with_parent_result(error)
+    huey.enqueue(callback)
 
 
 def _retry(

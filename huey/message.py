@@ -18,6 +18,7 @@ import datetime
 import json
 import json.encoder
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,7 @@ _HEADER = struct.Struct(">BBI")
 _JSON = json.JSONEncoder(separators=(",", ":"))
 _DECODER = json.JSONDecoder()
 _quote = json.encoder.encode_basestring_ascii
+_END: Any = object()  # marks the end of a message's data list
 
 
 @dataclass(frozen=True)
@@ -50,24 +52,40 @@ class Message:
     on_complete: Message | None = None
     priority: int | None = None
     expires: datetime.datetime | None = None
+    on_error: Message | None = None
 
 
 def encode(task: QueueTask, serializer: Serializer) -> bytes:
     """Serialize the message for ``task`` and its pipeline (the metadata JSON is
     formatted by hand: a JSONEncoder call costs more than the rest of the message)."""
-    chain = task.chain()
-    metadata = f"[{','.join(map(_step_json, chain))}]".encode()
+    datas: list = []
+    metadata = _chain_json(task, datas).encode()
     header = _HEADER.pack(FORMAT_VERSION, serializer.signing, len(metadata))
-    body = metadata + serializer.pickle([step.data for step in chain])
+    body = metadata + serializer.pickle(datas)
     return header + serializer.sign(header + body) + body
 
 
-def _step_json(task: QueueTask) -> str:
-    """A step's metadata; priority and expires (huey 3's options) follow only when set."""
+def _chain_json(task: QueueTask, datas: list) -> str:
+    """The steps of ``task``'s pipeline; each step's data (then its error pipeline's)
+    is appended to ``datas`` in the order the steps are written."""
+    parts = []
+    step: QueueTask | None = task
+    while step is not None:
+        datas.append(step.data)
+        parts.append(_step_json(step, datas))
+        step = step.on_complete
+    return f"[{','.join(parts)}]"
+
+
+def _step_json(task: QueueTask, datas: list) -> str:
+    """A step's metadata; priority, expires and the error pipeline (huey 3's options)
+    follow only when one of them is set."""
     extra = ""
-    if task.priority is not None or task.expires is not None:
+    if task.priority is not None or task.expires is not None or task.on_error is not None:
         priority = "null" if task.priority is None else _number(task.priority)
         extra = f",{priority},{_time(task.expires)}"
+        if task.on_error is not None:
+            extra += "," + _chain_json(task.on_error, datas)
     return (
         f"[{_quote(task.task_id)},{_quote(task.name)},{_time(task.execute_time)},"
         f"{_number(task.retries)},{_number(task.retry_delay)}{extra}]"
@@ -100,9 +118,13 @@ def decode(data: bytes, serializer: Serializer) -> Message:
     (SignatureError, before anything is unpickled, when the signature does not match)."""
     steps, pickled = _open(data, serializer)
     datas = serializer.unpickle(pickled, data)
-    if not isinstance(datas, list) or len(datas) != len(steps):
+    if not isinstance(datas, list):
         raise MessageError("message data does not match its steps", data)
-    return _build(steps, datas, data)
+    remaining = iter(datas)
+    message = _build(steps, remaining, data)
+    if next(remaining, _END) is not _END:
+        raise MessageError("message data does not match its steps", data)
+    return message
 
 
 def read_all(items: list[bytes], serializer: Serializer, data: bool = False) -> list[Message]:
@@ -136,12 +158,14 @@ def _open(data: bytes, serializer: Serializer) -> tuple[list, bytes]:
     return steps, data[start + size :]
 
 
-def _build(steps: list, datas: list | None, data: bytes) -> Message:
-    message = None
-    for index in range(len(steps) - 1, -1, -1):
+def _build(steps: list, datas: Iterator[Any] | None, data: bytes) -> Message:
+    """The Message for a pipeline's steps, taking each step's data (and its error
+    pipeline's) from ``datas`` in the order encode wrote them; None data without it."""
+    fields = []
+    for step in steps:
         try:
-            task_id, name, eta, retries, retry_delay, *extra = steps[index]
-            priority, expires = extra or (None, None)
+            task_id, name, eta, retries, retry_delay, *extra = step
+            priority, expires, errors = (*extra, None)[:3] if extra else (None, None, None)
             when, until = _read_time(eta), _read_time(expires)
         except (TypeError, ValueError) as exc:
             raise MessageError(f"malformed task message: {exc}", data) from None
@@ -151,11 +175,18 @@ def _build(steps: list, datas: list | None, data: bytes) -> Message:
             and isinstance(retries, int)
             and isinstance(retry_delay, (int, float))
             and isinstance(priority, (int, type(None)))
+            and (errors is None or (isinstance(errors, list) and errors))
+            and len(extra) in (0, 2, 3)
         ):
             raise MessageError("malformed task message: a field has the wrong type", data)
-        step_data = None if datas is None else datas[index]
-        message = Message(
-            task_id, name, step_data, when, retries, retry_delay, message, priority, until
-        )
+        step_data = None if datas is None else next(datas, _END)
+        if step_data is _END:
+            raise MessageError("message data does not match its steps", data)
+        on_error = None if errors is None else _build(errors, datas, data)
+        head = (task_id, name, step_data, when, retries, retry_delay)
+        fields.append((head, (priority, until, on_error)))
+    message = None
+    for head, tail in reversed(fields):  # each step's on_complete is the step after it
+        message = Message(*head, message, *tail)
     assert message is not None  # _open refuses an empty step list
     return message

@@ -153,6 +153,7 @@ class TaskResultWrapper:
             on_complete=self.task.on_complete,
             priority=self.task.priority if priority is None else priority,
             expires=self.task.expires if expires is None else expires,
+            on_error=self.task.on_error,
         )
         return self.huey.enqueue(task)
 

@@ -90,6 +90,7 @@ class QueueTask(metaclass=_TaskClass):
         on_complete: QueueTask | None = None,
         priority: int | None = None,
         expires: Expires = None,
+        on_error: QueueTask | None = None,
     ) -> None:
         self.data = ((), {}) if data is None and self.func is not None else data
         self.task_id = task_id or str(uuid.uuid4())
@@ -101,6 +102,7 @@ class QueueTask(metaclass=_TaskClass):
         #: huey 3's option: seconds or a timedelta (from enqueueing) or a datetime; made
         #: a datetime in the Huey's clock when enqueued. Not run after that time.
         self.expires = self.default_expires if expires is None else expires
+        self.on_error = on_error
 
     def resolve_expires(self, now: datetime.datetime) -> None:
         """Turn a relative ``expires`` into the time it is reached, counted from ``now``."""
@@ -162,6 +164,12 @@ class QueueTask(metaclass=_TaskClass):
         while last.on_complete is not None:
             last = last.on_complete
         last.on_complete = child
+        return self
+
+    def error(self, task: TaskWrapper | QueueTask, *args: Any, **kwargs: Any) -> QueueTask:
+        """huey 3's error callback: when this task fails for good (no retries left),
+        enqueue ``task`` with the exception as its first argument; returns ``self``."""
+        self.on_error = task.s(*args, **kwargs) if isinstance(task, TaskWrapper) else task
         return self
 
     def chain(self) -> list[QueueTask]:
