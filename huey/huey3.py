@@ -5,13 +5,14 @@ immediate mode and ``create_consumer``. Mixed into :class:`huey.api.Huey`."""
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .execution import execute
 from .signals import SIGNAL_ENQUEUED, SIGNAL_SCHEDULED, Receiver, Signals
 from .storage import BaseStorage, MemoryStorage
-from .task import QueueTask, utcnow
+from .task import QueueTask, TaskWrapper, utcnow
 
 if TYPE_CHECKING:
     from .consumer import Consumer
@@ -90,7 +91,8 @@ class Huey3API:
         return len(self.all_results())
 
     def dequeue(self) -> QueueTask | None:
-        """Take the next task off the queue without running it (None when empty)."""
+        """Take the next task off the queue without running it (None when empty); a
+        message this process cannot decode raises MessageError carrying its bytes."""
         data = self.storage.dequeue()
         return None if data is None else self.deserialize_task(data)
 
@@ -128,6 +130,27 @@ class Huey3API:
     def is_locked(self, lock_name: str) -> bool:
         """True while a ``lock_task(lock_name)`` lock is held."""
         return self.lock_task(lock_name).is_locked()
+
+    # -- tasks ---------------------------------------------------------------------------------
+    def context_task(
+        self, obj: Any, as_argument: bool = False, **task_options: Any
+    ) -> Callable[[Callable[..., Any]], TaskWrapper]:
+        """Decorator: a task that runs inside ``with obj:``; with ``as_argument`` the
+        value ``obj`` gives is passed first (e.g. a database connection)."""
+
+        def decorator(func: Callable[..., Any]) -> TaskWrapper:
+            @functools.wraps(func)
+            def inside(*args: Any, **kwargs: Any) -> Any:
+                with obj as value:
+                    return func(value, *args, **kwargs) if as_argument else func(*args, **kwargs)
+
+            return self.task(**task_options)(inside)
+
+        return decorator
+
+    def unregister(self, task_class: type[QueueTask]) -> bool:
+        """Forget a task class (messages naming it are then refused); True if it was known."""
+        return self._registry.pop(task_class.name, None) is not None
 
     # -- signals ------------------------------------------------------------------------------
     def signal(self, *signals: str) -> Callable[[Receiver], Receiver]:
@@ -189,3 +212,5 @@ class Huey3API:
     periodic_tasks: Callable[[], list]
     all_results: Callable[[], dict]
     lock_task: Callable[[str], Any]
+    task: Callable[..., Callable[[Callable[..., Any]], TaskWrapper]]
+    _registry: dict[str, type[QueueTask]]

@@ -327,5 +327,9 @@ class TaskWrapper:
     def restore(self) -> bool:
         return self.huey.restore_all(self.task_class)
 
+    def unregister(self) -> bool:
+        """huey 3's: this Huey forgets the task; True if it was registered."""
+        return self.huey.unregister(self.task_class)
+
     def __repr__(self) -> str:
         return f"<TaskWrapper {self.name}>"

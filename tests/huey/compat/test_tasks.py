@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 
-from huey import QueueTask, RetryTask, Task, TaskLockedException, crontab
+from huey import MessageError, QueueTask, RetryTask, Task, TaskLockedException, crontab
 from huey.task import utcnow
 
 
@@ -128,3 +128,36 @@ def test_an_unexpired_task_runs_and_reschedule_keeps_priority(huey, run_queued):
     again = result.reschedule(delay=60, priority=7)
     (task,) = huey.scheduled()
     assert (task.id, task.priority, task.expires) == (again.id, 7, datetime.datetime(2100, 1, 1))
+
+
+def test_context_task_runs_inside_the_context_and_can_pass_it(huey, run_queued):
+    events = []
+
+    class Connection:
+        def __enter__(self):
+            events.append("open")
+            return "conn"
+
+        def __exit__(self, *exc):
+            events.append("close")
+
+    @huey.context_task(Connection(), as_argument=True, retries=1)
+    def query(conn, sql):
+        events.append((conn, sql))
+        return sql.upper()
+
+    query("select")
+    assert run_queued(huey) == ["SELECT"]
+    assert events == ["open", ("conn", "select"), "close"]
+    assert query.s().retries == 1 and query.name.endswith("query")
+
+
+def test_unregister_forgets_the_task(huey):
+    @huey.task()
+    def gone():
+        return 1
+
+    gone()
+    assert gone.unregister() is True and gone.unregister() is False
+    with pytest.raises(MessageError):
+        huey.dequeue()
