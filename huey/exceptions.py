@@ -121,7 +121,12 @@ class UnknownTaskError(MessageError):
 
 
 class CancelExecution(Exception):
-    """Raised by a pre-execute hook to stop the task from running."""
+    """Raised by a pre-execute hook (or the task) to stop the task. huey 3's ``retry``:
+    True queues it again, False never, None (default) when it has retries left."""
+
+    def __init__(self, retry: bool | None = None, *args: Any) -> None:
+        super().__init__(*args)
+        self.retry = retry
 
 
 class RetryTask(Exception):

@@ -114,9 +114,12 @@ def execute(
             finish()
     for hook in huey.post_execute_hooks():
         _call_hook(hook, task, value, error)
-    if error is not None and (eager or (raise_errors and not isinstance(error, RetryTask))):
-        raise error  # a RetryTask was acted on (the task is queued again): not an error
+    if error is not None and (eager or (raise_errors and not isinstance(error, _REQUESTS))):
+        raise error  # a retry or cancel request was acted on: not an error
     return result
+
+
+_REQUESTS = (RetryTask, CancelExecution)  # raised by a task to steer its own run
 
 
 def _begin(
@@ -141,33 +144,53 @@ def _begin(
         announced = opening.announced
         if opening.has_records and huey.consume_revocation(task):
             logger.info("%s revoked, discarded", task)
-            with huey.storage.batch():
-                huey.emit(events.EVENT_REVOKED, task)
-                finish()
-            huey.signals.send(sig.SIGNAL_REVOKED, task)
-            return Execution(Outcome.REVOKED)
+            return _stop(huey, task, Outcome.REVOKED, finish, eager)
     if task.is_expired(now):
         logger.info("%s expired at %s, discarded", task, task.expires)
-        if not eager:
-            with huey.storage.batch():
-                huey.emit(events.EVENT_EXPIRED, task)
-                finish()
-        huey.signals.send(sig.SIGNAL_EXPIRED, task)
-        return Execution(Outcome.EXPIRED)
+        return _stop(huey, task, Outcome.EXPIRED, finish, eager)
     try:
         for hook in hooks:
             _call_hook(hook, task)
-    except CancelExecution:
+    except CancelExecution as exc:
         logger.info("%s canceled by a pre-execute hook", task)
-        if not eager:
-            with huey.storage.batch():
-                huey.emit(events.EVENT_CANCELED, task)
-                finish()
-        huey.signals.send(sig.SIGNAL_CANCELED, task)
-        return Execution(Outcome.CANCELED)
+        retry_at = now if _cancel_retries(task, exc) else None
+        return _stop(huey, task, Outcome.CANCELED, finish, eager, retry_at)
     if not eager and not announced:
         huey.emit(events.EVENT_STARTED, task)
     return None
+
+
+#: The event and signal of each way a task ends without running.
+_STOPPED = {
+    Outcome.REVOKED: (events.EVENT_REVOKED, sig.SIGNAL_REVOKED),
+    Outcome.EXPIRED: (events.EVENT_EXPIRED, sig.SIGNAL_EXPIRED),
+    Outcome.CANCELED: (events.EVENT_CANCELED, sig.SIGNAL_CANCELED),
+}
+
+
+def _stop(
+    huey: Huey,
+    task: QueueTask,
+    outcome: Outcome,
+    finish: Callable[[], None],
+    eager: bool,
+    retry_at: datetime.datetime | None = None,
+) -> Execution:
+    """End a task that does not run: its event, a retry when ``retry_at`` is given, and
+    the ack in one storage batch, then its signal."""
+    event, signal = _STOPPED[outcome]
+    if not eager:
+        with huey.signals.hold(), huey.storage.batch():
+            huey.emit(event, task)
+            if retry_at is not None:
+                _retry(huey, task, retry_at, None if task.retries else RetryTask())
+            finish()
+    huey.signals.send(signal, task)
+    return Execution(outcome)
+
+
+def _cancel_retries(task: QueueTask, cancel: CancelExecution) -> bool:
+    return cancel.retry if cancel.retry is not None else task.retries > 0
 
 
 def _call_hook(hook: Callable[..., Any], *args: Any) -> None:
@@ -200,6 +223,13 @@ def _record(
             huey.enqueue(child)
         return Execution(Outcome.FINISHED, value, None, duration)
 
+    if isinstance(error, CancelExecution):
+        logger.info("%s canceled itself", task)
+        huey.emit(events.EVENT_CANCELED, task)
+        huey.signals.send(sig.SIGNAL_CANCELED, task)
+        if _cancel_retries(task, error):
+            _retry(huey, task, now, None if task.retries else RetryTask())
+        return Execution(Outcome.CANCELED, None, error, duration)
     if isinstance(error, RetryTask):
         logger.info("%s asked to be retried", task)
         _retry(huey, task, now, error)

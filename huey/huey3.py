@@ -201,7 +201,6 @@ class Huey3API:
         """A consumer for this instance (not started); options as huey_consumer's flags."""
         from .consumer import Consumer  # the consumer imports the api, not the reverse
 
-        options.setdefault("utc", self.utc)
         return Consumer(self, **options)
 
     # Provided by Huey; listed so the mixin reads on its own.

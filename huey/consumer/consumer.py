@@ -39,6 +39,8 @@ class Consumer:
 
     def __init__(self, huey: Huey, **options: Any) -> None:
         self.huey = huey
+        if not huey.utc:  # a huey 3 app's Huey(utc=False): its times are local
+            options["utc"] = False
         self.options = ConsumerOptions(**options)
         self.environment: Environment = environment(self.options.worker_type)
         self.consumer_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"

@@ -6,6 +6,7 @@ import threading
 
 import pytest
 
+from huey import SqliteHuey
 from huey.consumer import Consumer
 from tests.waiting import wait_until
 
@@ -52,3 +53,10 @@ def test_a_failing_startup_hook_does_not_stop_the_worker(huey, consumer):
     consumer(workers=1)
     assert job().get(blocking=True, timeout=WAIT) == "ran"
     assert huey.unregister_on_startup("broken") and not huey.unregister_on_startup("broken")
+
+
+def test_a_local_time_huey_gets_a_local_time_consumer(tmp_path):
+    local = SqliteHuey("local", filename=str(tmp_path / "l.db"), utc=False)
+    assert Consumer(local).options.utc is False
+    assert Consumer(local, utc=True).options.utc is False  # huey_consumer's default
+    assert SqliteHuey("u", filename=str(tmp_path / "u.db")).create_consumer().options.utc

@@ -6,7 +6,15 @@ import datetime
 
 import pytest
 
-from huey import MessageError, QueueTask, RetryTask, Task, TaskLockedException, crontab
+from huey import (
+    CancelExecution,
+    MessageError,
+    QueueTask,
+    RetryTask,
+    Task,
+    TaskLockedException,
+    crontab,
+)
 from huey.task import utcnow
 
 
@@ -161,3 +169,40 @@ def test_unregister_forgets_the_task(huey):
     assert gone.unregister() is True and gone.unregister() is False
     with pytest.raises(MessageError):
         huey.dequeue()
+
+
+@pytest.mark.parametrize(
+    ("retry", "retries", "requeued"),
+    [(None, 0, False), (None, 2, True), (True, 0, True), (False, 2, False)],
+)
+def test_cancel_execution_retry_flag_from_a_hook(huey, retry, retries, requeued):
+    @huey.pre_execute()
+    def gate(task):
+        raise CancelExecution(retry=retry)
+
+    @huey.task(retries=retries)
+    def job():
+        return 1
+
+    job()
+    assert huey.execute(huey.dequeue()) is None
+    assert (len(huey) == 1) is requeued
+    if requeued:
+        assert huey.pending()[0].retries == max(retries - 1, 0)
+
+
+def test_cancel_execution_raised_by_the_task_cancels_and_retries(huey, run_queued):
+    canceled = []
+
+    @huey.signal("canceled")
+    def seen(signal, task):
+        canceled.append(task.retries)
+
+    @huey.task(retry_delay=60)
+    def job():
+        raise CancelExecution(retry=True)
+
+    result = job()
+    assert run_queued(huey) == [None] and canceled == [0]
+    (retry,) = huey.scheduled()
+    assert retry.id == result.id and huey.errors() == []
