@@ -17,7 +17,7 @@ from . import events, revocation
 from . import signals as sig
 from .exceptions import CancelExecution, RetryTask, TaskException, TaskLockedException
 from .result import ErrorResult
-from .task import QueueTask, to_utc, utcnow
+from .task import QueueTask, compute_eta, utcnow
 
 if TYPE_CHECKING:
     from .api import Huey
@@ -289,7 +289,7 @@ def _retry(
     if not isinstance(delay, datetime.timedelta):
         delay = datetime.timedelta(seconds=delay)
     if request is not None and request.eta is not None:
-        task.execute_time = to_utc(request.eta) if huey.utc else request.eta
+        task.execute_time = compute_eta(request.eta, convert_utc=huey.utc)
     else:
         task.execute_time = now + delay if delay else None
     logger.info("%s will be retried (%d retries left)", task, task.retries)

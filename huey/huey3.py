@@ -78,6 +78,9 @@ class Huey3API:
     def __len__(self) -> int:
         return self.pending_count()
 
+    def __bool__(self) -> bool:
+        return True  # an instance with an empty queue is still an instance (``if huey:``)
+
     def pending_count(self) -> int:
         """Tasks waiting in the queue."""
         return self.storage.queue_size()

@@ -168,8 +168,12 @@ class QueueTask(metaclass=_TaskClass):
 
     def error(self, task: TaskWrapper | QueueTask, *args: Any, **kwargs: Any) -> QueueTask:
         """huey 3's error callback: when this task fails for good (no retries left),
-        enqueue ``task`` with the exception as its first argument; returns ``self``."""
-        self.on_error = task.s(*args, **kwargs) if isinstance(task, TaskWrapper) else task
+        enqueue ``task`` with the exception as its first argument; returns ``self``.
+        Called again, it sets the callback's own error callback."""
+        if self.on_error is not None:
+            self.on_error.error(task, *args, **kwargs)
+        else:
+            self.on_error = task.s(*args, **kwargs) if isinstance(task, TaskWrapper) else task
         return self
 
     def chain(self) -> list[QueueTask]:

@@ -107,3 +107,12 @@ def test_error_callback_runs_in_immediate_mode(huey, tasks):
     assert seen == [("ZeroDivisionError", "now")]
     with pytest.raises(TaskException):
         result.get()
+
+
+def test_a_second_error_callback_handles_the_first_ones_failure(huey, tasks, run_queued):
+    divide, report, _, seen = tasks
+    huey.enqueue(divide.s(1, 0).error(divide, 0).error(report, label="both failed"))
+    for _ in range(2):
+        with pytest.raises((ZeroDivisionError, TypeError)):
+            huey.execute(huey.dequeue())
+    assert run_queued(huey) == ["both failed"] and seen[0][1] == "both failed"

@@ -87,3 +87,7 @@ def test_put_get_delete_and_put_if_empty(huey):
     assert huey.get("k") is None
     assert huey.put_if_empty("k", 1) is True and huey.put_if_empty("k", 2) is False
     assert huey.delete("k") is True and huey.delete("k") is False
+
+
+def test_an_instance_with_an_empty_queue_is_still_true(huey):
+    assert len(huey) == 0 and bool(huey) is True
