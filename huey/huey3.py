@@ -26,6 +26,7 @@ NO_EFFECT_OPTIONS = (
     "immediate_use_memory",
     "use_zlib",
     "expire_time",
+    "journal_mode",
 )
 
 

@@ -44,7 +44,9 @@ def test_memory_huey_with_utc_false_schedules_in_local_time():
 
 def test_sqlite_huey_takes_filename_cache_mb_fsync_and_strict_fifo(tmp_path):
     path = tmp_path / "q.db"
-    huey = SqliteHuey("s", filename=str(path), cache_mb=16, fsync=True, strict_fifo=True)
+    huey = SqliteHuey(
+        "s", filename=str(path), cache_mb=16, fsync=True, strict_fifo=True, journal_mode="wal"
+    )
 
     @huey.task()
     def job(n):
