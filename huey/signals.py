@@ -55,8 +55,8 @@ class Signals:
         """Keep this thread's signals until the block ends, then send them in order: a
         worker holds them while its storage batch is open, so receivers may read storage
         and see what the batch wrote."""
-        if getattr(self._local, "held", None) is not None:  # an outer hold sends them
-            yield
+        if not self._receivers or getattr(self._local, "held", None) is not None:
+            yield  # nobody listens, or an outer hold sends them
             return
         self._local.held = held = []
         try:
@@ -68,6 +68,8 @@ class Signals:
 
     def send(self, signal: str, task: Any, *extra: Any) -> None:
         """Call every receiver of ``signal`` (and the catch-all ones) in connection order."""
+        if not self._receivers:
+            return
         held = getattr(self._local, "held", None)
         if held is not None:
             held.append((signal, task, *extra))
