@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -177,10 +178,24 @@ class ResultGroup:
 
     __call__ = get
 
+    def as_completed(self, backoff: float = 1.15, max_delay: float = 1.0) -> Iterator[Any]:
+        """Each task's result as soon as it is stored, in the order they finish; waits
+        on the storage's wake-up signal for the oldest pending one, at most ``max_delay``."""
+        pending = list(self.results)
+        delay = 0.01
+        while pending:
+            ready = [result for result in pending if result.is_ready()]
+            for result in ready:
+                pending.remove(result)
+                yield result.get()
+            if pending and not ready:
+                self.results[0].huey.storage.wait_for_data(pending[0].task_id, delay)
+                delay = min(delay * backoff, max_delay)
+
     def __getitem__(self, index: int) -> TaskResultWrapper:
         return self.results[index]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[TaskResultWrapper]:
         return iter(self.results)
 
     def __len__(self) -> int:

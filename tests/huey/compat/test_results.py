@@ -71,3 +71,25 @@ def test_map_returns_a_result_group(huey, run_queued):
     run_queued(huey)
     assert group.get() == [0, 1, 4, 9]
     assert [r.id for r in group] == [group[i].id for i in range(4)]
+
+
+def test_result_group_as_completed_yields_every_ready_result(huey):
+    @huey.task()
+    def square(n):
+        return n * n
+
+    group = square.map([1, 2, 3])
+    tasks = [huey.dequeue() for _ in range(3)]
+    for task in reversed(tasks):
+        huey.execute(task)
+    assert list(group.as_completed()) == [1, 4, 9]  # all ready: handle order
+
+
+def test_as_completed_waits_for_results_stored_later(huey, consumer):
+    @huey.task()
+    def square(n):
+        return n * n
+
+    group = square.map(range(5))
+    consumer(workers=2)
+    assert sorted(group.as_completed()) == [0, 1, 4, 9, 16]
