@@ -17,14 +17,15 @@ from .execution import execute
 from .huey3 import NO_EFFECT_OPTIONS, Huey3API
 from .lock import LOCK_PREFIX, TaskLock
 from .message import Message, decode, encode, read_all
-from .result import EMPTY, TaskResultWrapper
+from .result import EMPTY, Result, ResultGroup, TaskResultWrapper
 from .serializer import Serializer
 from .signals import Signals
 from .storage import BaseStorage, MemoryStorage, RedisStorage, SqliteStorage, storage_from_url
 from .storage.base import check_name
-from .task import HAND_WRITTEN, PeriodicQueueTask, QueueTask, TaskWrapper, utcnow
+from .task import HAND_WRITTEN, PeriodicQueueTask, QueueTask, Task, TaskWrapper, utcnow
 
-# What huey 1.x applications import from huey.api: the classes and helpers of the reference.
+# What huey 1.x applications import from huey.api: the classes and helpers of the reference,
+# and huey 3's names for the result handle and the task (docs/huey3.md).
 __all__ = [
     "BaseStorage",
     "Huey",
@@ -32,7 +33,10 @@ __all__ = [
     "PeriodicQueueTask",
     "QueueTask",
     "RedisHuey",
+    "Result",
+    "ResultGroup",
     "SqliteHuey",
+    "Task",
     "TaskLock",
     "TaskResultWrapper",
     "TaskWrapper",

@@ -7,6 +7,7 @@ import datetime
 import pytest
 
 from huey import Result, ResultGroup, ResultTimeout, TaskResultWrapper
+from huey import task as huey_task
 
 
 def test_result_is_the_result_handle_with_id_is_ready_and_reset(huey, run_queued):
@@ -93,3 +94,9 @@ def test_as_completed_waits_for_results_stored_later(huey, consumer):
     group = square.map(range(5))
     consumer(workers=2)
     assert sorted(group.as_completed()) == [0, 1, 4, 9, 16]
+
+
+def test_huey3_names_import_from_huey_api():
+    from huey import api
+
+    assert (api.Result, api.ResultGroup, api.Task) == (Result, ResultGroup, huey_task.Task)
