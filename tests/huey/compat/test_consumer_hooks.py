@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 import pytest
@@ -60,3 +61,18 @@ def test_a_local_time_huey_gets_a_local_time_consumer(tmp_path):
     assert Consumer(local).options.utc is False
     assert Consumer(local, utc=True).options.utc is False  # huey_consumer's default
     assert SqliteHuey("u", filename=str(tmp_path / "u.db")).create_consumer().options.utc
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("storage_url", ["sqlite", "redis"], indirect=True)
+def test_startup_hooks_run_in_each_worker_process(huey, consumer):
+    @huey.on_startup()
+    def mark_process():
+        huey.put(f"worker-up-{os.getpid()}", os.getpid())
+
+    def marks() -> list[str]:
+        return [key for key in huey.all_results() if key.startswith("worker-up-")]
+
+    consumer(workers=2, worker_type="process")
+    assert wait_until(lambda: len(marks()) == 2, WAIT)
+    assert str(os.getpid()) not in {k.rsplit("-", 1)[1] for k in marks()}
