@@ -109,6 +109,10 @@ class Huey3API:
         """A new task for every periodic task due at ``timestamp`` (not enqueued)."""
         return [cls() for cls in self.periodic_tasks() if cls.is_due(timestamp)]
 
+    def ready_to_run(self, task: QueueTask, timestamp: datetime.datetime | None = None) -> bool:
+        """True when ``task`` has no execute time or it is due at ``timestamp`` (default now)."""
+        return task.execute_time is None or task.execute_time <= (timestamp or self._now())
+
     def _now(self) -> datetime.datetime:
         return utcnow() if self.utc else datetime.datetime.now()
 

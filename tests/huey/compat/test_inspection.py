@@ -91,3 +91,16 @@ def test_put_get_delete_and_put_if_empty(huey):
 
 def test_an_instance_with_an_empty_queue_is_still_true(huey):
     assert len(huey) == 0 and bool(huey) is True
+
+
+def test_ready_to_run_compares_the_eta_with_a_time(huey):
+    @huey.task()
+    def job():
+        return 1
+
+    now = utcnow()
+    job.schedule(eta=now + datetime.timedelta(minutes=5), convert_utc=False)
+    (task,) = huey.scheduled()
+    assert not huey.ready_to_run(task) and not huey.ready_to_run(task, now)
+    assert huey.ready_to_run(task, now + datetime.timedelta(minutes=5))
+    assert huey.ready_to_run(job.s())
