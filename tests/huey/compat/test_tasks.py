@@ -206,3 +206,15 @@ def test_cancel_execution_raised_by_the_task_cancels_and_retries(huey, run_queue
     assert run_queued(huey) == [None] and canceled == [0]
     (retry,) = huey.scheduled()
     assert retry.id == result.id and huey.errors() == []
+
+
+def test_an_expired_task_publishes_an_expired_event(huey, in_thread):
+    @huey.task(expires=0.001)
+    def job():
+        return "ran"
+
+    stream = huey.events_stream()
+    job()
+    huey.execute(huey.dequeue(), timestamp=utcnow() + datetime.timedelta(seconds=1))
+    listener = in_thread(lambda: next(e for e in stream if e["status"] == "expired"))
+    assert listener.finish()["task"] == job.name
