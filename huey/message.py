@@ -1,8 +1,8 @@
 """The task message: what travels through storage, frozen and versioned.
 
-Layout (FORMAT_VERSION 2): a 6-byte header (version, signed flag, metadata length),
+Layout (FORMAT_VERSION 3): a 6-byte header (version, signed flag, metadata length),
 the HMAC of everything else when signed, the metadata as JSON (per pipeline step: id,
-task name, eta, retries, retry delay), then one pickle holding every step's data.
+task name, eta, retries, retry delay, enqueued at), then one pickle holding every step's data.
 Metadata is read without unpickling anything (:func:`read_metadata`); with signing on,
 nothing is read before the signature, which covers header, metadata and pickle, verifies.
 
@@ -17,6 +17,7 @@ import datetime
 import json
 import json.encoder
 import struct
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from .task import QueueTask
 
 #: Bumped whenever the encoded layout changes; decoders reject versions they do not know.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 _HEADER = struct.Struct(">BBI")
 _JSON = json.JSONEncoder(separators=(",", ":"))
@@ -38,7 +39,8 @@ _quote = json.encoder.encode_basestring_ascii
 @dataclass(frozen=True)
 class Message:
     """One enqueued call: which task, its data (``(args, kwargs)`` for decorated
-    functions; None when read by :func:`read_metadata`), when, and what follows it."""
+    functions; None when read by :func:`read_metadata`), when, and what follows it.
+    ``enqueued`` is when it was written (epoch seconds), so a reader can tell its age."""
 
     task_id: str
     name: str
@@ -47,24 +49,26 @@ class Message:
     retries: int = 0
     retry_delay: float = 0
     on_complete: Message | None = None
+    enqueued: float = 0.0
 
 
 def encode(task: QueueTask, serializer: Serializer) -> bytes:
     """Serialize the message for ``task`` and its pipeline (the metadata JSON is
     formatted by hand: a JSONEncoder call costs more than the rest of the message)."""
     chain = task.chain()
-    metadata = f"[{','.join(map(_step_json, chain))}]".encode()
+    sent = repr(time.time())
+    metadata = f"[{','.join(_step_json(step, sent) for step in chain)}]".encode()
     header = _HEADER.pack(FORMAT_VERSION, serializer.signing, len(metadata))
     body = metadata + serializer.pickle([step.data for step in chain])
     return header + serializer.sign(header + body) + body
 
 
-def _step_json(task: QueueTask) -> str:
+def _step_json(task: QueueTask, sent: str) -> str:
     eta = task.execute_time
     when = "null" if eta is None else f'"{eta.isoformat()}"'
     return (
         f"[{_quote(task.task_id)},{_quote(task.name)},{when},"
-        f"{_number(task.retries)},{_number(task.retry_delay)}]"
+        f"{_number(task.retries)},{_number(task.retry_delay)},{sent}]"
     )
 
 
@@ -126,7 +130,7 @@ def _build(steps: list, datas: list | None, data: bytes) -> Message:
     message = None
     for index in range(len(steps) - 1, -1, -1):
         try:
-            task_id, name, eta, retries, retry_delay = steps[index]
+            task_id, name, eta, retries, retry_delay, enqueued = steps[index]
             when = datetime.datetime.fromisoformat(eta) if eta is not None else None
         except (TypeError, ValueError) as exc:
             raise MessageError(f"malformed task message: {exc}", data) from None
@@ -135,9 +139,10 @@ def _build(steps: list, datas: list | None, data: bytes) -> Message:
             and isinstance(name, str)
             and isinstance(retries, int)
             and isinstance(retry_delay, (int, float))
+            and isinstance(enqueued, float)
         ):
             raise MessageError("malformed task message: a field has the wrong type", data)
         step_data = None if datas is None else datas[index]
-        message = Message(task_id, name, step_data, when, retries, retry_delay, message)
+        message = Message(task_id, name, step_data, when, retries, retry_delay, message, enqueued)
     assert message is not None  # _open refuses an empty step list
     return message
