@@ -207,6 +207,10 @@ class Huey(Huey3API):
             raise UnknownTaskError(f"task {name!r} is not registered in this process")
         return task_class
 
+    def task_names(self) -> list[str]:
+        """Names of every registered task."""
+        return list(self._registry)
+
     def periodic_tasks(self) -> list[type[PeriodicQueueTask]]:
         return [c for c in self._registry.values() if issubclass(c, PeriodicQueueTask)]
 

@@ -1,9 +1,9 @@
 """The task message: what travels through storage, frozen and versioned.
 
-Layout (FORMAT_VERSION 2): a 6-byte header (version, signed flag, metadata length),
+Layout (FORMAT_VERSION 3): a 6-byte header (version, signed flag, metadata length),
 the HMAC of everything else when signed, the metadata as JSON (per pipeline step: id,
-task name, eta, retries, retry delay, and priority and expires when set), then one
-pickle holding every step's data.
+task name, eta, retries, retry delay, enqueued at, and priority, expires and the error
+pipeline when set), then one pickle holding every step's data.
 Metadata is read without unpickling anything (:func:`read_metadata`); with signing on,
 nothing is read before the signature, which covers header, metadata and pickle, verifies.
 
@@ -18,6 +18,7 @@ import datetime
 import json
 import json.encoder
 import struct
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from .task import QueueTask
 
 #: Bumped whenever the encoded layout changes; decoders reject versions they do not know.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 _HEADER = struct.Struct(">BBI")
 _JSON = json.JSONEncoder(separators=(",", ":"))
@@ -53,31 +54,32 @@ class Message:
     priority: int | None = None
     expires: datetime.datetime | None = None
     on_error: Message | None = None
+    enqueued: float = 0.0
 
 
 def encode(task: QueueTask, serializer: Serializer) -> bytes:
     """Serialize the message for ``task`` and its pipeline (the metadata JSON is
     formatted by hand: a JSONEncoder call costs more than the rest of the message)."""
     datas: list = []
-    metadata = _chain_json(task, datas).encode()
+    metadata = _chain_json(task, datas, repr(time.time())).encode()
     header = _HEADER.pack(FORMAT_VERSION, serializer.signing, len(metadata))
     body = metadata + serializer.pickle(datas)
     return header + serializer.sign(header + body) + body
 
 
-def _chain_json(task: QueueTask, datas: list) -> str:
-    """The steps of ``task``'s pipeline; each step's data (then its error pipeline's)
-    is appended to ``datas`` in the order the steps are written."""
+def _chain_json(task: QueueTask, datas: list, sent: str) -> str:
+    """The steps of ``task``'s pipeline, each stamped ``sent`` (when it was written); each
+    step's data (then its error pipeline's) is appended to ``datas`` in write order."""
     parts = []
     step: QueueTask | None = task
     while step is not None:
         datas.append(step.data)
-        parts.append(_step_json(step, datas))
+        parts.append(_step_json(step, datas, sent))
         step = step.on_complete
     return f"[{','.join(parts)}]"
 
 
-def _step_json(task: QueueTask, datas: list) -> str:
+def _step_json(task: QueueTask, datas: list, sent: str) -> str:
     """A step's metadata; priority, expires and the error pipeline (huey 3's options)
     follow only when one of them is set."""
     extra = ""
@@ -85,10 +87,10 @@ def _step_json(task: QueueTask, datas: list) -> str:
         priority = "null" if task.priority is None else _number(task.priority)
         extra = f",{priority},{_time(task.expires)}"
         if task.on_error is not None:
-            extra += "," + _chain_json(task.on_error, datas)
+            extra += "," + _chain_json(task.on_error, datas, sent)
     return (
         f"[{_quote(task.task_id)},{_quote(task.name)},{_time(task.execute_time)},"
-        f"{_number(task.retries)},{_number(task.retry_delay)}{extra}]"
+        f"{_number(task.retries)},{_number(task.retry_delay)},{sent}{extra}]"
     )
 
 
@@ -164,7 +166,7 @@ def _build(steps: list, datas: Iterator[Any] | None, data: bytes) -> Message:
     fields = []
     for step in steps:
         try:
-            task_id, name, eta, retries, retry_delay, *extra = step
+            task_id, name, eta, retries, retry_delay, enqueued, *extra = step
             priority, expires, errors = (*extra, None)[:3] if extra else (None, None, None)
             when, until = _read_time(eta), _read_time(expires)
         except (TypeError, ValueError) as exc:
@@ -174,6 +176,7 @@ def _build(steps: list, datas: Iterator[Any] | None, data: bytes) -> Message:
             and isinstance(name, str)
             and isinstance(retries, int)
             and isinstance(retry_delay, (int, float))
+            and isinstance(enqueued, float)
             and isinstance(priority, (int, type(None)))
             and (errors is None or (isinstance(errors, list) and errors))
             and len(extra) in (0, 2, 3)
@@ -184,7 +187,7 @@ def _build(steps: list, datas: Iterator[Any] | None, data: bytes) -> Message:
             raise MessageError("message data does not match its steps", data)
         on_error = None if errors is None else _build(errors, datas, data)
         head = (task_id, name, step_data, when, retries, retry_delay)
-        fields.append((head, (priority, until, on_error)))
+        fields.append((head, (priority, until, on_error, enqueued)))
     message = None
     for head, tail in reversed(fields):  # each step's on_complete is the step after it
         message = Message(*head, message, *tail)

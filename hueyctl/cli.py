@@ -24,7 +24,8 @@ from redis import RedisError
 from typer.core import TyperGroup
 
 from huey.exceptions import HueyException
-from hueyctl import deployment, fleet, logfiles, render, state
+from hueyctl import check as health
+from hueyctl import deployment, fleet, logfiles, metrics, render, state
 from hueyctl.bind import check_imports
 from hueyctl.errors import BadInput, HueyctlError, Unhealthy
 from hueyctl.export import DEFAULT_IMAGE, TARGETS, export, write
@@ -433,6 +434,51 @@ def errors(
     """Recorded task failures, newest first."""
     rows = fleet.errors(deployments(manifest_option, state_dir, project), instance, limit)
     emit(rows, json, ["instance", "task_id", "task", "error", "time"])
+
+
+@command("metrics")
+def metrics_command(
+    manifest: Subject = None,
+    manifest_option: ManifestOpt = None,
+    project: Project = None,
+    state_dir: StateDir = None,
+) -> None:
+    """Print the deployment's metrics once, in the Prometheus text format.
+
+    For a cron job writing a node_exporter textfile, or a scrape through a wrapper; the
+    dashboard serves the same at /metrics.
+    """
+    models = deployments(subject(manifest, manifest_option), state_dir, project)
+    typer.echo(metrics.render(metrics.survey(models)), nl=False)
+
+
+@command("check")
+def check_command(
+    manifest: Subject = None,
+    manifest_option: ManifestOpt = None,
+    max_pending: Annotated[
+        int | None,
+        typer.Option("--max-pending", metavar="N", help="warn when more tasks wait than N"),
+    ] = None,
+    max_age: Annotated[
+        float | None,
+        typer.Option(
+            "--max-age", metavar="SECONDS", help="warn when the oldest pending task waited longer"
+        ),
+    ] = None,
+    project: Project = None,
+    state_dir: StateDir = None,
+    json: Json = False,
+) -> None:
+    """Exit 0 when every consumer runs and heartbeats and the thresholds hold, 1 with a
+    warning, 2 when critical; one line per problem (the Nagios plugin convention)."""
+    models = deployments(subject(manifest, manifest_option), state_dir, project)
+    surveys = metrics.survey(models)
+    findings = health.check(surveys, max_pending, max_age)
+    level = health.verdict(findings)
+    text = "\n".join([health.summary(surveys, findings), *map(str, findings)])
+    emit([{"status": level.name, "problems": [f.row() for f in findings]}], json, text=text)
+    raise typer.Exit(int(level))
 
 
 def main() -> None:

@@ -26,6 +26,8 @@ from hueyctl.cli import app
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"
 UNIT = DEPLOY / "systemd" / "hueyctl@.service"
+CHECK_UNIT = DEPLOY / "systemd" / "hueyctl-check@.service"
+CHECK_TIMER = DEPLOY / "systemd" / "hueyctl-check@.timer"
 DOCKERFILE = DEPLOY / "container" / "Dockerfile"
 COMPOSE = DEPLOY / "container" / "compose.yaml"
 CONTAINER_MANIFEST = DEPLOY / "container" / "manifest.yaml"
@@ -92,7 +94,7 @@ def shell_lines(path: Path) -> list[tuple[int, str]]:
             pieces = [text] if fenced and not text.startswith("```") else code_spans(text)
         elif text.startswith("#"):
             pieces = code_spans(text[1:]) + ([text[1:]] if text[1:].startswith("  ") else [])
-        elif path.suffix == ".service":
+        elif path.suffix in (".service", ".timer"):
             pieces = [text.partition("=")[2]] if text.startswith("Exec") else []
         else:
             pieces = [text]
@@ -214,14 +216,32 @@ def test_unit_stop_timeout_outlasts_hueyctl_down():
     assert int(one(service, "TimeoutStopSec")) > down
 
 
+def test_check_unit_runs_hueyctl_check_on_the_deployment_and_restarts_it_when_critical():
+    service = read_unit(CHECK_UNIT)["Service"]
+    check = shlex.split(one(service, "ExecStart"))
+    start = shlex.split(one(read_unit(UNIT)["Service"], "ExecStart"))
+    assert check[1] == "check" and check[-1] == start[-1]
+    assert one(service, "Type") == "oneshot" and one(service, "User") == one(
+        read_unit(UNIT)["Service"], "User"
+    )
+    assert one(service, "SuccessExitStatus") == "1"  # a warning is logged, not a failure
+    assert '"$$EXIT_STATUS" != 2' in one(service, "ExecStopPost")
+    assert "systemctl try-restart hueyctl@%i.service" in one(service, "ExecStopPost")
+    timer = read_unit(CHECK_TIMER)
+    assert one(timer["Timer"], "OnUnitActiveSec") == "1min"
+    assert timer["Unit"]["PartOf"] == ["hueyctl@%i.service"]
+
+
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="needs systemd-analyze")
 def test_unit_passes_systemd_analyze_verify(tmp_path):
     # verify checks that ExecStart's program exists: point it at this venv's hueyctl.
     hueyctl = Path(sys.executable).with_name("hueyctl")
-    text = re.sub(r"/[^\s=]*/bin/hueyctl\b", str(hueyctl), UNIT.read_text())
-    (tmp_path / UNIT.name).write_text(text)
+    for unit in (UNIT, CHECK_UNIT, CHECK_TIMER):
+        text = re.sub(r"/[^\s=]*/bin/hueyctl\b", str(hueyctl), unit.read_text())
+        (tmp_path / unit.name).write_text(text)
+    names = ["hueyctl@shop.service", "hueyctl-check@shop.service", "hueyctl-check@shop.timer"]
     proc = subprocess.run(
-        ["systemd-analyze", "verify", "--man=no", str(tmp_path / "hueyctl@shop.service")],
+        ["systemd-analyze", "verify", "--man=no", *(str(tmp_path / name) for name in names)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -282,9 +302,15 @@ def test_image_runs_hueyctl_up_in_the_foreground_on_the_manifest_it_copies():
     assert any(
         op == "RUN" and f"-o hueyctl -g hueyctl -m 0700 {state_dir}" in a for op, a in instructions
     )
-    healthcheck = next(args for op, args in instructions if op == "HEALTHCHECK")
-    probe = json.loads(healthcheck.partition("CMD ")[2])
-    assert probe == ["supervisorctl", "-c", f"{state_dir}/supervisord.conf", "status"]
+    assert health_probe() == f"hueyctl check {manifest} || exit 1"
+
+
+def health_probe() -> str:
+    """The shell command of the image's HEALTHCHECK (Docker reserves its exit 2)."""
+    healthcheck = next(args for op, args in read_dockerfile(DOCKERFILE) if op == "HEALTHCHECK")
+    shell, flag, command = json.loads(healthcheck.partition("CMD ")[2])
+    assert (shell, flag) == ("sh", "-c")
+    return command
 
 
 def test_compose_runs_redis_unpublished_and_the_consumers_after_it():

@@ -16,7 +16,9 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import QueueException
+from ..metrics import record_key
 from .backoff import Backoff
+from .counters import Publisher, Tally
 from .environment import Environment, Handle, environment
 from .options import ConsumerOptions
 from .recovery import Recovery
@@ -51,6 +53,7 @@ class Consumer:
         self._stop_requested = 0
         self._restart_requested = False
         self._running = False
+        self.tally = Tally((), self.environment.cells)
 
     @classmethod
     def from_options(cls, huey: Huey, options: ConsumerOptions) -> Consumer:
@@ -72,8 +75,14 @@ class Consumer:
             "on" if opts.global_scheduler else "off",
             "UTC" if opts.utc else "local time",
         )
+        self.tally = Tally(self.huey.task_names(), self.environment.cells)
+        publisher = Publisher(self.consumer_id, self.tally, opts.workers, opts.worker_type)
         recovery = Recovery(
-            self.huey, lambda: list(self._workers), self._threads_stop, opts.heartbeat_timeout
+            self.huey,
+            lambda: list(self._workers),
+            self._threads_stop,
+            opts.heartbeat_timeout,
+            publisher,
         )
         if not self._reach_storage(recovery):
             return
@@ -86,6 +95,7 @@ class Consumer:
             opts.utc,
             opts.periodic,
             opts.global_scheduler,
+            counters=self.tally.writer("scheduler"),
         )
         self._services = {
             name: (target, self._thread(target, name))
@@ -159,6 +169,10 @@ class Consumer:
         self._threads_stop.set()
         for _, thread in self._services.values():
             thread.join(2)
+        try:
+            self.huey.storage.pop_data(record_key(self.consumer_id))
+        except QueueException as exc:  # consumers that see our heartbeat stop remove it
+            logger.warning("could not remove this consumer's metrics record: %s", exc)
         logger.info("consumer %s stopped", self.consumer_id)
 
     def check_workers(self, now: float) -> None:
@@ -203,7 +217,8 @@ class Consumer:
 
     def _spawn_worker(self, worker_id: str) -> None:
         stop = self.environment.event()
-        worker = Worker(self.huey, worker_id, stop, self.options.utc)
+        counters = self.tally.writer(worker_id)
+        worker = Worker(self.huey, worker_id, stop, self.options.utc, counters=counters)
         handle = self.environment.spawn(worker.loop, worker_id)
         self._workers[worker_id] = (handle, stop, worker.pulse)
 

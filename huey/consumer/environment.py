@@ -7,7 +7,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableSequence
 from typing import Any, Protocol
 
 from ..exceptions import ConfigurationError
@@ -34,6 +34,10 @@ class Environment:
     def kill(self, handle: Handle) -> None:
         """Threads cannot be killed; an abandoned one dies with the process."""
 
+    def cells(self, size: int) -> MutableSequence[float]:
+        """``size`` zeroed numbers a worker counts in and the consumer reads."""
+        return [0.0] * size
+
 
 class ProcessEnvironment(Environment):
     name = "process"
@@ -52,6 +56,9 @@ class ProcessEnvironment(Environment):
     def kill(self, handle: Handle) -> None:
         handle.kill()  # type: ignore[attr-defined]
         handle.join(5)
+
+    def cells(self, size: int) -> MutableSequence[float]:
+        return self.context.RawArray("d", size)  # shared with the forked worker
 
 
 #: How often a worker process checks that its consumer is still alive.

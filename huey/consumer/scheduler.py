@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from .. import events
 from ..storage.base import to_score
 from .backoff import Backoff
+from .counters import Counters
 from .worker import Flag, consumer_clock
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ class Scheduler:
         periodic: bool = True,
         global_scheduler: bool = True,
         max_sleep: float = 1.0,
+        counters: Counters | None = None,
     ) -> None:
         self.huey = huey
         self.consumer_id = consumer_id
@@ -47,6 +49,7 @@ class Scheduler:
         self.global_scheduler = global_scheduler
         self.max_sleep = max_sleep
         self.backoff = Backoff()
+        self.counters = counters or Counters(())
         self._last_minute: datetime.datetime | None = None
 
     def loop(self) -> None:
@@ -93,5 +96,6 @@ class Scheduler:
             task = cls()
             huey.enqueue(task)
             huey.emit(events.EVENT_ENQUEUED_PERIODIC, task)
+            self.counters.count(cls.name, "enqueued")
             logger.info("enqueued periodic task %s", task)
         return [cls.name for cls in due]

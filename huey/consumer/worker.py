@@ -27,6 +27,7 @@ from ..exceptions import CorruptEntry, MessageError
 from ..execution import Execution, Opening, execute, open_task
 from ..task import QueueTask, utcnow
 from .backoff import Backoff
+from .counters import Counters
 
 if TYPE_CHECKING:
     from ..api import Huey
@@ -82,6 +83,7 @@ class Worker:
         fetch_timeout: float = 1.0,
         prefetch: int = PREFETCH,
         hand_back_after: float = HAND_BACK_AFTER,
+        counters: Counters | None = None,
     ) -> None:
         self.huey = huey
         self.worker_id = worker_id
@@ -91,6 +93,7 @@ class Worker:
         self.prefetch = prefetch
         self.hand_back_after = hand_back_after
         self.backoff = Backoff()
+        self.counters = counters or Counters(())
         self._orphans = False  # a storage error may have left our own messages in flight
         self._held: deque[bytes] = deque()  # fetched, not started yet (in flight under our id)
         self._fetched_at = 0.0  # time.monotonic() of the last fetch
@@ -207,7 +210,9 @@ class Worker:
             self._opened = self._open_next(now)
 
         self.pulse.busy()
-        return execute(self.huey, task, now, finish=finish, opening=opening)
+        execution = execute(self.huey, task, now, finish=finish, opening=opening)
+        self.counters.ran(task.name, execution)
+        return execution
 
     def _open_next(self, now: datetime.datetime) -> tuple[QueueTask, Opening] | None:
         """Open the next held task in the finishing task's batch, when it is due, the batch

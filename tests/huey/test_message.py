@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import pickle
 import struct
+import time
 
 import pytest
 
@@ -49,6 +50,18 @@ def test_metadata_is_plain_json_in_the_message(huey):
     assert data[0] == FORMAT_VERSION
     assert f'"{task.task_id}"'.encode() in data
     assert read_metadata(data, huey.serializer).data is None
+
+
+def test_metadata_says_when_the_message_was_written(huey):
+    @huey.task()
+    def job():
+        return 1
+
+    before = time.time()
+    data = huey.serialize_task(job.s().then(job))
+    message = read_metadata(data, huey.serializer)
+    assert before <= message.enqueued <= time.time()
+    assert message.on_complete.enqueued == message.enqueued
 
 
 def test_a_task_name_that_needs_escaping_survives(huey):
@@ -102,8 +115,10 @@ def test_the_signature_covers_header_metadata_and_data(position):
         b"{}",
         b"[]",
         b"[1]",
-        b'[["id", "n", "not a time", 0, 0]]',
-        b'[["id", "n", null, "0", 0]]',
+        b'[["id", "n", "not a time", 0, 0, 1.5]]',
+        b'[["id", "n", null, "0", 0, 1.5]]',
+        b'[["id", "n", null, 0, 0, "yesterday"]]',
+        b'[["id", "n", null, 0, 0]]',
     ],
 )
 def test_malformed_metadata_raises_message_error(metadata):
