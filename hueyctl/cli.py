@@ -481,5 +481,28 @@ def check_command(
     raise typer.Exit(int(level))
 
 
+@app.command()
+def dashboard(
+    manifest: OptionalManifest = None,
+    host: Annotated[str, typer.Option("--host", help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port")] = 8642,
+    state_dir: StateDir = None,
+) -> None:
+    """Serve a live web page, a JSON API and /metrics for the deployment(s).
+
+    Off loopback it needs a token: HUEYCTL_DASHBOARD_TOKEN or the manifest's
+    `dashboard: {token: ${VAR}}`; open http://HOST:PORT/?token=... once in a browser.
+    """
+    from hueyctl.dashboard.guard import Guard, configured_token
+    from hueyctl.dashboard.server import Dashboard
+
+    def load() -> list[Manifest]:
+        return deployments(manifest, state_dir)
+
+    server = Dashboard(host, port, load, Guard(host, configured_token(load())))
+    typer.echo(f"hueyctl dashboard: {server.url}", err=True)
+    server.serve()
+
+
 def main() -> None:
     app()

@@ -18,6 +18,7 @@ from hueyctl import statedir
 from hueyctl.errors import ManifestError, Problem
 from hueyctl.model import (
     CONSUMER_KEYS,
+    Dashboard,
     Http,
     Instance,
     Manifest,
@@ -83,7 +84,7 @@ def _yaml_problem(file: str, exc: yaml.YAMLError) -> Problem:
     return Problem(file, mark.line + 1 if mark else 1, "(yaml)", reason)
 
 
-_TOP_KEYS = ("version", "project", "state_dir", "env", "http", "instances")
+_TOP_KEYS = ("version", "project", "state_dir", "env", "http", "dashboard", "instances")
 # Top-level keys named x-... are the operator's own, e.g. to hold an anchor that
 # instances merge (``<<: *defaults``), as in docker compose files.
 _EXTENSION_PREFIX = "x-"
@@ -231,10 +232,11 @@ class _Checker:
             self.problem(None, "(file)", unusable)
         env = self.string_map(top["env"], "env") if "env" in top else {}
         http = self.http(top["http"]) if "http" in top else None
+        dashboard = self.dashboard(top["dashboard"]) if "dashboard" in top else None
         instances = self.instances(top.get("instances"))
         if self.problems:
             return None
-        return Manifest(path, project, state_dir, instances, env, http, dict(self.lines))
+        return Manifest(path, project, state_dir, instances, env, http, dashboard, dict(self.lines))
 
     def http(self, node: yaml.Node) -> Http | None:
         keys = self.mapping(node, "http", _HTTP_KEYS)
@@ -245,6 +247,14 @@ class _Checker:
         if None in values.values() or len(values) < 3:
             return None
         return Http(**values)
+
+    def dashboard(self, node: yaml.Node) -> Dashboard | None:
+        keys = self.mapping(node, "dashboard", ("token",))
+        if "token" not in keys:
+            self.problem(node, "dashboard.token", "required key is missing")
+            return None
+        token = self.value(keys["token"], "dashboard.token", "token")
+        return None if token is None else Dashboard(token)
 
     def instances(self, node: yaml.Node | None) -> dict[str, Instance]:
         if node is None:

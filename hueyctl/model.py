@@ -65,6 +65,13 @@ class Http:
 
 
 @dataclass(frozen=True)
+class Dashboard:
+    """Settings of `hueyctl dashboard` for this deployment."""
+
+    token: str  # "${VAR}": read from the environment, never written in the manifest
+
+
+@dataclass(frozen=True)
 class Manifest:
     """One deployment: a project of instances, with where its state lives."""
 
@@ -74,6 +81,7 @@ class Manifest:
     instances: Mapping[str, Instance]
     env: Mapping[str, str] = field(default_factory=dict)
     http: Http | None = None
+    dashboard: Dashboard | None = None
     lines: Mapping[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     @property

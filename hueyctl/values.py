@@ -247,6 +247,11 @@ KINDS: dict[str, Kind] = {
         lambda v: isinstance(v, str) and bool(_SHA_PASSWORD.match(v) or _only_variable(v)),
         "; a clear-text password would be written into supervisord.conf",
     ),
+    "token": _simple(
+        '"${VAR}" (read from the environment of `hueyctl dashboard`)',
+        lambda v: isinstance(v, str) and _only_variable(v),
+        "; a manifest is no place for a secret",
+    ),
 }
 
 
