@@ -1,0 +1,193 @@
+"""The dashboard in a real headless chromium over a real deployment: two consumers under
+supervisord, one instance on SQLite and one on the suite's redis-server."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hueyctl import deployment
+from hueyctl.bind import bind
+from hueyctl.manifest import load
+
+from ...waiting import wait_until
+from ..hueyctl_helpers import write_manifest
+
+pytestmark = pytest.mark.slow
+
+APP = '''
+"""A test app: ``hold`` keeps the one worker busy until a file appears."""
+import time
+from pathlib import Path
+
+from huey import Huey
+
+huey = Huey("{name}")
+DONE = Path(__file__).with_name("done-{name}.txt")
+
+
+@huey.task()
+def hold(release):
+    deadline = time.monotonic() + 60
+    while not Path(release).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+@huey.task()
+def record(word):
+    with open(DONE, "a") as f:
+        f.write(word + "\\n")
+'''
+HOSTILE = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">'
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def deployed(hueyctl, tmp_path: Path, redis_server, fresh_imports: None) -> Iterator[Path]:
+    """`hueyctl up` of alpha (SQLite, one worker) and beta (Redis); brought down after."""
+    redis_server.start()
+    redis_server.flushdb()
+    for name in ("alpha", "beta"):
+        (tmp_path / f"dash_{name}.py").write_text(APP.format(name=name))
+    path = write_manifest(
+        tmp_path / "m.yaml",
+        f"""
+        version: 1
+        project: shop
+        instances:
+          alpha: {{app: "dash_alpha:huey", storage: "sqlite:///alpha.db", workers: 1}}
+          beta: {{app: "dash_beta:huey", storage: "{redis_server.url}", workers: 2}}
+        """,
+    )
+    result = hueyctl("up", path)
+    assert result.exit_code == 0, result.output
+    yield path
+    deployment.down(load(path))
+
+
+@pytest.fixture
+def dashboard(deployed: Path) -> Iterator[str]:
+    """`hueyctl dashboard MANIFEST --port N` as its own process; its URL."""
+    port = _free_port()
+    command = [str(Path(sys.executable).with_name("hueyctl")), "dashboard", str(deployed)]
+    process = subprocess.Popen([*command, "--port", str(port)], stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    assert wait_until(lambda: _answers(url), timeout=30), process.stderr
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/api/status", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    """Headless chromium through chromedriver (./scripts/test installs both)."""
+    webdriver = pytest.importorskip("selenium.webdriver")
+    options = webdriver.ChromeOptions()
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
+        options.add_argument(flag)
+    options.add_argument("--window-size=1400,900")
+    options.binary_location = shutil.which("chromium") or ""
+    service = webdriver.ChromeService(executable_path=shutil.which("chromedriver"))
+    driver = webdriver.Chrome(options=options, service=service)
+    yield driver
+    driver.quit()
+
+
+def screenshot(driver, tmp_path: Path, name: str) -> None:
+    """Keep a screenshot as an artifact: in tmp_path, and in $DASHBOARD_SCREENSHOTS if set."""
+    driver.save_screenshot(str(tmp_path / f"{name}.png"))
+    if os.environ.get("DASHBOARD_SCREENSHOTS"):
+        target = Path(os.environ["DASHBOARD_SCREENSHOTS"])
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy(tmp_path / f"{name}.png", target / f"{name}.png")
+
+
+def test_overview_instance_page_revoke_and_live_counts(
+    dashboard: str, deployed: Path, browser, tmp_path: Path
+) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    # The page redraws from the API every two seconds: an element found just before a
+    # redraw is gone after it, so reads and clicks find their element again until it holds.
+    def text(css: str) -> str:
+        try:
+            found = browser.find_elements(By.CSS_SELECTOR, css)
+            return found[0].text if found else ""
+        except StaleElementReferenceException:
+            return ""
+
+    def click(how: str, what: str) -> None:
+        def clicked() -> bool:
+            try:
+                browser.find_element(how, what).click()
+            except StaleElementReferenceException:
+                return False
+            return True
+
+        assert wait_until(clicked, timeout=30)
+
+    hueys = bind(deployed)
+    from dash_alpha import hold, record
+    from dash_beta import record as record_beta
+
+    release = tmp_path / "release"
+    hold(str(release))
+    target = record("target").task.task_id
+    hostile = record(HOSTILE).task.task_id
+    for word in ("one", "two", "three"):
+        record_beta(word)
+    assert wait_until(lambda: hueys["alpha"].storage.inflight_size() == 1, timeout=30)
+
+    browser.get(dashboard + "/")
+    alpha, beta = 'tr[data-instance="alpha"]', 'tr[data-instance="beta"]'
+    assert wait_until(lambda: text(f'{alpha} [data-field="queued"]') == "2", timeout=30)
+    assert text(f'{alpha} [data-field="state"]') == "RUNNING"
+    assert text(f'{beta} [data-field="state"]') == "RUNNING"
+    assert wait_until(lambda: text(f'{beta} [data-field="queued"]') == "0", timeout=30)
+    screenshot(browser, tmp_path, "overview")
+
+    click(By.LINK_TEXT, "alpha")
+    row = f'tr[data-task-id="{target}"]'
+    assert wait_until(lambda: text(f'{row} [data-field="revoked"]') == "waiting", timeout=30)
+    # Arguments are shown on request, as text: the hostile one runs nothing.
+    click(By.CSS_SELECTOR, "#pending + table button:not([data-action])")
+    shown = f'tr[data-task-id="{hostile}"] [data-field="args"]'
+    assert wait_until(lambda: HOSTILE in text(shown), timeout=30)
+    assert browser.execute_script("return window.pwned") is None
+
+    click(By.CSS_SELECTOR, f'{row} button[data-action="revoke"]')
+    browser.switch_to.alert.accept()
+    assert wait_until(lambda: text(f'{row} [data-field="revoked"]') == "revoked", timeout=30)
+    assert hueys["alpha"].is_revoked(target)
+    screenshot(browser, tmp_path, "instance")
+
+    click(By.ID, "home")
+    assert wait_until(lambda: text(f'{alpha} [data-field="queued"]') == "2", timeout=30)
+    release.touch()  # the tasks run; the page's counts follow without a reload
+    assert wait_until(lambda: text(f'{alpha} [data-field="queued"]') == "0", timeout=30)
+    assert wait_until(lambda: text(f'{alpha} [data-field="in_flight"]') == "0", timeout=30)
+    done = tmp_path / "done-alpha.txt"
+    assert wait_until(lambda: done.exists() and HOSTILE in done.read_text(), timeout=30)
+    assert "target" not in done.read_text().split()  # revoked: skipped, not run
