@@ -481,11 +481,15 @@ def check_command(
     raise typer.Exit(int(level))
 
 
-@app.command()
+@command()
 def dashboard(
-    manifest: OptionalManifest = None,
-    host: Annotated[str, typer.Option("--host", help="address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="TCP port")] = 8642,
+    manifest: Subject = None,
+    manifest_option: ManifestOpt = None,
+    host: Annotated[
+        str, typer.Option("--host", metavar="ADDRESS", help="address to listen on")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", metavar="PORT", help="TCP port")] = 8642,
+    project: Project = None,
     state_dir: StateDir = None,
 ) -> None:
     """Serve a live web page, a JSON API and /metrics for the deployment(s).
@@ -496,10 +500,9 @@ def dashboard(
     from hueyctl.dashboard.guard import Guard, configured_token
     from hueyctl.dashboard.server import Dashboard
 
-    def load() -> list[Manifest]:
-        return deployments(manifest, state_dir)
-
-    server = Dashboard(host, port, load, Guard(host, configured_token(load())))
+    path = subject(manifest, manifest_option)
+    guard = Guard(host, configured_token(deployments(path, state_dir, project)))
+    server = Dashboard(host, port, lambda: deployments(path, state_dir, project), guard)
     typer.echo(f"hueyctl dashboard: {server.url}", err=True)
     server.serve()
 

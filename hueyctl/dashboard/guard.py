@@ -17,7 +17,7 @@ from http.cookies import SimpleCookie
 
 from hueyctl.errors import BadInput
 from hueyctl.model import Manifest
-from hueyctl.values import expand
+from hueyctl.values import expand, missing_variables
 
 TOKEN_ENV = "HUEYCTL_DASHBOARD_TOKEN"
 COOKIE = "hueyctl_dashboard"
@@ -41,9 +41,15 @@ def configured_token(
     environ = os.environ if environ is None else environ
     if environ.get(TOKEN_ENV):
         return environ[TOKEN_ENV]
-    # Loading a manifest already checked that the variable dashboard.token reads is set.
-    tokens = [expand(m.dashboard.token, environ) for m in manifests if m.dashboard]
-    return next((token for token in tokens if token), None)
+    for manifest in manifests:
+        if manifest.dashboard is None:
+            continue
+        unset = missing_variables(manifest.dashboard.token, environ)
+        if unset:
+            variable = unset[0]
+            raise BadInput(f"{manifest.path}: dashboard.token reads ${{{variable}}}: set it")
+        return expand(manifest.dashboard.token, environ) or None
+    return None
 
 
 class Guard:

@@ -68,6 +68,9 @@ def test_the_token_comes_from_the_environment_or_the_manifest(tmp_path: Path) ->
     assert configured_token([model], both) == "from-env"
     assert "from-manifest" not in repr(model)  # the manifest holds the reference only
 
+    with pytest.raises(BadInput, match="DASH_TOKEN"):  # meant to be guarded: never open
+        configured_token([load(manifest, environ={}, resolve=False)], {})
+
     plain = write_manifest(
         tmp_path / "p.yaml",
         'version: 1\nproject: tok\ndashboard: {token: "plain"}\ninstances: {a: {app: "x:huey"}}\n',
