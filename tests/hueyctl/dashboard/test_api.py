@@ -1,0 +1,53 @@
+"""The JSON API serves what the ``--json`` commands print, so scripts and the page agree."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hueyctl.bind import bind
+
+from .dashboard_helpers import request
+
+
+def _json_of(hueyctl, *args: object) -> object:
+    return json.loads(hueyctl(*args, "--json").stdout)
+
+
+def test_the_api_answers_like_the_json_commands(hueyctl, serve, project: Path) -> None:
+    huey = bind(project)["a"]
+    from dash_app import record
+
+    record("now")
+    record.schedule(args=("later",), delay=3600)
+    huey.record_error({"task_id": "t1", "task": "dash_app.record", "error": "boom", "time": "x"})
+    base = f"http://127.0.0.1:{serve().server_address[1]}/api"
+
+    def api(path: str) -> object:
+        status, _, body = request(base + path)
+        assert status == 200, body
+        return json.loads(body)
+
+    assert api("/status") == _json_of(hueyctl, "status", project)
+    for which in ("pending", "scheduled"):
+        assert api(f"/instances/dash/a/{which}") == _json_of(hueyctl, which, "a", "-m", project)
+        with_args = _json_of(hueyctl, which, "a", "-m", project, "--args")
+        assert api(f"/instances/dash/a/{which}?args=1") == with_args
+    assert api("/instances/dash/a/errors") == _json_of(hueyctl, "errors", "a", "-m", project)
+
+    page = api("/instances/dash/a")
+    assert [row["name"] for row in page["pending"]] == ["dash_app.record"]
+    assert page["errors"][0]["error"] == "boom"
+    assert "storage" not in json.dumps(page)  # no URL (which may hold a password) is shown
+
+
+def test_unknown_paths_and_bad_actions_answer_with_an_error(serve) -> None:
+    server = serve()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    assert request(base + "/api/nothing")[0] == 404
+    assert request(base + "/api/instances/other/a")[0] == 400
+    assert request(base + "/api/instances/dash/zz")[0] == 400
+    csrf = {"X-CSRF-Token": server.guard.csrf}
+    status, _, body = request(base + "/api/instances/dash/a/explode", {}, csrf)
+    assert (status, json.loads(body)["error"].startswith("no action")) == (400, True)
+    assert request(base + "/api/instances/dash/a/revoke", {}, csrf)[0] == 400
