@@ -1,14 +1,15 @@
-"""The dashboard in a real headless chromium over a real deployment: two consumers under
-supervisord, one instance on SQLite and one on the suite's redis-server."""
+"""The dashboard over a real deployment (two consumers under supervisord, one instance on
+SQLite and one on the suite's redis-server): in a real headless chromium, and its
+restart and reload actions over HTTP."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from hueyctl.manifest import load
 
 from ...waiting import wait_until
 from ..hueyctl_helpers import write_manifest
+from .dashboard_helpers import request
 
 pytestmark = pytest.mark.slow
 
@@ -93,9 +95,8 @@ def dashboard(deployed: Path) -> Iterator[str]:
 
 def _answers(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url + "/api/status", timeout=2) as response:
-            return response.status == 200
-    except OSError:
+        return request(url + "/api/status")[0] == 200
+    except OSError:  # not listening yet
         return False
 
 
@@ -191,3 +192,22 @@ def test_overview_instance_page_revoke_and_live_counts(
     done = tmp_path / "done-alpha.txt"
     assert wait_until(lambda: done.exists() and HOSTILE in done.read_text(), timeout=30)
     assert "target" not in done.read_text().split()  # revoked: skipped, not run
+
+
+def test_restart_and_reload_act_on_the_real_consumer(dashboard: str) -> None:
+    page = request(dashboard + "/")[2].decode()
+    csrf = {"X-CSRF-Token": page.split('name="csrf-token" content="')[1].split('"')[0]}
+
+    def pid() -> int:
+        rows = json.loads(request(dashboard + "/api/status")[2])
+        return {row["instance"]: row["pid"] for row in rows}["beta"]
+
+    before = pid()
+    status, _, body = request(dashboard + "/api/instances/shop/beta/reload", {}, csrf)
+    assert (status, json.loads(body)) == (200, [{"instance": "beta", "signal": "HUP"}])
+    assert pid() == before  # SIGHUP restarts the workers, not the process
+
+    status, _, body = request(dashboard + "/api/instances/shop/beta/restart", {}, csrf)
+    assert status == 200, body
+    assert json.loads(body)[0]["state"] == "RUNNING"
+    assert pid() != before
