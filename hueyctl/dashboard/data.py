@@ -13,25 +13,61 @@ from collections.abc import Callable
 from typing import Any
 
 from huey.crontab import Crontab
+from huey.metrics import (
+    BUCKETS,
+    COUNTERS,
+    ConsumerMetrics,
+    InstanceMetrics,
+    TaskMetrics,
+    read_metrics,
+)
 from hueyctl import deployment, fleet
-from hueyctl.bind import bind
 from hueyctl.dashboard.rates import Rates
+from hueyctl.diagnose import FAILURES
 from hueyctl.errors import BadInput
 from hueyctl.model import Manifest
 
 #: How many waiting tasks and errors an instance page lists.
 LISTED = 50
+PERCENTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
 
 
 def overview(manifests: list[Manifest], rates: Rates, now: float | None = None) -> list[dict]:
-    """`hueyctl status` rows, each with its per-minute finished/failed series."""
+    """`hueyctl status` rows, each with what its consumers recorded: how many heartbeat,
+    tasks finished and failed (and their per-minute series), the oldest pending age."""
     now = time.time() if now is None else now
+    by_project = {manifest.project: manifest for manifest in manifests}
     rows = fleet.status(manifests)
     for row in rows:
+        manifest = by_project[row["project"]]
+        found = None if row.get("note") else recorded(manifest, row["instance"], now)
+        row.update(_summary(manifest, row["instance"], found, now))
         key = f"{row['project']}/{row['instance']}"
-        rates.observe(key, now, {"failed": row.get("errors")})
+        rates.observe(key, now, {"finished": row["finished"], "failed": row["failed"]})
         row["per_minute"] = rates.per_minute(key, now)
     return rows
+
+
+def recorded(manifest: Manifest, name: str, now: float) -> InstanceMetrics | None:
+    """What the instance's consumers published; None when its storage cannot be read."""
+    try:
+        return read_metrics(fleet.bound(manifest, name), now)
+    except FAILURES:
+        return None
+
+
+def _summary(
+    manifest: Manifest, name: str, found: InstanceMetrics | None, now: float
+) -> dict[str, Any]:
+    if found is None:
+        return dict.fromkeys(("heartbeating", "finished", "failed", "oldest_pending_age"))
+    timeout = manifest.instance(name).options.heartbeat_timeout
+    return {
+        "heartbeating": sum(now - c.heartbeat <= timeout for c in found.consumers),
+        "finished": sum(t.finished for t in found.tasks.values()),
+        "failed": sum(t.failed for t in found.tasks.values()),
+        "oldest_pending_age": found.oldest_pending_age,
+    }
 
 
 def deployment_of(manifests: list[Manifest], project: str, instance: str) -> Manifest:
@@ -44,13 +80,17 @@ def deployment_of(manifests: list[Manifest], project: str, instance: str) -> Man
 
 
 def instance(manifest: Manifest, name: str, now: datetime.datetime | None = None) -> dict:
-    """One instance's page: consumers, periodic tasks, waiting tasks and latest errors."""
+    """One instance's page: its supervised process, the consumers that heartbeat, the
+    periodic tasks, waiting tasks, latest errors, and per task counts and run times."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
-    huey = bind(manifest, [name])[name]
+    huey = fleet.bound(manifest, name)
+    found = read_metrics(huey, now.timestamp())
     return {
         "project": manifest.project,
         "instance": name,
-        "consumers": consumers(manifest, name),
+        "process": process(manifest, name),
+        "consumers": [consumer_row(c, now.timestamp()) for c in found.consumers],
+        "tasks": [task_row(task, counts) for task, counts in found.tasks.items()],
         "periodic": periodic(huey, now),
         "pending": _revocations(huey, fleet.tasks([manifest], name, "pending", LISTED)),
         "scheduled": _revocations(huey, fleet.tasks([manifest], name, "scheduled", LISTED)),
@@ -65,13 +105,36 @@ def _revocations(huey: Any, rows: list[dict]) -> list[dict]:
     return rows
 
 
-def consumers(manifest: Manifest, name: str) -> list[dict[str, Any]]:
-    """The instance's consumer as supervisord runs it, on this host."""
+def process(manifest: Manifest, name: str) -> dict[str, Any]:
+    """The instance's consumer as this host's supervisord runs it."""
     sup = deployment.supervisor(manifest)
     info = sup.processes().get(name, {}) if sup.is_running() else {}
-    workers = manifest.instance(name).options.workers
-    row = deployment.process_row(name, info, workers=workers)
-    return [{"host": socket.gethostname(), **row}]
+    return {"host": socket.gethostname(), **deployment.process_row(name, info)}
+
+
+def consumer_row(consumer: ConsumerMetrics, now: float) -> dict[str, Any]:
+    """A consumer as its heartbeat record describes it, wherever it runs."""
+    return {
+        "consumer": consumer.consumer_id,
+        "host": consumer.host,
+        "pid": consumer.pid,
+        "workers": consumer.workers,
+        "worker_type": consumer.worker_type,
+        "uptime": now - consumer.started_at if consumer.started_at else None,
+        "heartbeat_age": max(0.0, now - consumer.heartbeat),
+    }
+
+
+def task_row(task: str, counts: TaskMetrics) -> dict[str, Any]:
+    """One task name's counters and run-time percentiles (bucket bounds, in seconds, or
+    text past the last bound)."""
+    runs = sum(counts.duration_buckets)
+    row: dict[str, Any] = {"task": task, **{name: getattr(counts, name) for name in COUNTERS}}
+    row["mean"] = counts.duration_sum / runs if runs else None
+    for label, fraction in PERCENTILES.items():
+        value = counts.percentile(fraction)
+        row[label] = f"> {BUCKETS[-1]:g}s" if value == float("inf") else value
+    return row
 
 
 def periodic(huey: Any, now: datetime.datetime) -> list[dict[str, Any]]:

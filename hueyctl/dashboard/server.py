@@ -18,11 +18,11 @@ from string import Template
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from huey.exceptions import QueueException
 from hueyctl import fleet
 from hueyctl.dashboard import data
 from hueyctl.dashboard.guard import Guard
 from hueyctl.dashboard.rates import Rates
+from hueyctl.diagnose import FAILURES, explain
 from hueyctl.errors import BadInput, HueyctlError
 from hueyctl.model import Manifest
 
@@ -36,6 +36,8 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 MAX_BODY = 65536
+# A storage or supervisord that went away (or an app that cannot be bound).
+UNAVAILABLE = (*FAILURES, http.client.HTTPException)
 
 
 def _static(name: str) -> bytes:
@@ -66,7 +68,7 @@ class Dashboard(ThreadingHTTPServer):
         while not self.stopped.wait(SAMPLE_EVERY):
             try:
                 data.overview(self.load(), self.rates)
-            except (HueyctlError, OSError, QueueException, http.client.HTTPException):
+            except UNAVAILABLE:
                 continue  # a deployment going down mid-sample; the next sample tries again
 
     def serve(self) -> None:
@@ -163,8 +165,10 @@ class Handler(BaseHTTPRequestHandler):
             self._json(400, {"error": str(exc)})
         except HueyctlError as exc:
             self._json(409, {"error": str(exc)})
-        except (OSError, QueueException, http.client.HTTPException) as exc:
-            self._json(503, {"error": f"unavailable: {type(exc).__name__}: {exc}"})
+        except http.client.HTTPException as exc:
+            self._json(503, {"error": f"supervisord answered badly: {exc!r}"})
+        except FAILURES as exc:
+            self._json(503, {"error": explain(exc)})
 
     def _page(self) -> None:
         page = Template(_static("page.html").decode()).substitute(csrf=self.server.guard.csrf)

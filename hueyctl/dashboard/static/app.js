@@ -3,6 +3,7 @@
 "use strict";
 
 const POLL_MS = 2000;
+const COUNTERS = ["enqueued", "started", "finished", "failed", "retried", "revoked", "requeued"];
 const CSRF = document.querySelector('meta[name="csrf-token"]').content;
 const shownArgs = {};  // task id -> "args kwargs", kept across refreshes
 const openTracebacks = new Set();
@@ -32,6 +33,12 @@ function age(seconds) {
   if (seconds < 120) return `${Math.round(seconds)}s`;
   if (seconds < 7200) return `${Math.round(seconds / 60)}m`;
   return `${Math.round(seconds / 3600)}h`;
+}
+
+function seconds(value, prefix = "") {
+  if (value === null || value === undefined) return "-";
+  if (typeof value === "string") return value;  // past the histogram's last bound
+  return value < 1 ? `${prefix}${Math.round(value * 1000)}ms` : `${prefix}${value.toFixed(1)}s`;
 }
 
 function table(columns, rows, render) {
@@ -97,8 +104,9 @@ async function act(project, instance, action, body, question) {
 }
 
 function overviewPage(rows) {
-  const columns = ["instance", "project", "state", "pid", "uptime", "workers", "queued",
-    "scheduled", "in flight", "errors", "oldest pending", "tasks/min", "failures/min"];
+  const columns = ["instance", "project", "supervisord", "pid", "uptime", "heartbeating",
+    "workers", "queued", "scheduled", "in flight", "oldest pending", "finished", "failed",
+    "errors", "tasks/min", "failures/min"];
   return [
     el("h1", {}, "Instances"),
     table(columns, rows, (row) => el("tr", { "data-instance": row.instance },
@@ -106,9 +114,10 @@ function overviewPage(rows) {
       el("td", {}, row.project),
       el("td", { class: `state-${row.state}`, "data-field": "state" }, row.state),
       num("pid", row.pid), el("td", { class: "num" }, age(row.uptime)),
-      num("workers", row.workers), num("queued", row.queued), num("scheduled", row.scheduled),
-      num("in_flight", row.in_flight), num("errors", row.errors),
-      el("td", { class: "num" }, age(row.oldest_pending_age)),
+      num("heartbeating", row.heartbeating), num("workers", row.workers),
+      num("queued", row.queued), num("scheduled", row.scheduled),
+      num("in_flight", row.in_flight), el("td", { class: "num" }, age(row.oldest_pending_age)),
+      num("finished", row.finished), num("failed", row.failed), num("errors", row.errors),
       el("td", {}, chart((row.per_minute || {}).finished, "finished")),
       el("td", {}, chart((row.per_minute || {}).failed, "failed")),
     )),
@@ -183,10 +192,23 @@ function instancePage(page) {
   return [
     el("h1", {}, `${page.project} / ${page.instance}`),
     el("p", {}, lifecycle("restart"), " ", lifecycle("reload"), " ", taskForm(page)),
-    el("h2", {}, "Consumers"),
-    table(["host", "state", "pid", "workers", "uptime"], page.consumers, (c) => el("tr", {},
-      el("td", {}, c.host), el("td", { class: `state-${c.state}` }, c.state),
-      num("pid", c.pid), num("workers", c.workers), el("td", { class: "num" }, age(c.uptime)))),
+    el("h2", {}, "Supervised process"),
+    table(["host", "state", "pid", "uptime"], [page.process], (p) => el("tr", {},
+      el("td", {}, p.host), el("td", { class: `state-${p.state}` }, p.state),
+      num("pid", p.pid), el("td", { class: "num" }, age(p.uptime)))),
+    el("h2", {}, "Consumers (from their heartbeats)"),
+    table(["host", "pid", "workers", "uptime", "heartbeat age"], page.consumers, (c) =>
+      el("tr", { "data-consumer": c.consumer },
+        el("td", {}, c.host), num("pid", c.pid), num("workers", `${c.workers} ${c.worker_type}`),
+        el("td", { class: "num" }, age(c.uptime)),
+        el("td", { class: "num" }, age(c.heartbeat_age)))),
+    el("h2", {}, "Tasks (since their consumers started)"),
+    table(["task", ...COUNTERS, "mean", "p50", "p95", "p99"], page.tasks, (t) =>
+      el("tr", { "data-task": t.task }, el("td", {}, t.task),
+        ...COUNTERS.map((name) => num(name, t[name])),
+        el("td", { class: "num" }, seconds(t.mean)),
+        ...["p50", "p95", "p99"].map((p) => el("td", { class: "num" }, seconds(t[p], "≤ ")))),
+    ),
     el("h2", {}, "Periodic tasks"),
     table(["task", "schedule", "next run"], page.periodic, (p) => el("tr", {},
       el("td", {}, p.task), el("td", {}, el("code", {}, p.schedule)), el("td", {}, cell(p.next_run)))),

@@ -64,14 +64,15 @@ def deployed(hueyctl, tmp_path: Path, redis_server, fresh_imports: None) -> Iter
     redis_server.flushdb()
     for name in ("alpha", "beta"):
         (tmp_path / f"dash_{name}.py").write_text(APP.format(name=name))
+    quick = "heartbeat_timeout: 9"  # consumers publish their counts every 3 seconds
     path = write_manifest(
         tmp_path / "m.yaml",
         f"""
         version: 1
         project: shop
         instances:
-          alpha: {{app: "dash_alpha:huey", storage: "sqlite:///alpha.db", workers: 1}}
-          beta: {{app: "dash_beta:huey", storage: "{redis_server.url}", workers: 2}}
+          alpha: {{app: "dash_alpha:huey", storage: "sqlite:///alpha.db", {quick}, workers: 1}}
+          beta: {{app: "dash_beta:huey", storage: "{redis_server.url}", {quick}, workers: 2}}
         """,
     )
     result = hueyctl("up", path)
@@ -166,7 +167,9 @@ def test_overview_instance_page_revoke_and_live_counts(
     assert wait_until(lambda: text(f'{alpha} [data-field="queued"]') == "2", timeout=30)
     assert text(f'{alpha} [data-field="state"]') == "RUNNING"
     assert text(f'{beta} [data-field="state"]') == "RUNNING"
-    assert wait_until(lambda: text(f'{beta} [data-field="queued"]') == "0", timeout=30)
+    assert wait_until(lambda: text(f'{beta} [data-field="finished"]') == "3", timeout=30)
+    assert text(f'{beta} [data-field="heartbeating"]') == "1"
+    assert text(f'{alpha} [data-field="finished"]') == "0"
     screenshot(browser, tmp_path, "overview")
 
     click(By.LINK_TEXT, "alpha")
@@ -188,10 +191,19 @@ def test_overview_instance_page_revoke_and_live_counts(
     assert wait_until(lambda: text(f'{alpha} [data-field="queued"]') == "2", timeout=30)
     release.touch()  # the tasks run; the page's counts follow without a reload
     assert wait_until(lambda: text(f'{alpha} [data-field="queued"]') == "0", timeout=30)
-    assert wait_until(lambda: text(f'{alpha} [data-field="in_flight"]') == "0", timeout=30)
+    assert wait_until(lambda: text(f'{alpha} [data-field="finished"]') == "2", timeout=30)
+    assert text(f'{alpha} [data-field="in_flight"]') == "0"
+    bars = browser.find_elements(By.CSS_SELECTOR, f"{alpha} svg.finished rect")
+    assert any(float(bar.get_attribute("height")) > 0 for bar in bars)
     done = tmp_path / "done-alpha.txt"
     assert wait_until(lambda: done.exists() and HOSTILE in done.read_text(), timeout=30)
     assert "target" not in done.read_text().split()  # revoked: skipped, not run
+
+    click(By.LINK_TEXT, "alpha")
+    counts = 'tr[data-task="dash_alpha.record"]'
+    assert wait_until(lambda: text(f'{counts} [data-field="revoked"]') == "1", timeout=30)
+    assert text(f'{counts} [data-field="finished"]') == "1"
+    screenshot(browser, tmp_path, "instance-after")
 
 
 def test_restart_and_reload_act_on_the_real_consumer(dashboard: str) -> None:
