@@ -24,7 +24,11 @@ def project(tmp_path: Path, fresh_imports: None) -> Path:
         version: 1
         project: dash
         instances:
-          a: {app: "dash_app:huey", storage: "sqlite:///a.db"}
+          a:
+            app: "dash_app:huey"
+            storage: "sqlite:///a.db"
+            schedules:
+              nightly: {task: "dash_app:nightly", cron: "30 3 * * *"}
         """,
     )
 

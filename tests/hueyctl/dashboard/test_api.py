@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from pathlib import Path
 
@@ -39,6 +40,11 @@ def test_the_api_answers_like_the_json_commands(hueyctl, serve, project: Path) -
     assert [row["name"] for row in page["pending"]] == ["dash_app.record"]
     assert page["errors"][0]["error"] == "boom"
     assert "storage" not in json.dumps(page)  # no URL (which may hold a password) is shown
+    [nightly] = page["periodic"]
+    assert (nightly["task"], nightly["schedule"]) == ("nightly", "30 3 * * *")
+    assert datetime.datetime.fromisoformat(nightly["next_run"]).strftime("%H:%M") == "03:30"
+    assert page["consumers"] == [] and page["tasks"] == []  # no consumer has run yet
+    assert page["process"]["state"] == "DOWN"
 
 
 def test_unknown_paths_and_bad_actions_answer_with_an_error(serve) -> None:
