@@ -3,6 +3,7 @@ result or error storage, retries and the next step of a pipeline."""
 
 from __future__ import annotations
 
+import base64
 import datetime
 import enum
 import logging
@@ -242,6 +243,7 @@ def _record(
     else:
         logger.exception("%s failed after %.3fs", task, duration, exc_info=error)
         metadata = _error_metadata(task, error, now)
+        metadata["payload"] = _payload(huey, task)
         huey.record_error(metadata)
         huey.emit(
             events.EVENT_ERROR_TASK,
@@ -304,6 +306,16 @@ def _send_eager_outcome(huey: Huey, task: QueueTask, error: Exception | None) ->
         huey.signals.send(sig.SIGNAL_COMPLETE, task)
     else:
         huey.signals.send(sig.SIGNAL_ERROR, task, error)
+
+
+def _payload(huey: Huey, task: QueueTask) -> str | None:
+    """The failed call's message (base64), so it can be retried as it was; None when its
+    arguments, changed by the run, no longer pickle."""
+    try:
+        return base64.b64encode(huey.serialize_task(task)).decode()
+    except (pickle.PicklingError, TypeError, AttributeError) as exc:
+        logger.warning("%s: its message is not kept for a retry: %s", task, exc)
+        return None
 
 
 def _error_metadata(task: QueueTask, error: Exception, now: datetime.datetime) -> dict[str, Any]:

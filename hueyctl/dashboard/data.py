@@ -172,6 +172,10 @@ def _restore(manifest: Manifest, name: str, body: dict) -> list[dict]:
     return fleet.restore([manifest], _task_id(body), name)
 
 
+def _retry(manifest: Manifest, name: str, body: dict) -> list[dict]:
+    return [fleet.retry([manifest], name, _task_id(body))]
+
+
 def _restart(manifest: Manifest, name: str, body: dict) -> list[dict]:
     infos = deployment.restart(manifest, [name])
     return [deployment.process_row(name, infos[name])]
@@ -191,6 +195,7 @@ def _task_id(body: dict) -> str:
 ACTIONS: dict[str, Callable[[Manifest, str, dict], list[dict]]] = {
     "revoke": _revoke,
     "restore": _restore,
+    "retry": _retry,
     "restart": _restart,
     "reload": _reload,
 }

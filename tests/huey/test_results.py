@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime
 import threading
 
@@ -81,6 +82,19 @@ def test_failed_task_raises_task_exception_with_metadata(huey, tasks):
         assert "Traceback" in info.value.metadata["traceback"]
     errors = huey.errors()
     assert len(errors) == 1 and errors[0]["task_id"] == result.task_id
+
+
+def test_a_failure_keeps_the_call_so_it_can_be_run_again(huey, tasks):
+    result = tasks.add(1, "x")
+    with pytest.raises(TypeError):
+        run_next(huey)
+    (error,) = huey.errors()
+    again = huey.deserialize_task(base64.b64decode(error["payload"]))
+    assert (again.task_id, again.name, again.data) == (
+        result.task_id,
+        result.task.name,
+        ((1, "x"), {}),
+    )
 
 
 def test_store_errors_false_keeps_no_error(storage_url):

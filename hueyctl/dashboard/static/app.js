@@ -155,16 +155,22 @@ async function showArgs(page, row) {
   refresh();
 }
 
-function errorRows(rows) {
-  return table(["time", "task", "task id", "error"], rows, (row) => {
+function errorRows(page, rows) {
+  return table(["time", "task", "task id", "error", ""], rows, (row) => {
     const details = el("details", {}, el("summary", {}, row.error), el("pre", {}, row.traceback));
     if (openTracebacks.has(row.task_id + row.time)) details.open = true;
     details.addEventListener("toggle", () => {
       const key = row.task_id + row.time;
       if (details.open) openTracebacks.add(key); else openTracebacks.delete(key);
     });
-    return el("tr", {}, el("td", {}, cell(row.time)), el("td", {}, row.task),
-      el("td", {}, el("code", {}, row.task_id)), el("td", {}, details));
+    const retry = row.retryable ? el("button", {
+      "data-action": "retry",
+      onclick: () => act(page.project, page.instance, "retry", { task_id: row.task_id },
+        `Run task ${row.task_id} (${row.task}) again?`),
+    }, "Retry") : "";
+    return el("tr", { "data-error-of": row.task_id }, el("td", {}, cell(row.time)),
+      el("td", {}, row.task), el("td", {}, el("code", {}, cell(row.task_id))),
+      el("td", {}, details), el("td", {}, retry));
   });
 }
 
@@ -217,7 +223,7 @@ function instancePage(page) {
     el("h2", { id: "scheduled" }, `Scheduled (${page.scheduled.length})`),
     waitingRows(page, page.scheduled),
     el("h2", { id: "errors" }, `Latest errors (${page.errors.length})`),
-    errorRows(page.errors),
+    errorRows(page, page.errors),
   ];
 }
 

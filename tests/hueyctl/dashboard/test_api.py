@@ -6,6 +6,8 @@ import datetime
 import json
 from pathlib import Path
 
+import pytest
+
 from hueyctl.bind import bind
 
 from .dashboard_helpers import request
@@ -57,3 +59,36 @@ def test_unknown_paths_and_bad_actions_answer_with_an_error(serve) -> None:
     status, _, body = request(base + "/api/instances/dash/a/explode", {}, csrf)
     assert (status, json.loads(body)["error"].startswith("no action")) == (400, True)
     assert request(base + "/api/instances/dash/a/revoke", {}, csrf)[0] == 400
+
+
+def test_retry_runs_a_failed_call_again_as_it_was(serve, project: Path) -> None:
+    server = serve()
+    huey = bind(project)["a"]
+    calls = []
+
+    @huey.task(name="flaky")
+    def flaky(word):
+        calls.append(word)
+        if len(calls) == 1:
+            raise RuntimeError("first time fails")
+        return word.upper()
+
+    result = flaky("again")
+    with pytest.raises(RuntimeError):  # execute() runs it as a worker would, then re-raises
+        huey.execute(huey.deserialize_task(huey.storage.dequeue()))
+    url = f"http://127.0.0.1:{server.server_address[1]}/api/instances/dash/a"
+    [error] = json.loads(request(url + "/errors")[2])
+    assert error["retryable"] and "payload" not in error  # the arguments are not shown
+
+    csrf = {"X-CSRF-Token": server.guard.csrf}
+    status, _, body = request(url + "/retry", {"task_id": result.task_id}, csrf)
+    assert status == 200, body
+    assert json.loads(body)[0] == {
+        "instance": "a",
+        "task_id": result.task_id,
+        "task": "flaky",
+        "retried": True,
+    }
+    huey.execute(huey.deserialize_task(huey.storage.dequeue()))
+    assert calls == ["again", "again"] and result.get() == "AGAIN"
+    assert request(url + "/retry", {"task_id": "unknown"}, csrf)[0] == 409
