@@ -13,17 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 from huey.crontab import Crontab
-from huey.metrics import (
-    BUCKETS,
-    COUNTERS,
-    ConsumerMetrics,
-    InstanceMetrics,
-    TaskMetrics,
-    read_metrics,
-)
-from hueyctl import deployment, fleet
+from huey.metrics import BUCKETS, COUNTERS, ConsumerMetrics, TaskMetrics, read_metrics
+from hueyctl import deployment, fleet, metrics
 from hueyctl.dashboard.rates import Rates
-from hueyctl.diagnose import FAILURES
 from hueyctl.errors import BadInput
 from hueyctl.model import Manifest
 
@@ -36,34 +28,22 @@ def overview(manifests: list[Manifest], rates: Rates, now: float | None = None) 
     """`hueyctl status` rows, each with what its consumers recorded: how many heartbeat,
     tasks finished and failed (and their per-minute series), the oldest pending age."""
     now = time.time() if now is None else now
-    by_project = {manifest.project: manifest for manifest in manifests}
+    surveys = {(s.project, s.instance): s for s in metrics.survey(manifests, now)}
     rows = fleet.status(manifests)
     for row in rows:
-        manifest = by_project[row["project"]]
-        found = None if row.get("note") else recorded(manifest, row["instance"], now)
-        row.update(_summary(manifest, row["instance"], found, now))
         key = f"{row['project']}/{row['instance']}"
+        row.update(_summary(surveys[row["project"], row["instance"]]))
         rates.observe(key, now, {"finished": row["finished"], "failed": row["failed"]})
         row["per_minute"] = rates.per_minute(key, now)
     return rows
 
 
-def recorded(manifest: Manifest, name: str, now: float) -> InstanceMetrics | None:
-    """What the instance's consumers published; None when its storage cannot be read."""
-    try:
-        return read_metrics(fleet.bound(manifest, name), now)
-    except FAILURES:
-        return None
-
-
-def _summary(
-    manifest: Manifest, name: str, found: InstanceMetrics | None, now: float
-) -> dict[str, Any]:
+def _summary(survey: metrics.Survey) -> dict[str, Any]:
+    found = survey.metrics
     if found is None:
         return dict.fromkeys(("heartbeating", "finished", "failed", "oldest_pending_age"))
-    timeout = manifest.instance(name).options.heartbeat_timeout
     return {
-        "heartbeating": sum(now - c.heartbeat <= timeout for c in found.consumers),
+        "heartbeating": survey.live_consumers(),
         "finished": sum(t.finished for t in found.tasks.values()),
         "failed": sum(t.failed for t in found.tasks.values()),
         "oldest_pending_age": found.oldest_pending_age,

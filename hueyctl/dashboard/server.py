@@ -18,7 +18,7 @@ from string import Template
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from hueyctl import fleet
+from hueyctl import fleet, metrics
 from hueyctl.dashboard import data
 from hueyctl.dashboard.guard import Guard
 from hueyctl.dashboard.rates import Rates
@@ -36,6 +36,8 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 MAX_BODY = 65536
+# The format prometheus_client's generate_latest writes (what `hueyctl metrics` prints).
+PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 # A storage or supervisord that went away (or an app that cannot be bound).
 UNAVAILABLE = (*FAILURES, http.client.HTTPException)
 
@@ -101,6 +103,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._page()
         if parts[0] == "static" and len(parts) == 2 and parts[1] in STATIC:
             return self._send(200, _static(parts[1]), STATIC[parts[1]])
+        if parts == ["metrics"]:
+            return self._answer(self._metrics)
         if parts[0] == "api":
             return self._answer(lambda: self._read(parts[1:], query))
         self._send(404, b"not found\n", "text/plain")
@@ -131,6 +135,10 @@ class Handler(BaseHTTPRequestHandler):
             return data.waiting(manifest, parts[2], parts[3], query.get("args") == "1")
         raise LookupError
 
+    def _metrics(self) -> bytes:
+        """What `hueyctl metrics` prints, for Prometheus to scrape."""
+        return metrics.render(metrics.survey(self.server.load())).encode()
+
     def _act(self, project: str, name: str, action: str) -> list[dict]:
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_BODY:
@@ -157,8 +165,14 @@ class Handler(BaseHTTPRequestHandler):
         return True
 
     def _answer(self, produce: Callable[[], Any]) -> None:
+        """200 with what ``produce`` returns (bytes: Prometheus text; else JSON), or the
+        error as JSON with its status."""
         try:
-            self._json(200, produce())
+            value = produce()
+            if isinstance(value, bytes):
+                self._send(200, value, PROMETHEUS_TEXT)
+            else:
+                self._json(200, value)
         except LookupError:
             self._json(404, {"error": f"no such resource: {self.path}"})
         except BadInput as exc:

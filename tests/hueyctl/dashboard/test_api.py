@@ -38,6 +38,12 @@ def test_the_api_answers_like_the_json_commands(hueyctl, serve, project: Path) -
         assert api(f"/instances/dash/a/{which}?args=1") == with_args
     assert api("/instances/dash/a/errors") == _json_of(hueyctl, "errors", "a", "-m", project)
 
+    status, headers, body = request(base.removesuffix("/api") + "/metrics")
+    assert status == 200 and headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    printed = hueyctl("metrics", project).stdout
+    assert _steady(body.decode()) == _steady(printed)
+    assert 'huey_queue_tasks{instance="a",project="dash"} 1.0' in printed
+
     page = api("/instances/dash/a")
     assert [row["name"] for row in page["pending"]] == ["dash_app.record"]
     assert page["errors"][0]["error"] == "boom"
@@ -47,6 +53,11 @@ def test_the_api_answers_like_the_json_commands(hueyctl, serve, project: Path) -
     assert datetime.datetime.fromisoformat(nightly["next_run"]).strftime("%H:%M") == "03:30"
     assert page["consumers"] == [] and page["tasks"] == []  # no consumer has run yet
     assert page["process"]["state"] == "DOWN"
+
+
+def _steady(text: str) -> list[str]:
+    """The exposition's lines but the one that moves with the clock."""
+    return [line for line in text.splitlines() if "oldest_pending_age" not in line]
 
 
 def test_unknown_paths_and_bad_actions_answer_with_an_error(serve) -> None:

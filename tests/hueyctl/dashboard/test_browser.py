@@ -199,6 +199,16 @@ def test_overview_instance_page_revoke_and_live_counts(
     assert wait_until(lambda: done.exists() and HOSTILE in done.read_text(), timeout=30)
     assert "target" not in done.read_text().split()  # revoked: skipped, not run
 
+    exposed = request(dashboard + "/metrics")[2].decode()
+    assert (
+        'huey_tasks_finished_total{instance="beta",project="shop",task="dash_beta.record"} 3.0'
+        in exposed
+    )
+    assert (
+        'huey_tasks_revoked_total{instance="alpha",project="shop",task="dash_alpha.record"} 1.0'
+        in exposed
+    )
+
     click(By.LINK_TEXT, "alpha")
     counts = 'tr[data-task="dash_alpha.record"]'
     assert wait_until(lambda: text(f'{counts} [data-field="revoked"]') == "1", timeout=30)
