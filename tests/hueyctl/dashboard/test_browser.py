@@ -44,6 +44,11 @@ def hold(release):
 
 
 @huey.task()
+def fail():
+    raise ValueError("fails on purpose")
+
+
+@huey.task()
 def record(word):
     with open(DONE, "a") as f:
         f.write(word + "\\n")
@@ -152,6 +157,7 @@ def test_overview_instance_page_revoke_and_live_counts(
 
     hueys = bind(deployed)
     from dash_alpha import hold, record
+    from dash_beta import fail
     from dash_beta import record as record_beta
 
     release = tmp_path / "release"
@@ -160,6 +166,7 @@ def test_overview_instance_page_revoke_and_live_counts(
     hostile = record(HOSTILE).task.task_id
     for word in ("one", "two", "three"):
         record_beta(word)
+    fail()
     assert wait_until(lambda: hueys["alpha"].storage.inflight_size() == 1, timeout=30)
 
     browser.get(dashboard + "/")
@@ -168,6 +175,8 @@ def test_overview_instance_page_revoke_and_live_counts(
     assert text(f'{alpha} [data-field="state"]') == "RUNNING"
     assert text(f'{beta} [data-field="state"]') == "RUNNING"
     assert wait_until(lambda: text(f'{beta} [data-field="finished"]') == "3", timeout=30)
+    assert wait_until(lambda: text(f'{beta} [data-field="failed"]') == "1", timeout=30)
+    assert text(f'{beta} [data-field="errors"]') == "1"
     assert text(f'{beta} [data-field="heartbeating"]') == "1"
     assert text(f'{alpha} [data-field="finished"]') == "0"
     screenshot(browser, tmp_path, "overview")
@@ -195,6 +204,7 @@ def test_overview_instance_page_revoke_and_live_counts(
     assert text(f'{alpha} [data-field="in_flight"]') == "0"
     bars = browser.find_elements(By.CSS_SELECTOR, f"{alpha} svg.finished rect")
     assert any(float(bar.get_attribute("height")) > 0 for bar in bars)
+    screenshot(browser, tmp_path, "overview-after")
     done = tmp_path / "done-alpha.txt"
     assert wait_until(lambda: done.exists() and HOSTILE in done.read_text(), timeout=30)
     assert "target" not in done.read_text().split()  # revoked: skipped, not run
