@@ -65,9 +65,11 @@ class Guard:
         self.csrf = secrets.token_urlsafe(32)
 
     def admits(self, headers: Mapping[str, str], query_token: str | None = None) -> bool:
-        """Whether the request carries the access token (always, when none is set)."""
+        """Whether the request carries the access token. Without one (on loopback) the
+        request must name a loopback host: a page of another site whose name resolves to
+        127.0.0.1 (DNS rebinding) sends its own name, and is refused."""
         if self.token is None:
-            return True
+            return is_loopback(_host_name(headers.get("Host", "")))
         offered = [query_token, _bearer(headers.get("Authorization", ""))]
         cookie = SimpleCookie(headers.get("Cookie", ""))
         if COOKIE in cookie:
@@ -87,6 +89,13 @@ def same(expected: str, offered: str | None) -> bool:
     if not offered:
         return False
     return hmac.compare_digest(expected.encode(), offered.encode())
+
+
+def _host_name(host: str) -> str:
+    """``localhost`` of ``localhost:8642``, ``::1`` of ``[::1]:8642``."""
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if ":" in host else host
 
 
 def _bearer(value: str) -> str | None:

@@ -157,7 +157,8 @@ class Handler(BaseHTTPRequestHandler):
         """Whether to go on; answers 401, or admits a browser's ``?token=`` with a cookie."""
         guard = self.server.guard
         if not guard.admits(self.headers, query_token):
-            self._send(401, b"unauthorized: this dashboard needs its token\n", "text/plain")
+            reason = b"unauthorized: this dashboard needs its token (and a loopback Host without)\n"
+            self._send(401, reason, "text/plain")
             return False
         if query_token is not None and path is not None:
             self._send(303, b"", "text/plain", {"Location": path, "Set-Cookie": guard.cookie()})

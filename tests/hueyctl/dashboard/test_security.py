@@ -51,6 +51,15 @@ def test_a_browser_presents_the_token_once_and_keeps_it_in_a_cookie(serve) -> No
     assert status == 200 and b"<title>hueyctl dashboard</title>" in page
 
 
+def test_without_a_token_only_a_loopback_host_name_is_answered(serve) -> None:
+    port = serve().server_address[1]
+    url = f"http://127.0.0.1:{port}/api/status"
+    for host in (f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}"):
+        assert request(url, headers={"Host": host})[0] == 200
+    # A page of evil.example whose name resolves to 127.0.0.1 (DNS rebinding):
+    assert request(url, headers={"Host": f"evil.example:{port}"})[0] == 401
+
+
 def test_the_token_comes_from_the_environment_or_the_manifest(tmp_path: Path) -> None:
     manifest = write_manifest(
         tmp_path / "t.yaml",
