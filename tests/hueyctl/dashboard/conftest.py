@@ -13,16 +13,20 @@ from hueyctl.dashboard.server import Dashboard
 from hueyctl.manifest import load
 
 from ..hueyctl_helpers import write_app, write_manifest
+from .dashboard_helpers import SECRET
 
 
 @pytest.fixture
-def project(tmp_path: Path, fresh_imports: None) -> Path:
+def project(tmp_path: Path, fresh_imports: None, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """One SQLite instance with a periodic task, and a secret in its environment."""
+    monkeypatch.setenv("DASH_API_KEY", SECRET)
     write_app(tmp_path, "dash_app", "dash")
     return write_manifest(
         tmp_path / "m.yaml",
         """
         version: 1
         project: dash
+        env: {API_KEY: "${DASH_API_KEY}"}
         instances:
           a:
             app: "dash_app:huey"

@@ -7,6 +7,9 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+#: A value the test manifest's environment holds, which no answer may contain.
+SECRET = "topsecret-value-never-shown"
+
 
 def request(
     url: str, body: Any = None, headers: dict[str, str] | None = None

@@ -13,7 +13,7 @@ from hueyctl.errors import BadInput
 from hueyctl.manifest import load
 
 from ..hueyctl_helpers import write_manifest
-from .dashboard_helpers import request
+from .dashboard_helpers import SECRET, request
 
 TOKEN = "s3cret-token-for-tests"
 
@@ -107,6 +107,15 @@ def test_an_action_needs_the_pages_csrf_token(serve, project: Path) -> None:
     # The token is in the page, where only a page of this origin can read it.
     page = request(f"http://127.0.0.1:{server.server_address[1]}/")[2].decode()
     assert f'content="{server.guard.csrf}"' in page
+
+
+def test_no_manifest_secret_is_ever_served(serve) -> None:
+    server = serve()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    paths = ["/", "/api/status", "/api/overview", "/api/instances/dash/a", "/metrics"]
+    for path in paths:
+        status, _, body = request(base + path)
+        assert status == 200 and SECRET.encode() not in body, path
 
 
 def test_task_arguments_reach_the_page_only_as_json_text(serve, project: Path) -> None:
