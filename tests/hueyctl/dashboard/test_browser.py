@@ -14,6 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.common.by import By
 
 from hueyctl import deployment
 from hueyctl.bind import bind
@@ -109,16 +112,16 @@ def _answers(url: str) -> bool:
 @pytest.fixture
 def browser() -> Iterator[object]:
     """Headless chromium through chromedriver (./scripts/test installs both)."""
-    webdriver = pytest.importorskip("selenium.webdriver")
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    assert chromium and driver, "no chromium: ./scripts/test installs chromium and chromium-driver"
     options = webdriver.ChromeOptions()
     for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
         options.add_argument(flag)
     options.add_argument("--window-size=1400,900")
-    options.binary_location = shutil.which("chromium") or ""
-    service = webdriver.ChromeService(executable_path=shutil.which("chromedriver"))
-    driver = webdriver.Chrome(options=options, service=service)
-    yield driver
-    driver.quit()
+    options.binary_location = chromium
+    browser = webdriver.Chrome(options=options, service=webdriver.ChromeService(driver))
+    yield browser
+    browser.quit()
 
 
 def screenshot(driver, tmp_path: Path, name: str) -> None:
@@ -133,9 +136,6 @@ def screenshot(driver, tmp_path: Path, name: str) -> None:
 def test_overview_instance_page_revoke_and_live_counts(
     dashboard: str, deployed: Path, browser, tmp_path: Path
 ) -> None:
-    from selenium.common.exceptions import StaleElementReferenceException
-    from selenium.webdriver.common.by import By
-
     # The page redraws from the API every two seconds: an element found just before a
     # redraw is gone after it, so reads and clicks find their element again until it holds.
     def text(css: str) -> str:
