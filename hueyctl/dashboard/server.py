@@ -160,7 +160,7 @@ class Handler(BaseHTTPRequestHandler):
             reason = b"unauthorized: this dashboard needs its token (and a loopback Host without)\n"
             self._send(401, reason, "text/plain")
             return False
-        if query_token is not None and path is not None:
+        if query_token is not None and path is not None and guard.token is not None:
             self._send(303, b"", "text/plain", {"Location": path, "Set-Cookie": guard.cookie()})
             return False
         return True

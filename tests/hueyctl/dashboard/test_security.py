@@ -56,6 +56,7 @@ def test_without_a_token_only_a_loopback_host_name_is_answered(serve) -> None:
     url = f"http://127.0.0.1:{port}/api/status"
     for host in (f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}"):
         assert request(url, headers={"Host": host})[0] == 200
+    assert request(url + "?token=anything")[0] == 200  # no token set: nothing to keep
     # A page of evil.example whose name resolves to 127.0.0.1 (DNS rebinding):
     assert request(url, headers={"Host": f"evil.example:{port}"})[0] == 401
 
