@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 
 from hueyctl import deployment
@@ -149,8 +149,8 @@ def test_overview_instance_page_revoke_and_live_counts(
         def clicked() -> bool:
             try:
                 browser.find_element(how, what).click()
-            except StaleElementReferenceException:
-                return False
+            except (StaleElementReferenceException, NoSuchElementException):
+                return False  # redrawn under us, or not drawn yet
             return True
 
         assert wait_until(clicked, timeout=30)
@@ -224,6 +224,13 @@ def test_overview_instance_page_revoke_and_live_counts(
     assert wait_until(lambda: text(f'{counts} [data-field="revoked"]') == "1", timeout=30)
     assert text(f'{counts} [data-field="finished"]') == "1"
     screenshot(browser, tmp_path, "instance-after")
+
+    # Retry beta's failed call from its error row: the consumer runs it (and it fails) again.
+    browser.get(dashboard + "/instances/shop/beta")
+    click(By.CSS_SELECTOR, 'tr[data-error-of] button[data-action="retry"]')
+    browser.switch_to.alert.accept()
+    assert wait_until(lambda: text("#flash") == "retry: done (1 row)", timeout=30)
+    assert wait_until(lambda: len(hueys["beta"].errors()) == 2, timeout=30)
 
 
 def test_restart_and_reload_act_on_the_real_consumer(dashboard: str) -> None:
