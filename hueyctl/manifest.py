@@ -60,6 +60,8 @@ def load(
         text = path.read_text(encoding="utf-8") if text is None else text
     except OSError as exc:
         raise ManifestError([Problem(shown, 1, "(file)", exc.strerror or str(exc))]) from None
+    except UnicodeDecodeError as exc:
+        raise ManifestError([Problem(shown, 1, "(file)", f"not UTF-8 text: {exc}")]) from None
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:

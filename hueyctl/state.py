@@ -81,10 +81,12 @@ def write_atomic(path: Path, text: str) -> None:
 def read_applied(where: Paths) -> dict[str, dict[str, Any]]:
     """Each instance's settings as of the last successful apply ({} if none)."""
     try:
-        with os.fdopen(statedir.open_private(where.applied, os.O_RDONLY), encoding="utf-8") as f:
-            return json.load(f)
+        with os.fdopen(statedir.open_private(where.applied, os.O_RDONLY), "rb") as f:
+            text = f.read()
     except FileNotFoundError:
         return {}
+    remedy = "remove it; the next `hueyctl up` then restarts every instance"
+    return _parse(where.applied, text, remedy)
 
 
 def write_applied(where: Paths, settings: dict[str, dict[str, Any]]) -> None:
@@ -141,11 +143,33 @@ Deployment = tuple[Path, Path]  # (manifest, state directory)
 
 def recorded() -> list[Deployment]:
     """The deployments `up` recorded, oldest first."""
+    path = index_dir() / INDEX_NAME
     try:
-        data = json.loads((index_dir() / INDEX_NAME).read_text(encoding="utf-8"))
+        text = path.read_bytes()
     except FileNotFoundError:
         return []
-    return [(Path(d["manifest"]), Path(d["state_dir"])) for d in data.get("deployments", [])]
+    remedy = "remove it, then `hueyctl up` each deployment again to record it"
+    entries = _parse(path, text, remedy).get("deployments", [])
+    try:
+        return [(Path(d["manifest"]), Path(d["state_dir"])) for d in entries]
+    except (TypeError, KeyError) as exc:
+        raise _damaged(path, f"{type(exc).__name__}: {exc}", remedy) from None
+
+
+def _parse(path: Path, text: bytes, remedy: str) -> dict[str, Any]:
+    """The JSON object hueyctl wrote to ``path``; a damaged file fails the command in
+    one line that names it and says what to do (``remedy``)."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise _damaged(path, exc, remedy) from None
+    if not isinstance(data, dict):
+        raise _damaged(path, "not a JSON object", remedy)
+    return data
+
+
+def _damaged(path: Path, what: object, remedy: str) -> OperationFailed:
+    return OperationFailed(f"{path} is damaged ({what}): {remedy}")
 
 
 def record(manifest: Manifest) -> None:

@@ -289,3 +289,11 @@ def test_a_state_dir_override_replaces_the_manifests(tmp_path: Path, monkeypatch
         load(path, state_dir=tmp_path / ("x" * 100))
     assert [(p.line, p.field) for p in info.value.problems] == [(3, "state_dir")]
     assert "too long for a unix socket" in str(info.value)
+
+
+def test_a_manifest_that_is_not_text_is_bad_input(hueyctl, tmp_path: Path) -> None:
+    path = tmp_path / "binary.yaml"
+    path.write_bytes(b"version: 1\n\xff\xfe\n")
+    result = hueyctl("validate", path)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"{path}:1: (file): not UTF-8 text: ")

@@ -6,6 +6,8 @@ import json
 import multiprocessing
 from pathlib import Path
 
+import pytest
+
 from hueyctl import state
 from hueyctl.manifest import load
 
@@ -92,3 +94,36 @@ def test_each_state_directory_of_a_manifest_is_its_own_deployment(
     assert missing.exit_code == 2 and f"no deployment recorded by `hueyctl up` in {first}" in (
         missing.stderr
     )
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [b"{garbage", b"[1, 2]", b'{"deployments": [1]}', b'{"deployments": [{}]}', b"\xff"],
+)
+def test_a_damaged_index_fails_in_one_line_naming_it(
+    hueyctl, state_home: Path, tmp_path: Path, damage: bytes
+) -> None:
+    state.record(load(small_manifest(tmp_path / "shop.yaml")))
+    index = state_home / state.INDEX_NAME
+    index.write_bytes(damage)
+    for command in (["status"], ["logs", "a"], ["down"]):
+        result = hueyctl(*command)  # raises, failing the test, if it would print a traceback
+        assert result.exit_code == 1, (command, result.output)
+        assert result.stderr.startswith(f"{index} is damaged (")
+        assert result.stderr.count("\n") == 1
+        assert "`hueyctl up` each deployment again" in result.stderr
+
+
+@pytest.mark.parametrize("damage", [b"{garbage", b"[]", b"\xff"])
+def test_a_damaged_record_of_what_up_applied_fails_in_one_line_naming_it(
+    hueyctl, tmp_path: Path, damage: bytes
+) -> None:
+    path = small_manifest(tmp_path / "shop.yaml")
+    where = state.paths(load(path))
+    where.create()
+    where.applied.write_bytes(damage)
+    # `up` reads it through the same plan when supervisord runs.
+    result = hueyctl("plan", path)
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(f"{where.applied} is damaged (")
+    assert result.stderr.endswith("remove it; the next `hueyctl up` then restarts every instance\n")
