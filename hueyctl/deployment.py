@@ -220,13 +220,17 @@ def _raise_if_failed(sup: Supervisor, infos: dict[str, dict[str, Any]]) -> None:
     failed = {name: info for name, info in infos.items() if info["statename"] != "RUNNING"}
     if not failed:
         return
+    logs = {
+        name: (sup.tail(name)[0] or sup.tail(name, "stdout")[0]).strip() or "(empty)"
+        for name in sorted(failed)
+    }
+    # Each one's last line first: a traceback ends with the error.
+    summary = "; ".join(f"{name}: {log.splitlines()[-1]}" for name, log in logs.items())
     detail = "\n".join(
-        f"--- {name} ({info['statename']}), last lines of its log ---\n"
-        + (sup.tail(name)[0] or sup.tail(name, "stdout")[0] or "(empty)")
-        for name, info in sorted(failed.items())
+        f"--- {name} ({failed[name]['statename']}), last lines of its log ---\n{log}"
+        for name, log in logs.items()
     )
-    names = ", ".join(sorted(failed))
-    raise OperationFailed(f"consumer(s) not running: {names}", detail)
+    raise OperationFailed(f"consumer(s) not running: {summary}", detail)
 
 
 def down(manifest: Manifest) -> bool:

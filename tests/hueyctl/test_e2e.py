@@ -257,8 +257,12 @@ def test_foreground_runs_until_sigterm_then_leaves_nothing(
     write_manifest(path, path.read_text() + broken)
     failed = hueyctl("up", "--foreground", path)
     assert failed.exit_code == 1, failed.output
-    assert "consumer(s) not running: broken" in failed.stderr
-    assert "RuntimeError: boom" in failed.stderr
+    # The error comes first, then the log tail that ends with it.
+    first = failed.stderr.splitlines()[0]
+    assert first.startswith("consumer(s) not running: broken: ") and first.endswith(
+        "RuntimeError: boom"
+    ), failed.stderr
+    assert "--- broken (" in failed.stderr
     assert processes_under(tmp_path) == [] and state.recorded() == []
 
     write_manifest(path, path.read_text().replace(broken, ""))
