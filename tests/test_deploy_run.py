@@ -291,12 +291,37 @@ def test_systemd_unit_commands_run_the_deployment_as_its_user(redis_server, venv
                 assert main.poll() is None, log_text(journal)
                 assert command("ExecReload").wait(timeout=120) == 0, log_text(journal)
                 wait_for(lambda: "emails | " in log_text(journal), 30)  # journald sees them
+                for line in readme_service_user_commands():
+                    # As written: the service user, no secrets, no unit environment.
+                    looked = run_as_service_user(expand(line.replace("/var/lib", "%S")), venv)
+                    assert looked.returncode == 0 and looked.stdout, (line, looked.stderr)
                 main.send_signal(signal.SIGTERM)  # systemctl stop, KillMode=mixed
                 assert main.wait(timeout=int(one(service, "TimeoutStopSec"))) == 0
             finally:
                 stop(main)
         assert processes_under(root) == []
         assert {p.stat().st_uid for p in state_dir.rglob("*")} == {UNIT_UID}
+
+
+def readme_service_user_commands() -> list[str]:
+    """The lines of deploy/README.md that inspect the unit's deployment as its user."""
+    text = (DEPLOY / "README.md").read_text()
+    found = re.findall(r"^sudo -u hueyctl .*$", text, re.MULTILINE)
+    assert len(found) >= 2, "the README's recipe for the service user moved"
+    return found
+
+
+def run_as_service_user(line: str, bin: Path) -> subprocess.CompletedProcess:
+    """``sudo -u hueyctl VAR=value... COMMAND`` run as the unit's uid with only those
+    variables (sudo resets the rest), from a directory that user cannot write."""
+    words = shlex.split(line)[3:]
+    env = base_env(bin)
+    while "=" in words[0]:
+        key, _, value = words.pop(0).partition("=")
+        env[key] = value
+    return subprocess.run(
+        [*as_user(UNIT_UID), *words], env=env, cwd="/", capture_output=True, text=True, timeout=60
+    )
 
 
 def running(bin: Path, env: dict[str, str]) -> bool:
