@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from supervisor.xmlrpc import Faults, SupervisorTransport
+from supervisor.xmlrpc import Faults, SupervisorTransport, UnixStreamHTTPConnection
 
 from hueyctl import statedir
 from hueyctl.errors import OperationFailed
@@ -30,6 +30,9 @@ START_TIMEOUT = 20.0
 # A process is up once RUNNING (supervisord waits startsecs for it) and has failed
 # once FATAL, BACKOFF or EXITED; any other state is on its way to one or the other.
 SETTLED_STATES = ("RUNNING", "FATAL", "BACKOFF", "EXITED")
+# How long supervisord gets to say whether it runs: a stopped or stuck one must fail
+# the command, not hang it.
+ANSWER_TIMEOUT = 20.0
 
 
 def poll(condition: Callable[[], Any], timeout: float, interval: float = POLL) -> Any:
@@ -84,11 +87,20 @@ class Supervisor:
         return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport).supervisor
 
     def state(self) -> str | None:
-        """What supervisord says it is doing ("RUNNING", "SHUTDOWN"...); None: no answer."""
+        """What supervisord says it is doing ("RUNNING", "SHUTDOWN"...); None: no answer.
+        OperationFailed if it takes the connection but does not answer (stopped, stuck)."""
         if not self.where.socket.exists():
             return None
+        transport = SupervisorTransport(None, None, f"unix://{self.where.socket}")
+        transport._get_connection = lambda: _BoundedConnection(str(self.where.socket))
+        probe = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport).supervisor
         try:
-            state = _call(self.rpc.getState, ignore=(Faults.SHUTDOWN_STATE,))
+            state = _call(probe.getState, ignore=(Faults.SHUTDOWN_STATE,))
+        except TimeoutError:
+            raise OperationFailed(
+                f"supervisord did not answer on {self.where.socket} in {ANSWER_TIMEOUT:.0f}s: "
+                f"it is stopped or stuck (pid {self.pid()}; its log: {self.where.logfile})"
+            ) from None
         except (OSError, http.client.HTTPException):
             return None
         return "SHUTDOWN" if state is None else state["statename"]
@@ -217,3 +229,15 @@ def _tail_file(path: os.PathLike, length: int = 4000) -> str:
             return f.read().decode(errors="replace")
     except FileNotFoundError:
         return ""
+
+
+class _BoundedConnection(UnixStreamHTTPConnection):
+    """supervisord's socket, where each read waits at most ANSWER_TIMEOUT."""
+
+    def __init__(self, socket: str) -> None:
+        super().__init__("localhost")
+        self.socketfile = socket
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock.settimeout(ANSWER_TIMEOUT)

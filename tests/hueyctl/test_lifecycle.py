@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from hueyctl import bind, deployment, state
+from hueyctl import bind, deployment, state, supervisor
 from hueyctl.manifest import load
 from hueyctl.supervisor import pid_alive
 
@@ -160,6 +160,28 @@ def test_consumers_outside_supervisord_are_shown_never_duplicated_and_stopped(
     assert stopped.exit_code == 0, stopped.output
     assert json.loads(stopped.stdout) == [{"project": "life", "stopped": True}]
     assert processes_under(project.parent) == [] and state.recorded() == []
+
+
+@pytest.mark.slow
+def test_a_stuck_supervisord_fails_commands_in_one_line_instead_of_hanging_them(
+    hueyctl, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert hueyctl("up", project).exit_code == 0
+    monkeypatch.setattr(supervisor, "ANSWER_TIMEOUT", 1.0)
+    pid = supervisord_pid(project)
+    os.kill(pid, signal.SIGSTOP)  # it still takes connections, and never answers
+    try:
+        for command in (["status"], ["down"], ["up", project]):
+            result = hueyctl(*command)
+            assert result.exit_code == 1, (command, result.output)
+            assert result.stderr == (
+                f"supervisord did not answer on {state.paths(load(project)).socket} in 1s: "
+                f"it is stopped or stuck (pid {pid}; its log: "
+                f"{state.paths(load(project)).logfile})\n"
+            )
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert status(hueyctl)["alpha"][0] == "RUNNING"
 
 
 @pytest.mark.slow
