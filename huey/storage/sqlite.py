@@ -250,8 +250,9 @@ class SqliteStorage(BaseStorage):
 
     def _append(self, items: Sequence[bytes]) -> None:
         """Insert ``items`` at the tail of their priorities (inside the caller's transaction)."""
+        rows = [(self.name, data, priority_of(data)) for data in items]
         sql = "INSERT INTO huey_queue (name, data, priority) VALUES (?, ?, ?)"
-        self._connection().executemany(sql, [(self.name, data, priority_of(data)) for data in items])
+        self._connection().executemany(sql, rows)
 
     @_mapped
     def dequeue(self) -> bytes | None:
