@@ -144,8 +144,8 @@ class BaseStorage:
 
     def enqueue_due(self, timestamp: datetime.datetime) -> int:
         """Atomically move every message due at or before ``timestamp`` from the schedule
-        to the queue (as :meth:`enqueue_many`), earliest first; return how many moved. A crash midway
-        leaves each message in exactly one of the two."""
+        to the queue (as :meth:`enqueue_many`), earliest first; return how many moved.
+        A crash midway leaves each message in exactly one of the two."""
         raise NotImplementedError
 
     def next_scheduled_score(self) -> float | None:
