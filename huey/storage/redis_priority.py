@@ -75,10 +75,10 @@ class PriorityRedisStorage(RedisStorage):
     def _fetch_many(self, consumer_id: str, limit: int, timeout: float) -> list[bytes]:
         """Take what is waiting; on an empty queue, block for a wake-up token and take
         again in the same round trip, until ``timeout``."""
-        take = self._take(consumer_id, limit)
-        taken = self._read(take)[0]
+        taken = self._read(self._take(consumer_id, limit))[0]
         deadline = time.monotonic() + timeout
         while not taken and (remaining := deadline - time.monotonic()) > 0:
             block = min(max(remaining, 0.001), self.read_timeout)
-            _, taken = self._read_blocking(("BRPOP", self._wake, block), take)
+            wake = ("BRPOP", self._wake, block)
+            _, taken = self._read_blocking(wake, self._take(consumer_id, limit))
         return taken
