@@ -129,6 +129,22 @@ def decode(data: bytes, serializer: Serializer) -> Message:
     return message
 
 
+def priority_of(data: bytes) -> int:
+    """The first step's priority (0 when unset or unreadable), for a storage ordering its
+    queue. Read without verifying the signature: it only orders, and whoever can write
+    storage can reorder the queue anyway (lua/priority.lua reads it the same way)."""
+    try:
+        version, signed, size = _HEADER.unpack_from(data)
+        start = _HEADER.size + (DIGEST_SIZE if signed else 0)
+        if version != FORMAT_VERSION:
+            return 0
+        step = _DECODER.raw_decode(data[start : start + size].decode())[0][0]
+        priority = step[6] if len(step) > 6 else 0
+    except (struct.error, TypeError, ValueError, IndexError, KeyError, RecursionError):
+        return 0
+    return priority if type(priority) is int else 0
+
+
 def read_all(items: list[bytes], serializer: Serializer, data: bool = False) -> list[Message]:
     """Messages for inspection: metadata only unless ``data``; undecodable ones skipped."""
     read = decode if data else read_metadata

@@ -179,14 +179,19 @@ def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
 @pytest.fixture(params=["memory", "sqlite", "redis"])
 def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A URL for each backend: a fresh SQLite file, or an emptied db on the private Redis."""
-    if request.param == "memory":
+    return backend_url(request.param, request, tmp_path)
+
+
+def backend_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL for ``backend`` (memory, sqlite, redis, or redis-priority: the priority queue)."""
+    if backend == "memory":
         return "memory://"
-    if request.param == "sqlite":
+    if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'huey.db'}"
     server: RedisServer = request.getfixturevalue("redis_server")
     server.start()  # a test that stopped it may have failed before starting it again
     server.flushdb()
-    return server.url
+    return server.url + ("?priority=true" if backend == "redis-priority" else "")
 
 
 @pytest.fixture

@@ -2,30 +2,54 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from huey.exceptions import ConfigurationError
 from huey.storage.base import BaseStorage
 from huey.storage.memory import MemoryStorage
 from huey.storage.redis import RedisStorage
+from huey.storage.redis_priority import PriorityRedisStorage
 from huey.storage.sqlite import SqliteStorage
 
-__all__ = ["BaseStorage", "MemoryStorage", "RedisStorage", "SqliteStorage", "storage_from_url"]
+__all__ = [
+    "BaseStorage",
+    "MemoryStorage",
+    "PriorityRedisStorage",
+    "RedisStorage",
+    "SqliteStorage",
+    "storage_from_url",
+]
 
 _REDIS_SCHEMES = ("redis", "rediss", "unix")
 _ACCEPTED = "redis://, rediss://, unix://, sqlite:///path, memory://"
 
 
-def storage_from_url(url: str, name: str, **kwargs: object) -> BaseStorage:
-    """Build the backend a URL names; ``kwargs`` go to the backend's constructor."""
+def storage_from_url(url: str, name: str, priority: bool = False, **kwargs: object) -> BaseStorage:
+    """Build the backend a URL names; ``kwargs`` go to the backend's constructor.
+
+    ``priority`` (or ``?priority=true`` in a Redis URL) picks the Redis priority queue;
+    memory and SQLite queues always leave in priority order."""
     scheme = urlsplit(url).scheme
     if scheme in _REDIS_SCHEMES:
-        return RedisStorage(name, url=url, **kwargs)
+        url, asked = _take_priority_option(url)
+        storage_class = PriorityRedisStorage if priority or asked else RedisStorage
+        return storage_class(name, url=url, **kwargs)
     if scheme == "sqlite":
         return SqliteStorage(name, filename=_sqlite_filename(url), **kwargs)
     if scheme == "memory":
         return MemoryStorage(name, **kwargs)
     raise ConfigurationError(f"unknown storage URL scheme {scheme!r}: use one of {_ACCEPTED}")
+
+
+def _take_priority_option(url: str) -> tuple[str, bool]:
+    """Split ``priority=true|1|yes`` (or false) out of a Redis URL's query."""
+    base, _, query = url.partition("?")
+    pairs = parse_qsl(query, keep_blank_values=True)
+    flags = [value.lower() in ("1", "true", "yes") for key, value in pairs if key == "priority"]
+    if not flags:
+        return url, False
+    rest = urlencode([(key, value) for key, value in pairs if key != "priority"])
+    return (f"{base}?{rest}" if rest else base), flags[-1]
 
 
 def _sqlite_filename(url: str) -> str:

@@ -46,6 +46,12 @@ class BaseStorage:
 
     Backends are safe to share between threads. Values that the spec calls ``data``
     are opaque bytes produced by :mod:`huey.serializer`.
+
+    Queue order: messages leave highest priority first, first in, first out within one
+    priority; a message's priority is what :func:`huey.message.priority_of` reads from its
+    bytes (0 for bytes that are not a task message). "Oldest" and "head" below mean first
+    in that order. RedisStorage's list queue is the exception: plain first in, first out
+    (PriorityRedisStorage orders it, as huey 3's PriorityRedisHuey does).
     """
 
     #: True when :meth:`fetch`, :meth:`wait_for_data` and :meth:`wait_schedule_change`
@@ -57,15 +63,15 @@ class BaseStorage:
 
     # -- queue ------------------------------------------------------------------
     def enqueue(self, data: bytes) -> None:
-        """Append one message to the queue."""
+        """Add one message behind the queued messages of its priority."""
         raise NotImplementedError
 
     def enqueue_many(self, items: Sequence[bytes]) -> None:
-        """Append several messages in one round trip, in order."""
+        """:meth:`enqueue` several messages in one round trip, in order."""
         raise NotImplementedError
 
     def dequeue(self) -> bytes | None:
-        """Pop the oldest message without in-flight tracking, or None when empty."""
+        """Pop the head message without in-flight tracking, or None when empty."""
         raise NotImplementedError
 
     def unqueue(self, data: bytes) -> int:
@@ -76,7 +82,7 @@ class BaseStorage:
         raise NotImplementedError
 
     def enqueued_items(self, limit: int | None = None) -> list[bytes]:
-        """Queued messages, oldest (next to run) first."""
+        """Queued messages, the head (next to run) first."""
         raise NotImplementedError
 
     def flush_queue(self) -> None:
@@ -115,8 +121,9 @@ class BaseStorage:
         raise NotImplementedError
 
     def requeue(self, consumer_id: str) -> int:
-        """Put every in-flight message of ``consumer_id`` back at the head of the queue
-        and forget the consumer; return how many messages moved."""
+        """Put every in-flight message of ``consumer_id`` back in front of the queued
+        messages of its priority, oldest first, and forget the consumer; return how many
+        messages moved."""
         raise NotImplementedError
 
     def requeue_expired(self, cutoff: float) -> int:
@@ -137,8 +144,8 @@ class BaseStorage:
 
     def enqueue_due(self, timestamp: datetime.datetime) -> int:
         """Atomically move every message due at or before ``timestamp`` from the schedule
-        to the tail of the queue, earliest first; return how many moved. A crash midway
-        leaves each message in exactly one of the two."""
+        to the queue (as :meth:`enqueue_many`), earliest first; return how many moved.
+        A crash midway leaves each message in exactly one of the two."""
         raise NotImplementedError
 
     def next_scheduled_score(self) -> float | None:

@@ -13,7 +13,54 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 
+from huey.message import priority_of
 from huey.storage.base import BaseStorage, to_score
+
+
+class _PriorityQueue:
+    """One FIFO lane per priority; the highest priority's oldest message leaves first."""
+
+    def __init__(self) -> None:
+        self._lanes: dict[int, deque[bytes]] = {}
+
+    def extend(self, items: Sequence[bytes]) -> None:
+        for data in items:
+            self._lanes.setdefault(priority_of(data), deque()).append(data)
+
+    def put_back(self, items: list[bytes]) -> None:
+        """Put ``items`` (oldest first) in front of their lanes, as if never taken."""
+        for data in reversed(items):
+            self._lanes.setdefault(priority_of(data), deque()).appendleft(data)
+
+    def popleft(self) -> bytes:
+        priority = max(self._lanes)
+        lane = self._lanes[priority]
+        data = lane.popleft()
+        if not lane:
+            del self._lanes[priority]
+        return data
+
+    def remove(self, data: bytes) -> int:
+        """Remove every copy of ``data``; how many there were."""
+        priority = priority_of(data)
+        lane = self._lanes.pop(priority, deque())
+        kept = deque(item for item in lane if item != data)
+        if kept:
+            self._lanes[priority] = kept
+        return len(lane) - len(kept)
+
+    def clear(self) -> None:
+        self._lanes.clear()
+
+    def __bool__(self) -> bool:
+        return bool(self._lanes)
+
+    def __len__(self) -> int:
+        return sum(len(lane) for lane in self._lanes.values())
+
+    def __iter__(self) -> Iterator[bytes]:
+        for priority in sorted(self._lanes, reverse=True):
+            yield from self._lanes[priority]
 
 
 class MemoryStorage(BaseStorage):
@@ -26,7 +73,7 @@ class MemoryStorage(BaseStorage):
 
     def __init__(self, name: str = "huey") -> None:
         super().__init__(name)
-        self._queue: deque[bytes] = deque()  # oldest (next to run) on the left
+        self._queue = _PriorityQueue()
         self._inflight: dict[str, list[bytes]] = {}  # consumer -> messages, oldest first
         self._heartbeats: dict[str, float] = {}
         self._schedule: dict[bytes, float] = {}  # message -> score; re-adding moves it
@@ -65,7 +112,7 @@ class MemoryStorage(BaseStorage):
 
     # -- queue ------------------------------------------------------------------
     def enqueue(self, data: bytes) -> None:
-        self._write(lambda: self._queue.append(data))
+        self._write(lambda: self._queue.extend([data]))
 
     def enqueue_many(self, items: Sequence[bytes]) -> None:
         items = list(items)
@@ -77,10 +124,7 @@ class MemoryStorage(BaseStorage):
 
     def unqueue(self, data: bytes) -> int:
         with self._lock():
-            kept = [item for item in self._queue if item != data]
-            removed = len(self._queue) - len(kept)
-            self._queue = deque(kept)
-            return removed
+            return self._queue.remove(data)
 
     def queue_size(self) -> int:
         with self._lock():
@@ -143,7 +187,7 @@ class MemoryStorage(BaseStorage):
 
     def _requeue(self, consumer_id: str) -> int:
         items = self._inflight.pop(consumer_id, [])
-        self._queue.extendleft(reversed(items))
+        self._queue.put_back(items)
         self._heartbeats.pop(consumer_id, None)
         return len(items)
 

@@ -154,6 +154,9 @@ class RedisStorage(BaseStorage):
     """
 
     blocking = True
+    #: The queue's Redis type, and the Lua file defining how scripts add to it.
+    queue_type = "list"
+    queue_lua = "fifo"
 
     def __init__(
         self,
@@ -188,9 +191,9 @@ class RedisStorage(BaseStorage):
         self._errors = self._prefix + "errors"
         self._events = self._prefix + "events"
         self._schedule_changed = self._prefix + "schedule-changed"
-        self._requeue_script = self._load_script("requeue")
+        self._requeue_script = self._load_script(self.queue_lua, "requeue")
         self._read_schedule_script = self._load_script("read_schedule")
-        self._enqueue_due_script = self._load_script("enqueue_due")
+        self._enqueue_due_script = self._load_script(self.queue_lua, "enqueue_due")
         self._fetch_many_script = self._load_script("fetch_many")
         self._take_foreign_script = self._load_script("take_foreign")
         self._peek_or_emit_script = self._load_script("peek_or_emit")
@@ -205,9 +208,11 @@ class RedisStorage(BaseStorage):
             self._blocking_wire = Wire(_patient_client(self._client, patient))
 
     # -- plumbing ---------------------------------------------------------------
-    def _load_script(self, name: str) -> Script:
-        """Register ``lua/<name>.lua``; it is loaded into the server on first call."""
-        return self._client.register_script((_LUA_DIR / f"{name}.lua").read_text())
+    def _load_script(self, *names: str) -> Script:
+        """Register ``lua/<name>.lua`` (several: joined, in order); it is loaded into the
+        server on first call."""
+        source = "\n".join((_LUA_DIR / f"{name}.lua").read_text() for name in names)
+        return self._client.register_script(source)
 
     def _redis(self) -> redis.Redis:
         """The client for commands that read; refused inside :meth:`batch`."""
@@ -330,11 +335,14 @@ class RedisStorage(BaseStorage):
 
     def _take_foreign_queue(self) -> None:
         """Remove a value of another type from the queue's key; CorruptEntry if one was there."""
-        taken = self._take_foreign_script(keys=[self._queue], client=self._redis())
+        script = self._take_foreign_script
+        taken = script(keys=[self._queue], args=[self.queue_type], client=self._redis())
         if taken is not None:
             kind, value = taken
             raise CorruptEntry(
-                f"the queue key {self._queue} held a {kind.decode()}, not a list: removed", value
+                f"the queue key {self._queue} held a {kind.decode()}, not a {self.queue_type}:"
+                " removed",
+                value,
             )
 
     @_mapped

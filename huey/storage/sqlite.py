@@ -20,14 +20,15 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from huey.exceptions import CorruptEntry, StorageError
+from huey.message import priority_of
 from huey.storage.base import BaseStorage, poll_until, to_score
 
 # Every row carries the storage name, so instances with different names share a file.
 _SCHEMA = """
 BEGIN IMMEDIATE;
 CREATE TABLE IF NOT EXISTS huey_queue (
-    id INTEGER PRIMARY KEY, name TEXT NOT NULL, data BLOB NOT NULL);
-CREATE INDEX IF NOT EXISTS huey_queue_order ON huey_queue (name, id);
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL, data BLOB NOT NULL,
+    priority INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS huey_inflight (
     id INTEGER PRIMARY KEY, name TEXT NOT NULL, consumer TEXT NOT NULL, data BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS huey_inflight_owner ON huey_inflight (name, consumer, id);
@@ -49,6 +50,12 @@ CREATE TABLE IF NOT EXISTS huey_events (
 CREATE INDEX IF NOT EXISTS huey_events_order ON huey_events (name, id);
 COMMIT;
 """
+# Files made before the queue had priorities get the column; then the queue's order index.
+_ADD_PRIORITY = "ALTER TABLE huey_queue ADD COLUMN priority INTEGER NOT NULL DEFAULT 0"
+_QUEUE_ORDER = (
+    "DROP INDEX IF EXISTS huey_queue_order",
+    "CREATE INDEX IF NOT EXISTS huey_queue_next ON huey_queue (name, priority DESC, id)",
+)
 _TABLES = (
     "queue",
     "inflight",
@@ -59,6 +66,8 @@ _TABLES = (
     "errors",
     "events",
 )
+# The queue in the order messages leave it: highest priority first, then oldest.
+_NEXT = "FROM huey_queue WHERE name = ? ORDER BY priority DESC, id"
 _EVENTS_KEPT = 1000  # listeners further behind than this miss events
 _POLL_FIRST_SLEEP = 0.002
 _SETUP_LOCK = threading.Lock()  # one thread of a process sets a file up, the others wait
@@ -154,6 +163,13 @@ class SqliteStorage(BaseStorage):
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.executescript(_SCHEMA)
+                conn.execute("BEGIN IMMEDIATE")  # one process adds the column
+                columns = [row[1] for row in conn.execute("PRAGMA table_info(huey_queue)")]
+                if "priority" not in columns:
+                    conn.execute(_ADD_PRIORITY)
+                for statement in _QUEUE_ORDER:
+                    conn.execute(statement)
+                conn.execute("COMMIT")
                 return
             except sqlite3.OperationalError as exc:
                 if conn.in_transaction:
@@ -225,13 +241,18 @@ class SqliteStorage(BaseStorage):
     # -- queue ------------------------------------------------------------------
     @_mapped
     def enqueue(self, data: bytes) -> None:
-        self._run("INSERT INTO huey_queue (name, data) VALUES (?, ?)", data, in_batch=True)
+        self.enqueue_many([data])
 
     @_mapped
     def enqueue_many(self, items: Sequence[bytes]) -> None:
-        sql = "INSERT INTO huey_queue (name, data) VALUES (?, ?)"
         with self._writing():
-            self._connection().executemany(sql, [(self.name, data) for data in items])
+            self._append(items)
+
+    def _append(self, items: Sequence[bytes]) -> None:
+        """Insert ``items`` at the tail of their priorities (inside the caller's transaction)."""
+        rows = [(self.name, data, priority_of(data)) for data in items]
+        sql = "INSERT INTO huey_queue (name, data, priority) VALUES (?, ?, ?)"
+        self._connection().executemany(sql, rows)
 
     @_mapped
     def dequeue(self) -> bytes | None:
@@ -239,21 +260,19 @@ class SqliteStorage(BaseStorage):
         return taken[0] if taken else None
 
     def _take(self, consumer_id: str | None, limit: int = 1) -> list[bytes]:
-        """Pop the oldest messages (up to ``limit``), recording them in flight for
+        """Pop the next messages (up to ``limit``), recording them in flight for
         ``consumer_id`` when given. A head entry that is not bytes (a TEXT row written by
         something else) is removed and raised as CorruptEntry, so the queue moves on."""
         if self._scalar("SELECT 1 FROM huey_queue WHERE name = ? LIMIT 1") is None:
             return []  # checked without the write lock: idle pollers never block writers
         with self._atomic():
-            oldest = "SELECT id, data FROM huey_queue WHERE name = ? ORDER BY id LIMIT ?"
-            rows = self._run(oldest, max(limit, 1)).fetchall()
+            rows = self._run(f"SELECT id, data {_NEXT} LIMIT ?", max(limit, 1)).fetchall()
             if not rows:
                 return []
             taken = [data for _, data in itertools.takewhile(_is_bytes, rows)]
-            # The rows taken are exactly this name's ids up to the last one taken (or the
-            # foreign one at the head).
-            last_id = rows[max(len(taken), 1) - 1][0]
-            self._run("DELETE FROM huey_queue WHERE name = ? AND id <= ?", last_id)
+            removed = rows[: max(len(taken), 1)]  # or the foreign one at the head
+            delete = "DELETE FROM huey_queue WHERE id = ?"
+            self._connection().executemany(delete, [(row_id,) for row_id, _ in removed])
             if taken and consumer_id is not None:
                 insert = "INSERT INTO huey_inflight (name, consumer, data) VALUES (?, ?, ?)"
                 conn = self._connection()
@@ -278,8 +297,7 @@ class SqliteStorage(BaseStorage):
 
     @_mapped
     def enqueued_items(self, limit: int | None = None) -> list[bytes]:
-        sql = "SELECT data FROM huey_queue WHERE name = ? ORDER BY id LIMIT ?"
-        return self._column(sql, _limit(limit))
+        return self._column(f"SELECT data {_NEXT} LIMIT ?", _limit(limit))
 
     @_mapped
     def flush_queue(self) -> None:
@@ -343,15 +361,16 @@ class SqliteStorage(BaseStorage):
             return self._requeue(consumer_id)
 
     def _requeue(self, consumer_id: str) -> int:
-        """Move one consumer's messages in front of the queue's head, oldest first."""
+        """Move one consumer's messages in front of their priority's others, oldest first."""
         owned = "FROM huey_inflight WHERE name = ? AND consumer = ?"
         items = self._column(f"SELECT data {owned} ORDER BY id", consumer_id)
         # Ids below every id in the table sort first; plain inserts keep taking max + 1.
         head = (
             self._connection().execute("SELECT COALESCE(MIN(id), 1) FROM huey_queue").fetchone()[0]
         )
+        insert = "INSERT INTO huey_queue (name, id, data, priority) VALUES (?, ?, ?, ?)"
         for position, data in enumerate(items, start=head - len(items)):
-            self._run("INSERT INTO huey_queue (name, id, data) VALUES (?, ?, ?)", position, data)
+            self._run(insert, position, data, priority_of(data))
         self._run(f"DELETE {owned}", consumer_id)
         self._run("DELETE FROM huey_consumers WHERE name = ? AND consumer = ?", consumer_id)
         return len(items)
@@ -396,11 +415,10 @@ class SqliteStorage(BaseStorage):
             return 0
         due = "FROM huey_schedule WHERE name = ? AND score <= ?"
         with self._atomic():
-            self._run(
-                f"INSERT INTO huey_queue (name, data) SELECT name, data {due} ORDER BY score, data",
-                cutoff,
-            )
-            return self._run(f"DELETE {due}", cutoff).rowcount
+            items = self._column(f"SELECT data {due} ORDER BY score, data", cutoff)
+            self._append(items)
+            self._run(f"DELETE {due}", cutoff)
+            return len(items)
 
     @_mapped
     def next_scheduled_score(self) -> float | None:

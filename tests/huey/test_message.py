@@ -11,7 +11,7 @@ import pytest
 
 from huey import Huey
 from huey.exceptions import MessageError, SignatureError
-from huey.message import FORMAT_VERSION, decode, read_metadata
+from huey.message import FORMAT_VERSION, decode, priority_of, read_metadata
 
 
 @pytest.fixture(params=[None, "s3cret"], ids=["unsigned", "signed"])
@@ -85,6 +85,19 @@ def test_a_non_number_retry_delay_is_refused_at_enqueue(huey):
 def test_a_payload_that_is_not_a_message_raises_message_error(huey, payload):
     with pytest.raises(MessageError):
         huey.deserialize_task(payload)
+
+
+def test_priority_of_reads_the_first_step_and_gives_0_for_anything_else(huey):
+    @huey.task(priority=7)
+    def job():
+        return None
+
+    assert priority_of(huey.serialize_task(job.s().then(job.s()))) == 7
+    plain = job.s()
+    plain.priority = None
+    assert priority_of(huey.serialize_task(plain)) == 0
+    junk = (b"", b"junk", b"\x03\x00\x00\x00\x00\x09[[1]]x")
+    assert [priority_of(data) for data in junk] == [0, 0, 0]
 
 
 def test_a_version_1_message_is_refused():

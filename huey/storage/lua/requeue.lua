@@ -1,5 +1,6 @@
 -- Put consumers' in-flight messages back at the head of the queue and forget the consumers.
--- KEYS[1]: the queue list (head = right end); KEYS[2]: the consumer heartbeat sorted set.
+-- Runs after fifo.lua or priority.lua.
+-- KEYS[1]: the queue; KEYS[2]: the consumer heartbeat sorted set.
 -- ARGV[1]: in-flight list key prefix; ARGV[2]: 'consumer' or 'expired';
 -- ARGV[3]: the consumer id, or the cutoff (consumers whose heartbeat is older are requeued).
 -- In-flight keys are built from ARGV[1]; they carry the instance's {name} hash tag, so they
@@ -14,11 +15,9 @@ end
 local moved = 0
 for _, consumer in ipairs(consumers) do
   local inflight = ARGV[1] .. consumer
-  -- The newest fetch is leftmost: pushing left to right leaves the oldest at the head.
+  -- The newest fetch is leftmost: put_back leaves the oldest at the head.
   local items = redis.call('LRANGE', inflight, 0, -1)
-  for i = 1, #items do
-    redis.call('RPUSH', KEYS[1], items[i])
-  end
+  put_back(KEYS[1], items)
   moved = moved + #items
   redis.call('DEL', inflight)
   redis.call('ZREM', KEYS[2], consumer)

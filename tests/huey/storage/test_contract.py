@@ -10,6 +10,7 @@ import pytest
 
 from huey.storage import BaseStorage, storage_from_url
 from huey.storage.base import to_score
+from tests.conftest import backend_url
 
 WAIT = 10.0  # what a waiting call is given; tests never wait this long when they pass
 T0 = datetime.datetime(2030, 1, 1, 12, 0, 0)
@@ -17,6 +18,12 @@ T0 = datetime.datetime(2030, 1, 1, 12, 0, 0)
 
 def at(seconds: float) -> datetime.datetime:
     return T0 + datetime.timedelta(seconds=seconds)
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis", "redis-priority"])
+def storage_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    """Every backend, and Redis's priority queue too."""
+    return backend_url(request.param, request, tmp_path)
 
 
 # -- queue ------------------------------------------------------------------------

@@ -10,8 +10,8 @@ import pytest
 import redis
 
 from huey import Huey
-from huey.exceptions import ConfigurationError, StorageError, StorageUnavailable
-from huey.storage import RedisStorage
+from huey.exceptions import ConfigurationError, CorruptEntry, StorageError, StorageUnavailable
+from huey.storage import PriorityRedisStorage, RedisStorage
 
 DUE = datetime.datetime(2030, 1, 1)
 
@@ -236,3 +236,29 @@ def test_options_leave_the_rest_of_a_unix_url_intact() -> None:
     storage = RedisStorage("x", url="unix:///tmp/redis.sock?db=2&max_errors=7")
     assert (storage.where, storage.max_errors) == ("/tmp/redis.sock", 7)
     assert storage._client.get_connection_kwargs()["db"] == 2
+
+
+def test_the_priority_queue_keeps_at_most_one_wake_up_token_per_message(redis_server) -> None:
+    redis_server.start()
+    store = PriorityRedisStorage(f"test-{uuid.uuid4().hex[:8]}", url=redis_server.url)
+    tokens = store._client.llen
+    store.enqueue_many([b"a", b"b", b"c"])
+    assert tokens(store._wake) == 3  # one per idle worker that may be waiting
+    assert store.fetch_many("c1", 2, timeout=1) == [b"a", b"b"]  # taken without blocking
+    assert tokens(store._wake) == 1
+    assert store.dequeue() == b"c"
+    assert tokens(store._wake) == 0
+    store.flush_all()
+    store.close()
+
+
+def test_a_foreign_value_under_the_priority_queue_key_is_taken_away(redis_server) -> None:
+    redis_server.start()
+    store = PriorityRedisStorage(f"test-{uuid.uuid4().hex[:8]}", url=redis_server.url)
+    store._client.rpush(store._queue, b"list, not a sorted set")
+    with pytest.raises(CorruptEntry, match="not a zset"):
+        store.fetch("c1", timeout=0.1)
+    store.enqueue(b"a")
+    assert store.fetch("c1", timeout=1) == b"a"
+    store.flush_all()
+    store.close()

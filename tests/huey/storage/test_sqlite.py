@@ -84,3 +84,17 @@ def test_a_batch_that_reads_first_still_commits_past_another_writer(
         in_thread(write_elsewhere).finish()
         storage.emit("written after the read")  # a deferred BEGIN would fail here
     assert in_thread(next, events).finish() == "written after the read"
+
+
+def test_a_file_from_before_priorities_keeps_its_queue_and_gains_the_order(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path, isolation_level=None)
+    old.execute("CREATE TABLE huey_queue (id INTEGER PRIMARY KEY, name TEXT, data BLOB NOT NULL)")
+    old.execute("CREATE INDEX huey_queue_order ON huey_queue (name, id)")
+    old.execute("INSERT INTO huey_queue (name, data) VALUES ('old', x'6f6c64')")
+    old.close()
+    storage = SqliteStorage("old", filename=str(path))
+    storage.enqueue(b"new")
+    assert storage.enqueued_items() == [b"old", b"new"]
+    indexes = {row[1] for row in sqlite3.connect(path).execute("PRAGMA index_list(huey_queue)")}
+    assert indexes == {"huey_queue_next"}
