@@ -8,12 +8,13 @@ from huey.exceptions import ConfigurationError
 from huey.storage.base import BaseStorage
 from huey.storage.memory import MemoryStorage
 from huey.storage.redis import RedisStorage
+from huey.storage.sentinel import SCHEMES as SENTINEL_SCHEMES
 from huey.storage.sqlite import SqliteStorage
 
 __all__ = ["BaseStorage", "MemoryStorage", "RedisStorage", "SqliteStorage", "storage_from_url"]
 
-_REDIS_SCHEMES = ("redis", "rediss", "unix")
-_ACCEPTED = "redis://, rediss://, unix://, sqlite:///path, memory://"
+_REDIS_SCHEMES = ("redis", "rediss", "unix", *SENTINEL_SCHEMES)
+_ACCEPTED = "redis://, rediss://, unix://, redis+sentinel://, sqlite:///path, memory://"
 
 
 def storage_from_url(url: str, name: str, **kwargs: object) -> BaseStorage:

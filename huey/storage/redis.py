@@ -32,6 +32,7 @@ from redis.commands.core import Script
 from redis.retry import Retry
 
 from huey.exceptions import ConfigurationError, CorruptEntry, StorageError, StorageUnavailable
+from huey.storage import sentinel
 from huey.storage.base import BaseStorage, to_score
 from huey.storage.redis_wire import Wire
 
@@ -111,12 +112,24 @@ def _make_client(
         # Fail fast: the consumer backs off on StorageUnavailable itself, so a long redis-py
         # retry loop would only stall it. Two quick retries still heal a stale socket.
         kwargs.setdefault("retry", Retry(ExponentialBackoff(cap=0.1, base=0.01), 2))
-        client = redis.Redis.from_url(url, **kwargs) if url else redis.Redis(**kwargs)
+        if sentinel.is_sentinel_url(url):
+            pool = sentinel.connection_pool(sentinel.parse(url), **kwargs)
+            client = redis.Redis(connection_pool=pool)
+        else:
+            client = redis.Redis.from_url(url, **kwargs) if url else redis.Redis(**kwargs)
     if client.get_connection_kwargs().get("decode_responses"):
         raise ConfigurationError(
             "RedisStorage stores bytes: build its client without decode_responses"
         )
     return client
+
+
+def _where(url: str | None, client: redis.Redis) -> str:
+    """How error messages name the server: its socket, address or Sentinel service."""
+    if sentinel.is_sentinel_url(url):
+        return sentinel.parse(url).where
+    params = client.get_connection_kwargs()
+    return params.get("path") or f"{params.get('host')}:{params.get('port')}"
 
 
 def _split_url_options(url: str | None) -> tuple[str | None, dict[str, Any]]:
@@ -177,8 +190,7 @@ class RedisStorage(BaseStorage):
         self.read_timeout = read_timeout
         self._owns_pool = client is None and connection_pool is None
         self._client = _make_client(url, connection_pool, client, redis_kwargs)
-        params = self._client.get_connection_kwargs()
-        self.where = params.get("path") or f"{params.get('host')}:{params.get('port')}"
+        self.where = _where(url, self._client)
         self._prefix = f"huey:{{{name}}}:"
         self._queue = self._prefix + "queue"
         self._inflight_prefix = self._prefix + "inflight:"
@@ -198,7 +210,7 @@ class RedisStorage(BaseStorage):
         self._has_blmove: bool | None = None  # learnt from the server on first blocking move
         self._local = threading.local()  # per thread: the open batch, the schedule pubsub
         self._wire = Wire(self._client)
-        socket_timeout = params.get("socket_timeout")
+        socket_timeout = self._client.get_connection_kwargs().get("socket_timeout")
         patient = self.read_timeout + _REPLY_MARGIN  # a blocking call's socket outwaits it
         self._blocking_wire = self._wire
         if socket_timeout and socket_timeout < patient:
