@@ -51,7 +51,12 @@ _LONGEST_BLOCK = 1.0
 # How many failures the error store keeps by default, newest first (as huey 1.x).
 _MAX_ERRORS = 1000
 # Storage options a redis:// URL may carry in its query, beside redis-py's own.
-_URL_OPTIONS = {"max_errors": int, "read_timeout": float}
+_URL_OPTIONS = {
+    "max_errors": int,
+    "read_timeout": float,
+    "wait_replicas": int,
+    "wait_timeout": float,
+}
 # How much longer than its block a blocking command's socket waits for the reply.
 _REPLY_MARGIN = 1.0
 _Method = TypeVar("_Method", bound=Callable[..., Any])
@@ -163,7 +168,9 @@ class RedisStorage(BaseStorage):
 
     As in huey 1.x, ``max_errors`` bounds the error store (the newest N are kept; None
     keeps all) and ``read_timeout`` is the longest one blocking read waits before it is
-    repeated; both may also come as query parameters of ``url``.
+    repeated. ``wait_replicas=N`` ends every per-task call with ``WAIT N`` (up to
+    ``wait_timeout`` seconds), so nothing acknowledged can be lost to a failover
+    (docs/deploy/redis-ha.md). All four may also come as query parameters of ``url``.
     """
 
     blocking = True
@@ -176,6 +183,8 @@ class RedisStorage(BaseStorage):
         client: redis.Redis | None = None,
         max_errors: int | None = _MAX_ERRORS,
         read_timeout: float = _LONGEST_BLOCK,
+        wait_replicas: int = 0,
+        wait_timeout: float = 1.0,
         **redis_kwargs: Any,
     ) -> None:
         super().__init__(name)
@@ -209,12 +218,15 @@ class RedisStorage(BaseStorage):
         self._pop_data_script = self._load_script("pop_data")
         self._has_blmove: bool | None = None  # learnt from the server on first blocking move
         self._local = threading.local()  # per thread: the open batch, the schedule pubsub
-        self._wire = Wire(self._client)
+        replicas = url_options.get("wait_replicas", wait_replicas)
+        replica_wait = url_options.get("wait_timeout", wait_timeout)
+        self._wire = Wire(self._client, replicas, replica_wait)
         socket_timeout = self._client.get_connection_kwargs().get("socket_timeout")
         patient = self.read_timeout + _REPLY_MARGIN  # a blocking call's socket outwaits it
         self._blocking_wire = self._wire
         if socket_timeout and socket_timeout < patient:
-            self._blocking_wire = Wire(_patient_client(self._client, patient))
+            patient_client = _patient_client(self._client, patient)
+            self._blocking_wire = Wire(patient_client, replicas, replica_wait)
 
     # -- plumbing ---------------------------------------------------------------
     def _load_script(self, name: str) -> Script:
