@@ -3,9 +3,10 @@ minute boundary, sleeping until the next due time instead of ticking.
 
 Across a fleet, a minute's periodic tasks are enqueued once: the first consumer to claim
 the minute in storage enqueues them. A claim is kept CLAIM_LIFETIME, and a consumer only
-claims a minute that is later than the last one it saw and not older than STALE_PASS on
-its clock when the claim goes out, so a host whose clock lags or whose pass stalled (a
-cut network) cannot claim a minute again after its claim was deleted."""
+claims a minute that is later than the last one it saw, not older than STALE_PASS on its
+clock when the claim goes out, and whose next minute no host has claimed yet: so a host
+whose clock lags (starting, say, at 11:59:58 on its clock while another has enqueued
+12:00), or whose pass stalled (a cut network), does not enqueue a minute again."""
 
 from __future__ import annotations
 
@@ -100,6 +101,11 @@ class Scheduler:
             return []
         if self.clock() - minute >= STALE_PASS:
             logger.warning("periodic tasks for %s skipped: the pass came too late", minute)
+            return []
+        if self.global_scheduler and huey.storage.has_data_for_key(
+            claim_key(minute + datetime.timedelta(minutes=1))
+        ):
+            logger.info("periodic tasks for %s skipped: a host ahead has the next minute", minute)
             return []
         if self.global_scheduler and not huey.storage.put_if_empty(
             claim_key(minute), self.consumer_id.encode()

@@ -289,3 +289,17 @@ def test_a_state_dir_override_replaces_the_manifests(tmp_path: Path, monkeypatch
         load(path, state_dir=tmp_path / ("x" * 100))
     assert [(p.line, p.field) for p in info.value.problems] == [(3, "state_dir")]
     assert "too long for a unix socket" in str(info.value)
+
+
+def test_a_sentinel_storage_url_is_accepted(tmp_path: Path) -> None:
+    url = "rediss+sentinel://:pw@s1:26379,s2:26379/mymaster/1"
+    path = write_manifest(
+        tmp_path / "m.yaml",
+        f"""
+        version: 1
+        project: shop
+        instances:
+          emails: {{app: "shop.emails:huey", storage: "{url}"}}
+        """,
+    )
+    assert load(path).instance("emails").storage == url

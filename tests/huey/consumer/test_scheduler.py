@@ -177,3 +177,13 @@ def test_the_clock_offset_moves_the_consumer_clock(monkeypatch):
     finally:
         worker._clock_offset.cache_clear()
     assert abs(skew.total_seconds() + 7.5) < 1
+
+
+def test_a_lagging_host_starting_after_a_leader_claimed_the_next_minute_enqueues_nothing(huey):
+    """The leader's clock reads 12:01:01 while the lagging host's reads 12:00:57."""
+    _every_minute(huey)
+    leading = NOON + datetime.timedelta(minutes=1, seconds=1)
+    scheduler(huey, "leader", clock=lambda: leading).step(leading)
+    lagging = NOON + datetime.timedelta(seconds=57)
+    scheduler(huey, "lagging", clock=lambda: lagging).step(lagging)
+    assert huey.storage.queue_size() == 1
