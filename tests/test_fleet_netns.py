@@ -32,7 +32,8 @@ NET = "10.213.7"
 REDIS_IP = f"{NET}.1"
 HEARTBEAT_TIMEOUT = 6
 OFFSETS = {"h1": 3.0, "h2": -4.0, "h3": 0.0}  # seconds each host's clock is off
-OBSERVE = 200  # seconds of periodic ticks checked: over three minutes
+OBSERVE = 240  # seconds from the fleet's start to the end of the periodic check
+SETTLED = 60  # ticks are checked from this many seconds after every host is up
 
 APP = '''
 """The fleet's app: every run appends "kind id host unix-time" to the log all hosts share."""
@@ -253,7 +254,8 @@ def test_a_fleet_keeps_its_guarantees(fleet: Fleet) -> None:
     remaining = began + OBSERVE - time.time()
     if remaining > 0:
         time.sleep(remaining)
-    ticks = sorted(at for _, _, at in _runs(log, "tick"))
+    all_ticks = sorted((round(at - began, 1), host) for _, host, at in _runs(log, "tick"))
+    ticks = [at for at, _ in all_ticks if at >= SETTLED]
     gaps = [round(later - earlier, 1) for earlier, later in zip(ticks, ticks[1:], strict=False)]
 
     runs = Counter(ident for ident, _, _ in _runs(log, "work"))
@@ -263,10 +265,11 @@ def test_a_fleet_keeps_its_guarantees(fleet: Fleet) -> None:
     print(
         f"\nfleet: {len(first)} tasks, h1 killed: lost 0, ran twice {twice_after_kill}; "
         f"{len(second)} tasks, h2 cut {HEARTBEAT_TIMEOUT * 2.5:.0f} s: ran twice "
-        f"{twice_after_cut}; runs by host {dict(by_host)}; ticks {len(ticks)} gaps {gaps}"
+        f"{twice_after_cut}; runs by host {dict(by_host)}; ticks (s, host) {all_ticks}"
     )
-    assert len(ticks) >= 3
-    assert all(45 <= gap <= 75 for gap in gaps), gaps  # no minute twice, none missed
+    # Once every minute, give or take the hosts' skew; none twice, none missed.
+    assert len(ticks) >= 2 and ticks[0] < SETTLED + 75 and ticks[-1] > OBSERVE - 75
+    assert all(45 <= gap <= 75 for gap in gaps), gaps
     # A task runs twice only when it was in flight on the host that was lost: at most
     # the host's workers' prefetched batches.
     assert twice_after_kill <= 4 * 8
