@@ -131,12 +131,22 @@ class SentinelCluster:
     def failover(self) -> int:
         """Ask a Sentinel to promote the replica; the new master's port once both agree."""
         before = self.master_port()
-        self.client("s1").execute_command("SENTINEL FAILOVER", SERVICE)
+        assert wait_until(self._failover_started, timeout=30, interval=0.5)
         assert wait_until(lambda: self.master_port() != before, timeout=30)
         after = self.master_port()
         old = "a" if self.ports["a"] == before else "b"
         assert wait_until(lambda: self._synced(old), timeout=30), "the old master never rejoined"
         return after
+
+    def _failover_started(self) -> bool:
+        """Ask for a failover; False while the Sentinel has no fresh view of the replica."""
+        try:
+            self.client("s1").execute_command("SENTINEL FAILOVER", SERVICE)
+        except redis.ResponseError as exc:
+            if str(exc).startswith("NOGOODSLAVE"):
+                return False
+            raise
+        return True
 
     def stop(self) -> None:
         for process in self.processes:
