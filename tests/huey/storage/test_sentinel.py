@@ -5,6 +5,7 @@ on free loopback ports, started by the test."""
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import threading
@@ -270,3 +271,47 @@ def _drain_rate(url: str, total: int = 3000) -> int:
     consumer.stop()
     huey.storage.flush_all()
     return rate
+
+
+def _tls_server(workdir: Path, port: int, *args: str) -> subprocess.Popen:
+    """A TLS-only redis-server (or Sentinel) on loopback with the self-signed cert."""
+    command = [_redis_server_binary(), *args, "--port", "0", "--tls-port", str(port)]
+    command += ["--bind", "127.0.0.1", "--dir", str(workdir), "--save", ""]
+    for option, name in (("cert-file", "cert"), ("key-file", "key"), ("ca-cert-file", "cert")):
+        command += [f"--tls-{option}", str(workdir / f"{name}.pem")]
+    command += ["--tls-auth-clients", "no"]
+    log = open(workdir / f"{port}.log", "ab")  # noqa: SIM115 - the process keeps it
+    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+
+
+@pytest.mark.slow
+def test_rediss_sentinel_speaks_tls_to_the_sentinel_and_the_master(tmp_path: Path) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl to make a certificate")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+        + ["-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")]
+        + ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True,
+        capture_output=True,
+    )
+    master_port, sentinel_port = _free_port(), _free_port()
+    conf = tmp_path / "sentinel.conf"
+    conf.write_text(f"sentinel monitor {SERVICE} 127.0.0.1 {master_port} 1\n")
+    servers = [
+        _tls_server(tmp_path, master_port),
+        _tls_server(tmp_path, sentinel_port, str(conf), "--sentinel", "--tls-replication", "yes"),
+    ]
+    url = f"rediss+sentinel://127.0.0.1:{sentinel_port}/{SERVICE}/0"
+    try:
+        trusted = storage_from_url(f"{url}?ssl_ca_certs={tmp_path / 'cert.pem'}", name="tls")
+        assert wait_until(lambda: _enqueues(trusted, b"over tls"), timeout=30)
+        assert trusted.enqueued_items() == [b"over tls"]
+        trusted.close()
+        untrusted = storage_from_url(url, name="tls")  # the system CAs never signed it
+        with pytest.raises(QueueException, match="No master found"):  # no Sentinel trusted
+            untrusted.queue_size()
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=10)
