@@ -19,7 +19,7 @@ from huey.crontab import parse_cron
 from hueyctl.errors import MissingVariable
 
 VERSION = 1
-STORAGE_SCHEMES = ("redis", "rediss", "unix", "sqlite")
+STORAGE_SCHEMES = ("redis", "rediss", "redis+sentinel", "rediss+sentinel", "unix", "sqlite")
 SAFE_NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}\Z")
 IMPORT_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*\Z")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")

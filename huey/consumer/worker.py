@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import base64
 import datetime
+import functools
 import logging
+import os
 import time
 from collections import deque
 from multiprocessing.sharedctypes import RawValue
 from typing import TYPE_CHECKING, Protocol
 
 from .. import events
-from ..exceptions import CorruptEntry, MessageError
+from ..exceptions import ConfigurationError, CorruptEntry, MessageError
 from ..execution import Execution, Opening, execute, open_task
 from ..task import QueueTask, utcnow
 from .backoff import Backoff
@@ -46,8 +48,18 @@ class Flag(Protocol):
 
 
 def consumer_clock(utc: bool) -> datetime.datetime:
-    """Now, on the consumer's clock: naive UTC by default, naive local time with -o."""
-    return utcnow() if utc else datetime.datetime.now()
+    """Now, on the consumer's clock: naive UTC by default, naive local time with -o; moved
+    by ``HUEY_CLOCK_OFFSET`` seconds, which drills a fleet whose hosts' clocks disagree."""
+    return (utcnow() if utc else datetime.datetime.now()) + _clock_offset()
+
+
+@functools.cache
+def _clock_offset() -> datetime.timedelta:
+    text = os.environ.get("HUEY_CLOCK_OFFSET", "0")
+    try:
+        return datetime.timedelta(seconds=float(text))
+    except ValueError:
+        raise ConfigurationError(f"HUEY_CLOCK_OFFSET={text!r} is not a number of seconds") from None
 
 
 class Pulse:

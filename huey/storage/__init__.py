@@ -9,6 +9,7 @@ from huey.storage.base import BaseStorage
 from huey.storage.memory import MemoryStorage
 from huey.storage.redis import RedisStorage
 from huey.storage.redis_priority import PriorityRedisStorage
+from huey.storage.sentinel import SCHEMES as SENTINEL_SCHEMES
 from huey.storage.sqlite import SqliteStorage
 
 __all__ = [
@@ -20,8 +21,8 @@ __all__ = [
     "storage_from_url",
 ]
 
-_REDIS_SCHEMES = ("redis", "rediss", "unix")
-_ACCEPTED = "redis://, rediss://, unix://, sqlite:///path, memory://"
+_REDIS_SCHEMES = ("redis", "rediss", "unix", *SENTINEL_SCHEMES)
+_ACCEPTED = "redis://, rediss://, unix://, redis+sentinel://, sqlite:///path, memory://"
 
 
 def storage_from_url(url: str, name: str, priority: bool = False, **kwargs: object) -> BaseStorage:

@@ -32,6 +32,7 @@ from redis.commands.core import Script
 from redis.retry import Retry
 
 from huey.exceptions import ConfigurationError, CorruptEntry, StorageError, StorageUnavailable
+from huey.storage import sentinel
 from huey.storage.base import BaseStorage, to_score
 from huey.storage.redis_wire import Wire
 
@@ -50,7 +51,12 @@ _LONGEST_BLOCK = 1.0
 # How many failures the error store keeps by default, newest first (as huey 1.x).
 _MAX_ERRORS = 1000
 # Storage options a redis:// URL may carry in its query, beside redis-py's own.
-_URL_OPTIONS = {"max_errors": int, "read_timeout": float}
+_URL_OPTIONS = {
+    "max_errors": int,
+    "read_timeout": float,
+    "wait_replicas": int,
+    "wait_timeout": float,
+}
 # How much longer than its block a blocking command's socket waits for the reply.
 _REPLY_MARGIN = 1.0
 _Method = TypeVar("_Method", bound=Callable[..., Any])
@@ -111,12 +117,24 @@ def _make_client(
         # Fail fast: the consumer backs off on StorageUnavailable itself, so a long redis-py
         # retry loop would only stall it. Two quick retries still heal a stale socket.
         kwargs.setdefault("retry", Retry(ExponentialBackoff(cap=0.1, base=0.01), 2))
-        client = redis.Redis.from_url(url, **kwargs) if url else redis.Redis(**kwargs)
+        if sentinel.is_sentinel_url(url):
+            pool = sentinel.connection_pool(sentinel.parse(url), **kwargs)
+            client = redis.Redis(connection_pool=pool)
+        else:
+            client = redis.Redis.from_url(url, **kwargs) if url else redis.Redis(**kwargs)
     if client.get_connection_kwargs().get("decode_responses"):
         raise ConfigurationError(
             "RedisStorage stores bytes: build its client without decode_responses"
         )
     return client
+
+
+def _where(url: str | None, client: redis.Redis) -> str:
+    """How error messages name the server: its socket, address or Sentinel service."""
+    if sentinel.is_sentinel_url(url):
+        return sentinel.parse(url).where
+    params = client.get_connection_kwargs()
+    return params.get("path") or f"{params.get('host')}:{params.get('port')}"
 
 
 def _split_url_options(url: str | None) -> tuple[str | None, dict[str, Any]]:
@@ -150,7 +168,9 @@ class RedisStorage(BaseStorage):
 
     As in huey 1.x, ``max_errors`` bounds the error store (the newest N are kept; None
     keeps all) and ``read_timeout`` is the longest one blocking read waits before it is
-    repeated; both may also come as query parameters of ``url``.
+    repeated. ``wait_replicas=N`` ends every per-task call with ``WAIT N`` (up to
+    ``wait_timeout`` seconds), so nothing acknowledged can be lost to a failover
+    (docs/deploy/redis-ha.md). All four may also come as query parameters of ``url``.
     """
 
     blocking = True
@@ -166,6 +186,8 @@ class RedisStorage(BaseStorage):
         client: redis.Redis | None = None,
         max_errors: int | None = _MAX_ERRORS,
         read_timeout: float = _LONGEST_BLOCK,
+        wait_replicas: int = 0,
+        wait_timeout: float = 1.0,
         **redis_kwargs: Any,
     ) -> None:
         super().__init__(name)
@@ -180,8 +202,7 @@ class RedisStorage(BaseStorage):
         self.read_timeout = read_timeout
         self._owns_pool = client is None and connection_pool is None
         self._client = _make_client(url, connection_pool, client, redis_kwargs)
-        params = self._client.get_connection_kwargs()
-        self.where = params.get("path") or f"{params.get('host')}:{params.get('port')}"
+        self.where = _where(url, self._client)
         self._prefix = f"huey:{{{name}}}:"
         self._queue = self._prefix + "queue"
         self._inflight_prefix = self._prefix + "inflight:"
@@ -200,12 +221,15 @@ class RedisStorage(BaseStorage):
         self._pop_data_script = self._load_script("pop_data")
         self._has_blmove: bool | None = None  # learnt from the server on first blocking move
         self._local = threading.local()  # per thread: the open batch, the schedule pubsub
-        self._wire = Wire(self._client)
-        socket_timeout = params.get("socket_timeout")
+        replicas = url_options.get("wait_replicas", wait_replicas)
+        replica_wait = url_options.get("wait_timeout", wait_timeout)
+        self._wire = Wire(self._client, replicas, replica_wait)
+        socket_timeout = self._client.get_connection_kwargs().get("socket_timeout")
         patient = self.read_timeout + _REPLY_MARGIN  # a blocking call's socket outwaits it
         self._blocking_wire = self._wire
         if socket_timeout and socket_timeout < patient:
-            self._blocking_wire = Wire(_patient_client(self._client, patient))
+            patient_client = _patient_client(self._client, patient)
+            self._blocking_wire = Wire(patient_client, replicas, replica_wait)
 
     # -- plumbing ---------------------------------------------------------------
     def _load_script(self, *names: str) -> Script:

@@ -40,8 +40,11 @@ class Wire:
     starts with none of its parent's.
     """
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, replicas: int = 0, replica_wait: float = 1.0) -> None:
         self._client = client
+        # With replicas, every call ends with WAIT: its writes count as done only once that
+        # many replicas hold them, so a failover cannot take back what a caller was told.
+        self._wait = ("WAIT", replicas, max(1, int(replica_wait * 1000))) if replicas else None
         self._lock = threading.Lock()
         self._idle: list[_Link] = []
         self._pid = os.getpid()
@@ -64,6 +67,8 @@ class Wire:
         """
         link = self._take()
         connection = link.connection
+        if self._wait:
+            commands = (*commands, self._wait)
         try:
             try:
                 replies = _exchange(connection, commands)
@@ -71,6 +76,8 @@ class Wire:
                 if not repeatable:
                     raise
                 replies = _exchange(connection, commands)
+            if self._wait:
+                self._check_replicated(connection, replies.pop())
             for index, reply in enumerate(replies):
                 if isinstance(reply, NoScriptError):
                     source = self._scripts[commands[index][1]]
@@ -81,6 +88,17 @@ class Wire:
             return replies
         finally:
             self._give_back(link)
+
+    def _check_replicated(self, connection: AbstractConnection, acknowledged: Any) -> None:
+        """Raise (and drop the connection, so the next call asks again where the master
+        is) when fewer replicas than asked hold the call's writes."""
+        wanted, timeout = self._wait[1], self._wait[2]
+        if isinstance(acknowledged, int) and acknowledged >= wanted:
+            return
+        connection.disconnect()
+        raise redis.ConnectionError(
+            f"{acknowledged} of {wanted} replicas acknowledged the writes within {timeout} ms"
+        )
 
     def _take(self) -> _Link:
         with self._lock:

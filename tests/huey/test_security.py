@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from huey import Huey, revocation
-from huey.consumer.scheduler import Scheduler, claim_key
+from huey.consumer.scheduler import CLAIM_LIFETIME, Scheduler, claim_key
 from huey.consumer.worker import Worker
 from huey.exceptions import SignatureError, TaskLockedException
 from huey.execution import Outcome
@@ -269,7 +269,8 @@ def test_a_forged_periodic_claim_is_only_a_claimed_minute(make, exploit, marker)
     huey.storage.put_data(claim_key(minute), exploit)
     scheduler = Scheduler(huey, "c1", Stop())
     assert scheduler.enqueue_periodic(minute) == []
-    later = minute + datetime.timedelta(minutes=2)
+    later = minute + CLAIM_LIFETIME
+    scheduler.clock = lambda: later
     assert scheduler.enqueue_periodic(later) == [tick.name]  # and the old claim is cleared
     assert huey.storage.peek_data(claim_key(minute)) is None
     assert not marker.exists()

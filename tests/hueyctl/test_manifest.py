@@ -297,3 +297,17 @@ def test_a_manifest_that_is_not_text_is_bad_input(hueyctl, tmp_path: Path) -> No
     result = hueyctl("validate", path)
     assert result.exit_code == 2
     assert result.stderr.startswith(f"{path}:1: (file): not UTF-8 text: ")
+
+
+def test_a_sentinel_storage_url_is_accepted(tmp_path: Path) -> None:
+    url = "rediss+sentinel://:pw@s1:26379,s2:26379/mymaster/1"
+    path = write_manifest(
+        tmp_path / "m.yaml",
+        f"""
+        version: 1
+        project: shop
+        instances:
+          emails: {{app: "shop.emails:huey", storage: "{url}"}}
+        """,
+    )
+    assert load(path).instance("emails").storage == url

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 
 from huey import Huey, crontab
-from huey.consumer.scheduler import Scheduler
+from huey.consumer.scheduler import CLAIM_LIFETIME, STALE_PASS, Scheduler
 
 NOON = datetime.datetime(2030, 6, 1, 12, 0, 0)
 
@@ -106,10 +106,10 @@ def test_old_claims_are_cleaned_up(huey):
         pass
 
     s = scheduler(huey)
-    for minute in range(10):
+    for minute in range(30):
         s.step(NOON + datetime.timedelta(minutes=minute))
     claims = [k for k in huey.storage.result_items() if k.startswith("huey.periodic.")]
-    assert len(claims) <= 3
+    assert len(claims) == CLAIM_LIFETIME // datetime.timedelta(minutes=1)
     assert huey.all_results() == {}  # claims are not results
 
 
@@ -125,3 +125,65 @@ def test_revoked_periodic_task_is_enqueued_but_not_run(huey):
     task = huey.deserialize_task(huey.storage.dequeue())
     assert execute(huey, task).outcome is Outcome.REVOKED
     assert not tick.is_revoked()
+
+
+def _every_minute(huey: Huey):
+    @huey.periodic_task(crontab(minute="*"))
+    def tick():
+        pass
+
+    return tick
+
+
+def test_a_lagging_hosts_pass_for_an_earlier_minute_enqueues_nothing(huey):
+    """The leading host has claimed and moved on; the lagging host's pass for a minute
+    already run (late by skew, or stalled) must not enqueue it again."""
+    _every_minute(huey)
+    leader = scheduler(huey, "leader")
+    for minute in range(4):
+        now = NOON + datetime.timedelta(minutes=minute)
+        leader.clock = lambda now=now: now
+        leader.step(now)
+    assert huey.storage.queue_size() == 4
+    lagging = scheduler(huey, "lagging", clock=lambda: NOON + datetime.timedelta(seconds=55))
+    lagging.step(NOON + datetime.timedelta(seconds=55))  # its first pass: minute 12:00
+    assert huey.storage.queue_size() == 4
+
+
+def test_a_pass_that_comes_too_late_is_skipped_even_when_its_claim_is_gone(huey):
+    _every_minute(huey)
+    late = NOON + STALE_PASS + datetime.timedelta(seconds=1)
+    stalled = scheduler(huey, "stalled", clock=lambda: late)
+    assert stalled.enqueue_periodic(NOON) == []
+    assert huey.storage.queue_size() == 0
+
+
+def test_a_clock_stepping_back_does_not_repeat_a_minute(huey):
+    _every_minute(huey)
+    s = scheduler(huey, global_scheduler=False)
+    s.step(NOON + datetime.timedelta(minutes=1, seconds=1))
+    s.step(NOON + datetime.timedelta(seconds=59))  # NTP stepped the clock back
+    s.step(NOON + datetime.timedelta(minutes=1, seconds=30))
+    assert huey.storage.queue_size() == 1
+
+
+def test_the_clock_offset_moves_the_consumer_clock(monkeypatch):
+    from huey.consumer import worker
+
+    worker._clock_offset.cache_clear()
+    monkeypatch.setenv("HUEY_CLOCK_OFFSET", "-7.5")
+    try:
+        skew = worker.consumer_clock(True) - worker.utcnow()
+    finally:
+        worker._clock_offset.cache_clear()
+    assert abs(skew.total_seconds() + 7.5) < 1
+
+
+def test_a_lagging_host_starting_after_a_leader_claimed_the_next_minute_enqueues_nothing(huey):
+    """The leader's clock reads 12:01:01 while the lagging host's reads 12:00:57."""
+    _every_minute(huey)
+    leading = NOON + datetime.timedelta(minutes=1, seconds=1)
+    scheduler(huey, "leader", clock=lambda: leading).step(leading)
+    lagging = NOON + datetime.timedelta(seconds=57)
+    scheduler(huey, "lagging", clock=lambda: lagging).step(lagging)
+    assert huey.storage.queue_size() == 1
