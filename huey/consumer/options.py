@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 WORKER_TYPES = ("thread", "process", "greenlet")
@@ -142,9 +142,13 @@ FLAGS: tuple[Flag, ...] = (
 )
 
 
-def add_flags(parser: argparse.ArgumentParser) -> None:
-    """Add every consumer flag to ``parser`` with ConsumerOptions' defaults."""
+def add_flags(
+    parser: argparse.ArgumentParser, renamed: Mapping[str, tuple[str, ...]] | None = None
+) -> None:
+    """Add every consumer flag to ``parser`` with ConsumerOptions' defaults; ``renamed``
+    gives a field other flag names, where a host command (Django's) owns the usual ones."""
     defaults = ConsumerOptions()
+    renamed = renamed or {}
     for flag in FLAGS:
         kwargs: dict = {
             "dest": flag.field,
@@ -154,7 +158,7 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
         }
         if flag.action == "store":
             kwargs.update(type=flag.type, choices=flag.choices, metavar=flag.metavar)
-        parser.add_argument(*flag.names, **kwargs)
+        parser.add_argument(*renamed.get(flag.field, flag.names), **kwargs)
     # -u/--utc is the default; accepted so scripts written for huey keep working.
     parser.add_argument(
         "-u", "--utc", dest="utc", action="store_true", help="run in UTC (the default)"

@@ -1,0 +1,1 @@
+"""Optional integrations: Django (``huey.contrib.djhuey``) and asyncio (``huey.contrib.asyncio``)."""

@@ -1,0 +1,74 @@
+"""Django integration, as huey 3 spells it: ``settings.HUEY`` configures one Huey
+(:data:`HUEY`), whose decorators this module exposes; ``manage.py run_huey`` runs its
+consumer. Add ``"huey.contrib.djhuey"`` to ``INSTALLED_APPS``.
+
+Importing this module reads the settings, so it needs a configured Django.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections
+
+from huey.contrib.djhuey.config import huey_from_setting
+from huey.task import TaskWrapper
+
+HUEY = huey_from_setting(
+    getattr(settings, "HUEY", None),
+    debug=settings.DEBUG,
+    default_name=str(settings.DATABASES.get("default", {}).get("NAME") or "huey"),
+)
+
+task = HUEY.task
+periodic_task = HUEY.periodic_task
+lock_task = HUEY.lock_task
+enqueue = HUEY.enqueue
+revoke = HUEY.revoke
+revoke_all = HUEY.revoke_all
+revoke_by_id = HUEY.revoke_by_id
+restore = HUEY.restore
+restore_all = HUEY.restore_all
+restore_by_id = HUEY.restore_by_id
+is_revoked = HUEY.is_revoked
+pre_execute = HUEY.pre_execute
+post_execute = HUEY.post_execute
+
+
+def close_db(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Close stale or broken database connections before and after ``fn``, as Django does
+    around a request, so a long-lived worker never reuses a connection the server dropped.
+    Not in immediate mode: there the task runs inside the caller's connection and transaction."""
+
+    @functools.wraps(fn)
+    def inner(*args: Any, **kwargs: Any) -> Any:
+        if not HUEY.always_eager:
+            close_old_connections()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            if not HUEY.always_eager:
+                close_old_connections()
+
+    return inner
+
+
+def db_task(*args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], TaskWrapper]:
+    """Like :func:`task`, for a function that queries the database (see :func:`close_db`)."""
+
+    def decorator(fn: Callable[..., Any]) -> TaskWrapper:
+        return HUEY.task(*args, **kwargs)(close_db(fn))
+
+    return decorator
+
+
+def db_periodic_task(*args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], TaskWrapper]:
+    """Like :func:`periodic_task`, for a function that queries the database."""
+
+    def decorator(fn: Callable[..., Any]) -> TaskWrapper:
+        return HUEY.periodic_task(*args, **kwargs)(close_db(fn))
+
+    return decorator

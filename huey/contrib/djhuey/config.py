@@ -1,0 +1,84 @@
+"""Turn Django's ``settings.HUEY`` (a Huey, or a dict in huey 3's format) into a Huey and
+the consumer options it declares. Kept apart from Django so the translation is tested alone."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from collections.abc import Mapping
+from typing import Any
+
+from huey.api import Huey
+from huey.consumer.options import ConsumerOptions
+from huey.exceptions import ConfigurationError
+from huey.storage import MemoryStorage
+
+# huey 3's polling knobs: accepted in HUEY["consumer"], no effect (workers block on the queue).
+POLLING_KEYS = frozenset({"initial_delay", "backoff", "max_delay", "scheduler_interval"})
+# huey 3's names for Huey's constructor arguments, where ours differ.
+RENAMED = {"results": "result_store"}
+# What an immediate in-memory Huey keeps of the dict: storage keywords would not apply.
+MEMORY_KEEPS = frozenset({"result_store", "events", "store_none", "store_errors", "secret"})
+
+
+def import_string(path: str) -> Any:
+    """``package.module.Name`` -> the object, for huey 3's ``huey_class`` setting."""
+    module_name, _, attribute = path.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ConfigurationError(f"HUEY['huey_class']: cannot import {path!r}: {exc}") from None
+
+
+def huey_from_setting(setting: Any, debug: bool = False, default_name: str = "huey") -> Huey:
+    """The Huey that ``settings.HUEY`` describes.
+
+    A Huey is used as it is. A dict follows huey 3: ``huey_class`` (default
+    ``huey.RedisHuey``), ``name``, ``results``, ``store_none``, ``immediate`` (default:
+    ``settings.DEBUG``; in-memory storage unless ``immediate_use_memory`` is False),
+    ``connection`` (storage keywords: ``url``, ``host``, ``port``, ``db``, ...), and any
+    other keyword the class takes (``url``, ``filename``, ``blocking``, ...).
+    ``consumer`` is read by :func:`consumer_settings`.
+    """
+    if isinstance(setting, Huey):
+        return setting
+    if setting is None:
+        setting = {}
+    if not isinstance(setting, Mapping):
+        raise ConfigurationError(
+            f"settings.HUEY must be a Huey instance or a dict, not {type(setting).__name__}"
+        )
+    config = dict(setting)
+    config.pop("consumer", None)
+    huey_class = config.pop("huey_class", "huey.RedisHuey")
+    if isinstance(huey_class, str):
+        huey_class = import_string(huey_class)
+    name = str(config.pop("name", default_name))
+    immediate = config.pop("immediate", debug)
+    use_memory = config.pop("immediate_use_memory", True)
+    # huey 3 runs in UTC unless told otherwise; here the consumer's -o decides.
+    config.pop("utc", None)
+    kwargs = {**config.pop("connection", {}), **config}
+    kwargs = {RENAMED.get(key, key): value for key, value in kwargs.items()}
+    if immediate and use_memory:
+        kwargs = {k: v for k, v in kwargs.items() if k in MEMORY_KEEPS}
+        kwargs["storage"] = MemoryStorage(name)
+    return huey_class(name, always_eager=bool(immediate), **kwargs)
+
+
+def consumer_settings(setting: Any) -> dict[str, Any]:
+    """ConsumerOptions fields from ``HUEY["consumer"]`` (a dict setting only); huey 3's
+    polling knobs are dropped, an unknown key is a ConfigurationError."""
+    if not isinstance(setting, Mapping):
+        return {}
+    fields = {f.name for f in dataclasses.fields(ConsumerOptions)}
+    options = {}
+    for key, value in dict(setting.get("consumer") or {}).items():
+        if key in fields:
+            options[key] = value
+        elif key not in POLLING_KEYS:
+            raise ConfigurationError(
+                f"HUEY['consumer'][{key!r}] is not a consumer option; known: "
+                + ", ".join(sorted(fields | POLLING_KEYS))
+            )
+    return options
