@@ -1,1 +1,2 @@
-"""Optional integrations: Django (``huey.contrib.djhuey``) and asyncio (``huey.contrib.asyncio``)."""
+"""Optional integrations: Django (``huey.contrib.djhuey``) and asyncio
+(``huey.contrib.asyncio``)."""

@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections
 
-from huey.contrib.djhuey.config import huey_from_setting
+from huey.contrib.djsettings import huey_from_setting
 from huey.task import TaskWrapper
 
 HUEY = huey_from_setting(

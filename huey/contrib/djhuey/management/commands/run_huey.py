@@ -17,7 +17,7 @@ from django.utils.module_loading import autodiscover_modules
 from huey.bin.huey_consumer import configure_logging
 from huey.consumer import Consumer
 from huey.consumer.options import add_flags, options_from_namespace
-from huey.contrib.djhuey.config import consumer_settings
+from huey.contrib.djsettings import consumer_settings
 
 
 class Command(BaseCommand):

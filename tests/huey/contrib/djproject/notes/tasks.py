@@ -2,7 +2,6 @@
 
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task, lock_task, periodic_task, task
-
 from notes.models import Note
 
 

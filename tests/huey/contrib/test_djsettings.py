@@ -1,0 +1,86 @@
+"""settings.HUEY -> Huey and consumer options, for each form huey 3 documents."""
+
+from __future__ import annotations
+
+import pytest
+
+from huey import Huey, RedisHuey
+from huey.contrib.djsettings import consumer_settings, huey_from_setting
+from huey.exceptions import ConfigurationError
+from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
+
+
+def test_a_huey_instance_is_used_as_it_is() -> None:
+    huey = Huey("mine", url="memory://")
+    assert huey_from_setting(huey) is huey
+
+
+def test_a_dict_with_a_class_url_and_options(tmp_path) -> None:
+    huey = huey_from_setting(
+        {
+            "huey_class": "huey.Huey",
+            "name": "shop",
+            "results": False,
+            "store_none": True,
+            "immediate": False,
+            "url": f"sqlite:///{tmp_path / 'q.db'}",
+        }
+    )
+    assert type(huey) is Huey and huey.name == "shop"
+    assert (huey.result_store, huey.store_none, huey.always_eager) == (False, True, False)
+    assert isinstance(huey.storage, SqliteStorage)
+    assert huey.storage.filename == str(tmp_path / "q.db")
+
+
+def test_default_class_is_redis_and_connection_holds_its_keywords(redis_server) -> None:
+    huey = huey_from_setting({"name": "web", "connection": {"url": redis_server.url}})
+    assert type(huey) is RedisHuey and isinstance(huey.storage, RedisStorage)
+
+    @huey.task()
+    def double(x):
+        return 2 * x
+
+    double(4)
+    assert [t.data for t in huey.pending()] == [((4,), {})]
+    huey.flush()
+
+
+def test_immediate_follows_debug_and_uses_memory_unless_told_otherwise(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    debug = huey_from_setting({"url": url}, debug=True)
+    assert debug.always_eager and isinstance(debug.storage, MemoryStorage)
+
+    @debug.task()
+    def add(a, b):
+        return a + b
+
+    assert add(1, 2) == 3
+
+    live = huey_from_setting({"url": url, "immediate_use_memory": False}, debug=True)
+    assert live.always_eager and isinstance(live.storage, SqliteStorage)
+    assert not huey_from_setting({"url": url, "immediate": False}, debug=True).always_eager
+
+
+def test_no_setting_names_the_queue_after_the_database() -> None:
+    huey = huey_from_setting(None, default_name="/srv/app.sqlite3")
+    assert type(huey) is RedisHuey and huey.name == "/srv/app.sqlite3"
+
+
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        (["not", "a", "dict"], "must be a Huey instance or a dict"),
+        ({"huey_class": "huey.NoSuchHuey"}, "cannot import 'huey.NoSuchHuey'"),
+    ],
+)
+def test_bad_settings_say_what_is_wrong(setting, message) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        huey_from_setting(setting)
+
+
+def test_consumer_settings_keep_options_and_drop_polling_knobs() -> None:
+    setting = {"consumer": {"workers": 4, "worker_type": "process", "backoff": 1.2, "periodic": 0}}
+    assert consumer_settings(setting) == {"workers": 4, "worker_type": "process", "periodic": 0}
+    assert consumer_settings(Huey("x", url="memory://")) == {}
+    with pytest.raises(ConfigurationError, match=r"'wrokers'\] is not a consumer option"):
+        consumer_settings({"consumer": {"wrokers": 2}})
