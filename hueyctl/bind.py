@@ -17,6 +17,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from hueyctl.djangoapp import settings_problem, setup_django
 from hueyctl.errors import ManifestError, MissingVariable, Problem
 from hueyctl.manifest import load
 from hueyctl.model import Instance, Manifest
@@ -108,6 +109,8 @@ def bind(
 def _bind_one(manifest: Manifest, instance: Instance, environ: Mapping[str, str]) -> Any:
     prefix = f"instances.{instance.name}"
     left_out = apply_environment(manifest, instance, environ)
+    if instance.django_settings:
+        _set_up_django(manifest, f"{prefix}.django_settings", instance.django_settings)
     huey = _imported(manifest, f"{prefix}.app", instance.app, left_out)
     try:
         url = storage_url(manifest, instance, environ)
@@ -130,6 +133,17 @@ def _bind_one(manifest: Manifest, instance: Instance, environ: Mapping[str, str]
     return huey
 
 
+def _set_up_django(manifest: Manifest, field: str, settings_module: str) -> None:
+    """setup_django; a project that cannot be set up is a ManifestError at ``field``."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        setup_django(settings_module)
+    except (ImportError, ImproperlyConfigured) as exc:
+        message = f"cannot set Django up with {settings_module!r}: {exc}"
+        raise _located(manifest, field, message) from None
+
+
 def _imported(manifest: Manifest, field: str, path: str, left_out: Iterable[str] = ()) -> Any:
     """Import ``path``; a failure is a ManifestError located at ``field``, naming the
     env variables ``left_out`` for want of their ``${VAR}``."""
@@ -149,13 +163,20 @@ def _located(manifest: Manifest, field: str, message: str) -> ManifestError:
 
 def check_imports(manifest: Manifest) -> None:
     """Import every app, hook and schedule task, and check that no two instances share
-    a queue (same storage URL and Huey name); raise ManifestError with every problem."""
+    a queue (same storage URL and Huey name); raise ManifestError with every problem.
+    A Django instance's settings module is only found, not run (see hueyctl.djangoapp)."""
     use_manifest_directory(manifest)
     problems: list[Problem] = []
     queues: dict[tuple[str, str], str] = {}
     for name, instance in manifest.instances.items():
         apply_environment(manifest, instance, os.environ)
         prefix = f"instances.{name}"
+        if instance.django_settings:
+            problem = settings_problem(instance.django_settings)
+            field = f"{prefix}.django_settings"
+            if problem:
+                problems += _located(manifest, field, problem).problems
+            continue
         fields = [(f"{prefix}.app", instance.app)]
         fields += [
             (f"{prefix}.hooks.pre_execute[{i}]", p) for i, p in enumerate(instance.pre_execute)

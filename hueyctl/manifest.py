@@ -15,6 +15,7 @@ import yaml
 
 from huey.consumer.options import ConsumerOptions
 from hueyctl import statedir
+from hueyctl.djangoapp import DJANGO_APP
 from hueyctl.errors import ManifestError, Problem
 from hueyctl.model import (
     CONSUMER_KEYS,
@@ -96,6 +97,7 @@ _HOOK_KEYS = ("pre_execute", "post_execute")
 _SCHEDULE_KEYS = ("task", "cron")
 _INSTANCE_SCALARS = {
     "app": "import",
+    "django_settings": "module",
     "storage": "storage",
     **CONSUMER_KEYS,
     "startsecs": "seconds_int",
@@ -282,10 +284,12 @@ class _Checker:
     def instance(self, name: str, node: yaml.Node) -> Instance | None:
         prefix = f"instances.{name}"
         keys = self.mapping(node, prefix, _INSTANCE_KEYS)
-        if isinstance(node, yaml.MappingNode) and "app" not in keys:
+        if isinstance(node, yaml.MappingNode) and not {"app", "django_settings"} & set(keys):
             self.problem(None, f"{prefix}.app", "required key is missing")
         # No storage: an embedded SQLite database in the state directory.
         values: dict[str, Any] = {"storage": SQLITE_PREFIX + str(self.state_dir / f"{name}.db")}
+        if "django_settings" in keys:
+            values["app"] = DJANGO_APP
         for key, kind in _INSTANCE_SCALARS.items():
             if key in keys:
                 values[key] = self.value(keys[key], f"{prefix}.{key}", kind)

@@ -43,6 +43,8 @@ class Instance:
     name: str
     app: str
     storage: str
+    # A Django project's settings module: Django is set up before ``app`` is imported.
+    django_settings: str | None = None
     # The consumer's flags, from the manifest keys named like CONSUMER_KEYS.
     options: ConsumerOptions = field(default_factory=ConsumerOptions)
     startsecs: int = 2
@@ -109,6 +111,8 @@ class Manifest:
             "storage": mask_url(instance.storage, conceal),
             "startsecs": instance.startsecs,
         }
+        if instance.django_settings:  # only then: deployments recorded before it stay equal
+            flat["django_settings"] = instance.django_settings
         flat.update((key, getattr(instance.options, key)) for key in CONSUMER_KEYS)
         flat["hooks.pre_execute"] = list(instance.pre_execute)
         flat["hooks.post_execute"] = list(instance.post_execute)

@@ -22,6 +22,7 @@ VERSION = 1
 STORAGE_SCHEMES = ("redis", "rediss", "redis+sentinel", "rediss+sentinel", "unix", "sqlite")
 SAFE_NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}\Z")
 IMPORT_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*\Z")
+MODULE_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*\Z")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # "${NAME}" reads the environment; "$$" is a literal "$".
 VARIABLE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -214,6 +215,10 @@ KINDS: dict[str, Kind] = {
     "import": _simple(
         "an import path like 'package.module:name'",
         lambda v: isinstance(v, str) and bool(IMPORT_PATH.match(v)),
+    ),
+    "module": _simple(
+        "a module path like 'mysite.settings'",
+        lambda v: isinstance(v, str) and bool(MODULE_PATH.match(v)),
     ),
     "storage": Kind("a storage URL", _check_storage),
     "positive_int": _simple("a whole number of at least 1", lambda v: _is_int(v) and v >= 1),

@@ -14,7 +14,7 @@ from huey import Huey, TaskLockedException
 from huey.consumer import Consumer
 from huey.storage import SqliteStorage
 
-from .conftest import copy_project, manage, project_env
+from .djhelpers import copy_project, manage, project_env
 
 
 @pytest.fixture
