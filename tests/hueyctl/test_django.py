@@ -39,7 +39,6 @@ print(write_note("via hueyctl").get(True, 30))
 def django_manifest(tmp_path: Path, redis_server, fresh_imports: None) -> Iterator[Path]:
     """The test Django project with a manifest beside manage.py, its queue on Redis."""
     project = copy_project(tmp_path)
-    manage(project, "migrate", "--run-syncdb", "-v", "0")
     redis_server.start()
     redis_server.flushdb()
     text = MANIFEST.format(storage=redis_server.url, db=project / "db.sqlite3")
@@ -58,10 +57,11 @@ def test_manifest_reads_django_settings_and_defaults_the_app(django_manifest: Pa
 
 @pytest.mark.slow
 def test_up_runs_the_django_consumer_on_the_manifest_storage(hueyctl, django_manifest) -> None:
+    project = django_manifest.parent
+    manage(project, "migrate", "--run-syncdb", "-v", "0")
     result = hueyctl("up", django_manifest, "--json")
     assert result.exit_code == 0, result.output
     assert [(r["instance"], r["state"]) for r in json.loads(result.stdout)] == [("site", "RUNNING")]
-    project = django_manifest.parent
     # The web side's settings name another queue; binding moves it to the manifest's.
     out = manage(project, "shell", "-c", ENQUEUE.format(manifest=django_manifest))
     assert out.strip().splitlines()[-1] == "1"
@@ -70,3 +70,18 @@ def test_up_runs_the_django_consumer_on_the_manifest_storage(hueyctl, django_man
     )
     assert rows.strip().splitlines()[-1] == "1"
     assert not (project / "huey.db").exists()
+
+
+def test_validate_reports_a_settings_module_that_cannot_be_found(hueyctl, django_manifest) -> None:
+    text = django_manifest.read_text().replace("djproject.settings", "djproject.no_settings")
+    write_manifest(django_manifest, text)
+    result = hueyctl("validate", django_manifest, "--check-imports")
+    assert result.exit_code == 2
+    assert "instances.site.django_settings" in result.output
+    assert "cannot import 'djproject.no_settings'" in result.output
+
+
+def test_validate_accepts_a_django_instance(hueyctl, django_manifest) -> None:
+    result = hueyctl("validate", django_manifest, "--check-imports", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)[0]["app"] == "huey.contrib.djhuey:HUEY"
