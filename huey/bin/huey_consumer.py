@@ -9,7 +9,12 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from huey.consumer.options import ConsumerOptions, add_flags, options_from_namespace
+from huey.consumer.options import (
+    ConsumerOptions,
+    add_flags,
+    huey3_argv,
+    options_from_namespace,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,11 +52,13 @@ def configure_logging(options: ConsumerOptions) -> None:
     handler: logging.Handler = (
         logging.FileHandler(options.logfile) if options.logfile else logging.StreamHandler()
     )
-    handler.setFormatter(
-        logging.Formatter(
+    if options.simple_log:
+        formatter = logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S")
+    else:
+        formatter = logging.Formatter(
             "[%(asctime)s] %(levelname)s %(processName)s:%(threadName)s %(name)s: %(message)s"
         )
-    )
+    handler.setFormatter(formatter)
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(level)
@@ -82,7 +89,7 @@ def run_consumer(options: ConsumerOptions, load_app: Callable[[], object], what:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(huey3_argv(sys.argv[1:] if argv is None else argv))
     return run_consumer(options_from_namespace(args), lambda: load_huey(args.huey), "huey_consumer")
 
 

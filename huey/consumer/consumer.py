@@ -113,7 +113,9 @@ class Consumer:
         backoff = Backoff()
         while self._stop_requested == 0:
             try:
-                if self.options.flush_locks:
+                for name in self.options.extra_locks:
+                    self.huey.lock_task(name)  # declared, so flush_locks releases it
+                if self.options.flush_locks or self.options.extra_locks:
                     released = self.huey.flush_locks()
                     logger.info("released locks: %s", ", ".join(sorted(released)) or "none")
                 recovery.step(time.time())

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 WORKER_TYPES = ("thread", "process", "greenlet")
@@ -26,9 +26,11 @@ class ConsumerOptions:
     health_check_interval: float = 1.0
     stuck_timeout: float = 60.0
     flush_locks: bool = False
+    extra_locks: tuple[str, ...] = ()
     logfile: str | None = None
     verbose: bool = False
     quiet: bool = False
+    simple_log: bool = False
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,14 @@ def positive(text: str) -> float:
 
 _BLOCKING = "workers wait on the queue instead of polling it"
 _PRECISE = "the scheduler sleeps until the next due time"
+
+
+def lock_names(text: str) -> tuple[str, ...]:
+    """``a,b`` -> ("a", "b"): huey 3's comma-separated --extra-locks, for argparse."""
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+GRACEFUL_SIGNALS = ("INT", "TERM")
 
 FLAGS: tuple[Flag, ...] = (
     Flag(
@@ -87,7 +97,7 @@ FLAGS: tuple[Flag, ...] = (
     ),
     Flag(
         "shutdown_timeout",
-        ("--shutdown-timeout",),
+        ("-t", "--shutdown-timeout"),
         "seconds running tasks get to finish after SIGINT/SIGTERM",
         type=float,
         metavar="SECONDS",
@@ -136,9 +146,28 @@ FLAGS: tuple[Flag, ...] = (
         "release every lock_task lock at startup",
         action="store_true",
     ),
+    Flag(
+        "extra_locks",
+        ("-L", "--extra-locks"),
+        "also release these locks at startup (comma-separated); implies --flush-locks",
+        type=lock_names,
+        metavar="NAMES",
+    ),
+    Flag(
+        "graceful_signal",
+        ("--graceful-signal",),
+        "accepted for huey 3 scripts; no effect: SIGINT and SIGTERM both stop gracefully",
+        choices=GRACEFUL_SIGNALS,
+    ),
     Flag("logfile", ("-l", "--logfile"), "append logs to this file", metavar="FILE"),
     Flag("verbose", ("-v", "--verbose"), "log at DEBUG level", action="store_true"),
     Flag("quiet", ("-q", "--quiet"), "log warnings and errors only", action="store_true"),
+    Flag(
+        "simple_log",
+        ("-S", "--simple"),
+        "log only the time (H:M:S) and the message",
+        action="store_true",
+    ),
 )
 
 
@@ -163,6 +192,16 @@ def add_flags(
     parser.add_argument(
         "-u", "--utc", dest="utc", action="store_true", help="run in UTC (the default)"
     )
+
+
+def huey3_argv(argv: Sequence[str]) -> list[str]:
+    """huey 3's ``-g TERM``/``-g INT`` (its graceful signal) as ``--graceful-signal``; a
+    bare ``-g`` keeps the spec's meaning, --no-global-scheduler."""
+    args = list(argv)
+    for i, arg in enumerate(args[:-1]):
+        if arg == "-g" and args[i + 1] in GRACEFUL_SIGNALS:
+            args[i] = "--graceful-signal"
+    return args
 
 
 def options_from_namespace(namespace: argparse.Namespace) -> ConsumerOptions:

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from huey.api import Huey
-from huey.consumer.options import ConsumerOptions
+from huey.consumer.options import ConsumerOptions, lock_names
 from huey.exceptions import ConfigurationError
 from huey.storage import MemoryStorage
 
@@ -74,7 +74,9 @@ def consumer_settings(setting: Any) -> dict[str, Any]:
     fields = {f.name for f in dataclasses.fields(ConsumerOptions)}
     options = {}
     for key, value in dict(setting.get("consumer") or {}).items():
-        if key in fields:
+        if key == "extra_locks" and isinstance(value, str):
+            options[key] = lock_names(value)  # huey 3 writes them comma-separated
+        elif key in fields:
             options[key] = value
         elif key not in POLLING_KEYS:
             raise ConfigurationError(

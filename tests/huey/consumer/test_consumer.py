@@ -11,6 +11,7 @@ import pytest
 from huey import Huey
 from huey.consumer import Consumer
 from huey.consumer.worker import Worker
+from huey.lock import LOCK_PREFIX
 from huey.task import utcnow
 from tests.waiting import wait_until
 
@@ -161,4 +162,12 @@ def test_flush_locks_at_start(huey, consumer):
     huey.lock_task("left-over").__enter__()
     consumer(flush_locks=True)
     with huey.lock_task("left-over"):
+        pass
+
+
+def test_extra_locks_are_released_at_start(huey, consumer):
+    # A lock taken by name in a context manager the consumer's app never declared.
+    huey.storage.put_if_empty(LOCK_PREFIX + "by-hand", b"1")
+    consumer(extra_locks=("by-hand",))
+    with huey.lock_task("by-hand"):
         pass

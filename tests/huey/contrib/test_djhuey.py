@@ -95,7 +95,8 @@ def test_manage_run_huey_executes_a_db_task(tmp_path: Path) -> None:
     project = copy_project(tmp_path)
     manage(project, "migrate", "--run-syncdb", "-v", "0")
     consumer = subprocess.Popen(
-        [sys.executable, "manage.py", "run_huey", "-w", "2", "-q"],
+        # huey 3's spellings: -g TERM (graceful signal), -L (locks to release at start)
+        [sys.executable, "manage.py", "run_huey", "-w", "2", "-q", "-g", "TERM", "-L", "a,b"],
         cwd=project,
         env=project_env(project),
         stderr=subprocess.PIPE,

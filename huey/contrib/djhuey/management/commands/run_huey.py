@@ -16,12 +16,15 @@ from django.utils.module_loading import autodiscover_modules
 
 from huey.bin.huey_consumer import configure_logging
 from huey.consumer import Consumer
-from huey.consumer.options import add_flags, options_from_namespace
+from huey.consumer.options import add_flags, huey3_argv, options_from_namespace
 from huey.contrib.djsettings import consumer_settings
 
 
 class Command(BaseCommand):
     help = "Run the huey consumer for settings.HUEY."
+
+    def run_from_argv(self, argv: list[str]) -> None:
+        super().run_from_argv(huey3_argv(argv))
 
     def add_arguments(self, parser: CommandParser) -> None:
         add_flags(parser, renamed={"verbose": ("-V", "--huey-verbose")})
