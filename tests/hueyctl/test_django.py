@@ -85,3 +85,17 @@ def test_validate_accepts_a_django_instance(hueyctl, django_manifest) -> None:
     result = hueyctl("validate", django_manifest, "--check-imports", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)[0]["app"] == "huey.contrib.djhuey:HUEY"
+
+
+def test_binding_in_a_running_django_keeps_it_and_refuses_another_project(django_manifest) -> None:
+    project = django_manifest.parent
+    code = (
+        "from hueyctl.djangoapp import setup_django\n"
+        "setup_django('djproject.settings')\n"  # already set up by manage.py: kept
+        "try:\n"
+        "    setup_django('othersite.settings')\n"
+        "except Exception as exc:\n"
+        "    print(type(exc).__name__, exc)\n"
+    )
+    out = manage(project, "shell", "-c", code).strip().splitlines()[-1]
+    assert out.startswith("BadInput Django is already set up with 'djproject.settings'")
