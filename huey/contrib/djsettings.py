@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 from collections.abc import Mapping
+from pathlib import PurePath
 from typing import Any
 
 from huey.api import Huey
@@ -64,6 +65,13 @@ def huey_from_setting(setting: Any, debug: bool = False, default_name: str = "hu
         kwargs = {k: v for k, v in kwargs.items() if k in MEMORY_KEEPS}
         kwargs["storage"] = MemoryStorage(name)
     return huey_class(name, always_eager=bool(immediate), **kwargs)
+
+
+def name_from_databases(databases: Mapping[str, Any]) -> str:
+    """huey 3 names the queue after the default database; here its last path part, since
+    a Huey name holds no '/' (an SQLite NAME is a path)."""
+    name = (databases.get("default") or {}).get("NAME")
+    return PurePath(str(name)).name if name else "huey"
 
 
 def consumer_settings(setting: Any) -> dict[str, Any]:

@@ -14,13 +14,13 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections
 
-from huey.contrib.djsettings import huey_from_setting
+from huey.contrib.djsettings import huey_from_setting, name_from_databases
 from huey.task import TaskWrapper
 
 HUEY = huey_from_setting(
     getattr(settings, "HUEY", None),
     debug=settings.DEBUG,
-    default_name=str(settings.DATABASES.get("default", {}).get("NAME") or "huey"),
+    default_name=name_from_databases(settings.DATABASES),
 )
 
 task = HUEY.task

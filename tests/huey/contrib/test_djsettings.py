@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from huey import Huey, RedisHuey
-from huey.contrib.djsettings import consumer_settings, huey_from_setting
+from huey.contrib.djsettings import consumer_settings, huey_from_setting, name_from_databases
 from huey.exceptions import ConfigurationError
 from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
 
@@ -62,8 +62,11 @@ def test_immediate_follows_debug_and_uses_memory_unless_told_otherwise(tmp_path)
 
 
 def test_no_setting_names_the_queue_after_the_database() -> None:
-    huey = huey_from_setting(None, default_name="/srv/app.sqlite3")
-    assert type(huey) is RedisHuey and huey.name == "/srv/app.sqlite3"
+    name = name_from_databases({"default": {"NAME": "/srv/app.sqlite3"}})
+    huey = huey_from_setting(None, default_name=name)
+    assert type(huey) is RedisHuey and huey.name == "app.sqlite3"
+    assert name_from_databases({"default": {"NAME": "shop"}}) == "shop"
+    assert name_from_databases({}) == "huey"
 
 
 @pytest.mark.parametrize(

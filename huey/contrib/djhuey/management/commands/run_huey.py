@@ -14,8 +14,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils.module_loading import autodiscover_modules
 
-from huey.bin.huey_consumer import configure_logging
-from huey.consumer import Consumer
+from huey.bin.huey_consumer import run_consumer
 from huey.consumer.options import add_flags, huey3_argv, options_from_namespace
 from huey.contrib.djsettings import consumer_settings
 
@@ -42,5 +41,4 @@ class Command(BaseCommand):
         if not options["disable_autoload"]:
             autodiscover_modules("tasks")
         consumer_options = options_from_namespace(argparse.Namespace(**options))
-        configure_logging(consumer_options)
-        Consumer.from_options(HUEY, consumer_options).run()
+        run_consumer(consumer_options, lambda: HUEY, "run_huey")
