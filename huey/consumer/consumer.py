@@ -15,7 +15,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from ..exceptions import QueueException
+from ..exceptions import ConfigurationError, QueueException
 from ..metrics import record_key
 from .backoff import Backoff
 from .counters import Publisher, Tally
@@ -44,6 +44,8 @@ class Consumer:
         if not huey.utc:  # a huey 3 app's Huey(utc=False): its times are local
             options["utc"] = False
         self.options = ConsumerOptions(**options)
+        if self.options.max_tasks and not self.options.check_worker_health:
+            raise ConfigurationError("--max-tasks needs the health check, which replaces workers")
         self.environment: Environment = environment(self.options.worker_type)
         self.consumer_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._threads_stop = threading.Event()
@@ -196,6 +198,8 @@ class Consumer:
                     del self._workers[worker_id]
                     self._spawn_worker(self._new_worker_id())
                     continue
+            elif pulse.retired:
+                logger.info("worker %s ran its --max-tasks; replacing it", worker_id)
             else:
                 logger.error("worker %s died; requeueing its task and replacing it", worker_id)
             self.huey.storage.requeue(worker_id)
@@ -220,7 +224,14 @@ class Consumer:
     def _spawn_worker(self, worker_id: str) -> None:
         stop = self.environment.event()
         counters = self.tally.writer(worker_id)
-        worker = Worker(self.huey, worker_id, stop, self.options.utc, counters=counters)
+        worker = Worker(
+            self.huey,
+            worker_id,
+            stop,
+            self.options.utc,
+            counters=counters,
+            max_tasks=self.options.max_tasks,
+        )
         handle = self.environment.spawn(worker.loop, worker_id)
         self._workers[worker_id] = (handle, stop, worker.pulse)
 

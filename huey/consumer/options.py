@@ -25,6 +25,7 @@ class ConsumerOptions:
     check_worker_health: bool = True
     health_check_interval: float = 1.0
     stuck_timeout: float = 60.0
+    max_tasks: int | None = None
     flush_locks: bool = False
     extra_locks: tuple[str, ...] = ()
     logfile: str | None = None
@@ -59,6 +60,13 @@ def positive(text: str) -> float:
 
 _BLOCKING = "workers wait on the queue instead of polling it"
 _PRECISE = "the scheduler sleeps until the next due time"
+
+
+def at_least_one(text: str) -> int:
+    """A whole number of 1 or more, for argparse."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
 
 
 def lock_names(text: str) -> tuple[str, ...]:
@@ -121,6 +129,13 @@ FLAGS: tuple[Flag, ...] = (
         ("-C", "--disable-health-check"),
         "never replace dead or stuck workers",
         action="store_false",
+    ),
+    Flag(
+        "max_tasks",
+        ("-M", "--max-tasks"),
+        "replace a worker once it has run this many tasks (needs the health check)",
+        type=at_least_one,
+        metavar="N",
     ),
     Flag(
         "stuck_timeout",

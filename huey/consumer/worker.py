@@ -77,6 +77,14 @@ class Pulse:
     def busy(self) -> None:
         self._seen.value = 0.0
 
+    def retire(self) -> None:
+        """The worker ended on purpose (it ran its --max-tasks), not by dying."""
+        self._seen.value = -1.0
+
+    @property
+    def retired(self) -> bool:
+        return self._seen.value == -1.0
+
     def stale(self, now: float, after: float) -> bool:
         """Silent for more than ``after`` seconds at ``now``, and not running a task."""
         seen = self._seen.value
@@ -96,6 +104,7 @@ class Worker:
         prefetch: int = PREFETCH,
         hand_back_after: float = HAND_BACK_AFTER,
         counters: Counters | None = None,
+        max_tasks: int | None = None,
     ) -> None:
         self.huey = huey
         self.worker_id = worker_id
@@ -104,6 +113,8 @@ class Worker:
         self.fetch_timeout = fetch_timeout
         self.prefetch = prefetch
         self.hand_back_after = hand_back_after
+        self.max_tasks = max_tasks
+        self.started = 0  # tasks this worker has started
         self.backoff = Backoff()
         self.counters = counters or Counters(())
         self._orphans = False  # a storage error may have left our own messages in flight
@@ -118,6 +129,10 @@ class Worker:
         while not self.stop.is_set() or self._opened is not None:  # an opened task runs
             self.pulse.beat()
             self.step()
+            if self._ran_its_tasks() and self._opened is None:
+                logger.info("worker %s ran its %d tasks; it ends", self.worker_id, self.started)
+                self.pulse.retire()
+                break
         if self._held:
             try:
                 self._hand_back()
@@ -222,9 +237,13 @@ class Worker:
             self._opened = self._open_next(now)
 
         self.pulse.busy()
+        self.started += 1
         execution = execute(self.huey, task, now, finish=finish, opening=opening)
         self.counters.ran(task.name, execution)
         return execution
+
+    def _ran_its_tasks(self) -> bool:
+        return self.max_tasks is not None and self.started >= self.max_tasks
 
     def _open_next(self, now: datetime.datetime) -> tuple[QueueTask, Opening] | None:
         """Open the next held task in the finishing task's batch, when it is due, the batch
@@ -233,6 +252,7 @@ class Worker:
         if (
             not self._held
             or self.stop.is_set()
+            or self._ran_its_tasks()
             or time.monotonic() - self._fetched_at > self.hand_back_after
             or huey.pre_execute_hooks()
             or huey.post_execute_hooks()

@@ -171,3 +171,31 @@ def test_extra_locks_are_released_at_start(huey, consumer):
     consumer(extra_locks=("by-hand",))
     with huey.lock_task("by-hand"):
         pass
+
+
+def test_max_tasks_replaces_a_worker_after_its_tasks(huey, consumer):
+    threads = []
+
+    @huey.task()
+    def record(n):
+        threads.append(threading.current_thread())
+        return n
+
+    running = consumer(workers=1, max_tasks=2)
+    results = [record(n) for n in range(5)]  # fetched in one batch by the first worker
+
+    def all_done() -> bool:
+        running.check_workers(time.time())  # the health check replaces a finished worker
+        return all(r.get() is not None for r in results)
+
+    assert wait_until(all_done)
+    assert [r.get() for r in results] == [0, 1, 2, 3, 4]
+    assert threads[0] is threads[1] and threads[2] is threads[3]
+    assert len({id(t) for t in threads}) == 3
+
+
+def test_max_tasks_needs_the_health_check(huey):
+    from huey.exceptions import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="needs the health check"):
+        Consumer(huey, max_tasks=5, check_worker_health=False)

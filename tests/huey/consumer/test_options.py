@@ -22,6 +22,7 @@ def test_huey3_flags_with_their_meanings() -> None:
     assert options.simple_log and options.quiet
     assert parse("-u").utc and not parse("-o").utc
     assert parse("-f").flush_locks and parse("-l", "x.log", "-v").verbose
+    assert parse("-M", "100").max_tasks == 100
 
 
 @pytest.mark.parametrize("signal_name", ["TERM", "INT"])
@@ -36,10 +37,17 @@ def test_bare_g_keeps_the_spec_meaning() -> None:
     assert not parse("-g", "-w", "2").global_scheduler
 
 
-def test_a_bad_graceful_signal_is_refused(capsys) -> None:
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (("--graceful-signal", "KILL"), "invalid choice: 'KILL'"),
+        (("-M", "0"), "'0' is not a whole number of at least 1"),
+    ],
+)
+def test_bad_values_are_refused(capsys, argv, message) -> None:
     with pytest.raises(SystemExit):
-        parse("--graceful-signal", "KILL")
-    assert "invalid choice: 'KILL'" in capsys.readouterr().err
+        parse(*argv)
+    assert message in capsys.readouterr().err
 
 
 def test_simple_log_is_time_and_message(tmp_path) -> None:

@@ -323,3 +323,13 @@ def test_disable_health_check_leaves_a_dead_worker_dead(app):
 
     assert not wait_until(replaced, timeout=3)
     assert "died" not in consumer.output()
+
+
+def test_max_tasks_replaces_worker_processes(app):
+    procapp, start, _ = app
+    consumer = start("-w", "1", "-k", "process", "-M", "2", "-c", "0.2")
+    results = [procapp.pid() for _ in range(6)]
+    pids = [r.get(blocking=True, timeout=20) for r in results]
+    assert pids[0] == pids[1] and pids[2] == pids[3] and pids[4] == pids[5]
+    assert len(set(pids)) == 3, consumer.output()
+    assert "ran its --max-tasks; replacing it" in consumer.output()
