@@ -33,7 +33,8 @@ def test_a_dict_with_a_class_url_and_options(tmp_path) -> None:
 
 
 def test_default_class_is_redis_and_connection_holds_its_keywords(redis_server) -> None:
-    huey = huey_from_setting({"name": "web", "connection": {"url": redis_server.url}})
+    connection = {"url": redis_server.url, "read_timeout": 1}  # huey 3's documented keys
+    huey = huey_from_setting({"name": "web", "connection": connection})
     assert type(huey) is RedisHuey and isinstance(huey.storage, RedisStorage)
 
     @huey.task()
