@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from hueyctl.djangoapp import settings_problem, setup_django
-from hueyctl.errors import ManifestError, MissingVariable, Problem
+from hueyctl.errors import BadInput, ManifestError, MissingVariable, Problem
 from hueyctl.manifest import load
 from hueyctl.model import Instance, Manifest
 from hueyctl.statedir import STATE_DIR_ENV
@@ -135,12 +135,12 @@ def _bind_one(manifest: Manifest, instance: Instance, environ: Mapping[str, str]
 
 def _set_up_django(manifest: Manifest, field: str, settings_module: str) -> None:
     """setup_django; a project that cannot be set up is a ManifestError at ``field``."""
-    from django.core.exceptions import ImproperlyConfigured
-
     try:
         setup_django(settings_module)
-    except (ImportError, ImproperlyConfigured) as exc:
-        message = f"cannot set Django up with {settings_module!r}: {exc}"
+    except BadInput:
+        raise
+    except Exception as exc:  # the project's own settings and apps may raise anything
+        message = f"cannot set Django up with {settings_module!r}: {type(exc).__name__}: {exc}"
         raise _located(manifest, field, message) from None
 
 

@@ -99,3 +99,15 @@ def test_binding_in_a_running_django_keeps_it_and_refuses_another_project(django
     )
     out = manage(project, "shell", "-c", code).strip().splitlines()[-1]
     assert out.startswith("BadInput Django is already set up with 'djproject.settings'")
+
+
+@pytest.mark.slow
+def test_up_refuses_a_django_project_that_cannot_start(hueyctl, django_manifest) -> None:
+    settings = django_manifest.parent / "djproject" / "broken_settings.py"
+    settings.write_text('raise RuntimeError("no database configured")\n')
+    text = django_manifest.read_text().replace("djproject.settings", "djproject.broken_settings")
+    write_manifest(django_manifest, text)
+    result = hueyctl("up", django_manifest)
+    assert result.exit_code != 0
+    assert "cannot set Django up with 'djproject.broken_settings'" in result.output
+    assert "RuntimeError: no database configured" in result.output
