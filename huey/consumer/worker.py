@@ -88,7 +88,7 @@ class Pulse:
     def stale(self, now: float, after: float) -> bool:
         """Silent for more than ``after`` seconds at ``now``, and not running a task."""
         seen = self._seen.value
-        return seen != 0.0 and now - seen > after
+        return seen > 0.0 and now - seen > after  # 0: busy with a task; -1: retired
 
 
 class Worker:
