@@ -115,10 +115,8 @@ class Consumer:
         backoff = Backoff()
         while self._stop_requested == 0:
             try:
-                for name in self.options.extra_locks:
-                    self.huey.lock_task(name)  # declared, so flush_locks releases it
                 if self.options.flush_locks or self.options.extra_locks:
-                    released = self.huey.flush_locks()
+                    released = self.huey.flush_locks(*self.options.extra_locks)
                     logger.info("released locks: %s", ", ".join(sorted(released)) or "none")
                 recovery.step(time.time())
             except Exception as exc:  # any error: logged once, retried with backoff

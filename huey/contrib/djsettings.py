@@ -12,14 +12,9 @@ from typing import Any
 from huey.api import Huey
 from huey.consumer.options import ConsumerOptions, lock_names
 from huey.exceptions import ConfigurationError
-from huey.storage import MemoryStorage
 
 # huey 3's polling knobs: accepted in HUEY["consumer"], no effect (workers block on the queue).
 POLLING_KEYS = frozenset({"initial_delay", "backoff", "max_delay", "scheduler_interval"})
-# huey 3's names for Huey's constructor arguments, where ours differ.
-RENAMED = {"results": "result_store"}
-# What an immediate in-memory Huey keeps of the dict: storage keywords would not apply.
-MEMORY_KEEPS = frozenset({"result_store", "events", "store_none", "store_errors", "secret"})
 
 
 def import_string(path: str) -> Any:
@@ -35,10 +30,9 @@ def huey_from_setting(setting: Any, debug: bool = False, default_name: str = "hu
     """The Huey that ``settings.HUEY`` describes.
 
     A Huey is used as it is. A dict follows huey 3: ``huey_class`` (default
-    ``huey.RedisHuey``), ``name``, ``results``, ``store_none``, ``immediate`` (default:
-    ``settings.DEBUG``; in-memory storage unless ``immediate_use_memory`` is False),
-    ``connection`` (storage keywords: ``url``, ``host``, ``port``, ``db``, ...), and any
-    other keyword the class takes (``url``, ``filename``, ``blocking``, ...).
+    ``huey.RedisHuey``), ``name``, ``immediate`` (default: ``settings.DEBUG``),
+    ``connection`` (storage keywords: ``url``, ``host``, ``port``, ``db``, ...), and the
+    class's own keywords (``results``, ``store_none``, ``utc``, ``url``, ``filename``, ...).
     ``consumer`` is read by :func:`consumer_settings`.
     """
     if isinstance(setting, Huey):
@@ -55,16 +49,8 @@ def huey_from_setting(setting: Any, debug: bool = False, default_name: str = "hu
     if isinstance(huey_class, str):
         huey_class = import_string(huey_class)
     name = str(config.pop("name", default_name))
-    immediate = config.pop("immediate", debug)
-    use_memory = config.pop("immediate_use_memory", True)
-    # huey 3 runs in UTC unless told otherwise; here the consumer's -o decides.
-    config.pop("utc", None)
-    kwargs = {**config.pop("connection", {}), **config}
-    kwargs = {RENAMED.get(key, key): value for key, value in kwargs.items()}
-    if immediate and use_memory:
-        kwargs = {k: v for k, v in kwargs.items() if k in MEMORY_KEEPS}
-        kwargs["storage"] = MemoryStorage(name)
-    return huey_class(name, always_eager=bool(immediate), **kwargs)
+    config.setdefault("immediate", debug)
+    return huey_class(name, **{**config.pop("connection", {}), **config})
 
 
 def name_from_databases(databases: Mapping[str, Any]) -> str:

@@ -36,6 +36,10 @@ restore_by_id = HUEY.restore_by_id
 is_revoked = HUEY.is_revoked
 pre_execute = HUEY.pre_execute
 post_execute = HUEY.post_execute
+on_startup = HUEY.on_startup
+on_shutdown = HUEY.on_shutdown
+signal = HUEY.signal
+disconnect_signal = HUEY.disconnect_signal
 
 
 def close_db(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -45,12 +49,13 @@ def close_db(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def inner(*args: Any, **kwargs: Any) -> Any:
-        if not HUEY.always_eager:
+        inline = HUEY.immediate or HUEY.always_eager
+        if not inline:
             close_old_connections()
         try:
             return fn(*args, **kwargs)
         finally:
-            if not HUEY.always_eager:
+            if not inline:
                 close_old_connections()
 
     return inner

@@ -61,6 +61,24 @@ def test_db_task_closes_the_connection_it_leaves(djhuey) -> None:
     assert connection.connection is None  # CONN_MAX_AGE=0: closed after the db task
 
 
+def test_signals_connect_through_djhuey(djhuey) -> None:
+    from notes.tasks import add
+
+    from huey.signals import SIGNAL_COMPLETE
+
+    seen = []
+
+    @djhuey.signal(SIGNAL_COMPLETE)
+    def completed(signal, task, *args, **kwargs):
+        seen.append((signal, task.name))
+
+    try:
+        djhuey.HUEY.execute(add.s(1, 1))
+    finally:
+        djhuey.disconnect_signal(completed)
+    assert seen == [(SIGNAL_COMPLETE, add.name)]
+
+
 def test_periodic_tasks_are_registered(djhuey) -> None:
     from notes.tasks import count_notes, nightly
 

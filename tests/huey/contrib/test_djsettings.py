@@ -23,12 +23,13 @@ def test_a_dict_with_a_class_url_and_options(tmp_path) -> None:
             "results": False,
             "store_none": True,
             "immediate": False,
+            "utc": False,
             "url": f"sqlite:///{tmp_path / 'q.db'}",
         }
     )
     assert type(huey) is Huey and huey.name == "shop"
-    assert (huey.result_store, huey.store_none, huey.always_eager) == (False, True, False)
-    assert isinstance(huey.storage, SqliteStorage)
+    assert (huey.result_store, huey.store_none, huey.immediate) == (False, True, False)
+    assert huey.utc is False and isinstance(huey.storage, SqliteStorage)
     assert huey.storage.filename == str(tmp_path / "q.db")
 
 
@@ -46,20 +47,18 @@ def test_default_class_is_redis_and_connection_holds_its_keywords(redis_server) 
     huey.flush()
 
 
-def test_immediate_follows_debug_and_uses_memory_unless_told_otherwise(tmp_path) -> None:
+def test_immediate_follows_debug_on_in_memory_storage(tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'q.db'}"
-    debug = huey_from_setting({"url": url}, debug=True)
-    assert debug.always_eager and isinstance(debug.storage, MemoryStorage)
+    debug = huey_from_setting({"url": url, "immediate_use_memory": False}, debug=True)
+    assert debug.immediate and isinstance(debug.storage, MemoryStorage)
 
     @debug.task()
     def add(a, b):
         return a + b
 
-    assert add(1, 2) == 3
-
-    live = huey_from_setting({"url": url, "immediate_use_memory": False}, debug=True)
-    assert live.always_eager and isinstance(live.storage, SqliteStorage)
-    assert not huey_from_setting({"url": url, "immediate": False}, debug=True).always_eager
+    assert add(1, 2).get() == 3  # huey 3's immediate mode: a result handle, already done
+    live = huey_from_setting({"url": url, "immediate": False}, debug=True)
+    assert not live.immediate and isinstance(live.storage, SqliteStorage)
 
 
 def test_no_setting_names_the_queue_after_the_database() -> None:
