@@ -4,6 +4,8 @@ systems, a container HEALTHCHECK or a systemd watchdog step.
 Critical: a consumer not RUNNING under supervisord, a storage that does not answer, or
 no consumer of an instance heartbeating. Warning: a consumer whose heartbeat stopped
 (its tasks will be requeued), or a threshold (--max-pending, --max-age) exceeded.
+Unknown: the deployment could not be read at all (a manifest edited with a typo): not
+critical, because a watchdog restarts on critical and `up` would fail on that manifest.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ class Level(enum.IntEnum):
     OK = 0
     WARNING = 1
     CRITICAL = 2
+    UNKNOWN = 3  # the check could not look (a broken manifest, no deployment)
 
 
 @dataclass(frozen=True)

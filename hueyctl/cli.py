@@ -471,12 +471,19 @@ def check_command(
     json: Json = False,
 ) -> None:
     """Exit 0 when every consumer runs and heartbeats and the thresholds hold, 1 with a
-    warning, 2 when critical; one line per problem (the Nagios plugin convention)."""
-    models = deployments(subject(manifest, manifest_option), state_dir, project)
-    surveys = metrics.survey(models)
-    findings = health.check(surveys, max_pending, max_age)
+    warning, 2 when critical, 3 when it cannot look (a broken manifest); one line per
+    problem (the Nagios plugin convention)."""
+    try:
+        surveys = metrics.survey(
+            deployments(subject(manifest, manifest_option), state_dir, project)
+        )
+    except HueyctlError as exc:  # the check could not look: UNKNOWN, never CRITICAL
+        findings = [health.Finding(health.Level.UNKNOWN, "", "", str(exc))]
+        text = f"HUEY UNKNOWN: {exc}"
+    else:
+        findings = health.check(surveys, max_pending, max_age)
+        text = "\n".join([health.summary(surveys, findings), *map(str, findings)])
     level = health.verdict(findings)
-    text = "\n".join([health.summary(surveys, findings), *map(str, findings)])
     emit([{"status": level.name, "problems": [f.row() for f in findings]}], json, text=text)
     raise typer.Exit(int(level))
 

@@ -205,6 +205,12 @@ def _simple(expected: str, ok: Callable[[Any], bool], extra: str = "") -> Kind:
     return Kind(expected, lambda v: None if ok(v) else f"must be {expected}{extra}, not {v!r}")
 
 
+def _secret(expected: str, ok: Callable[[Any], bool], extra: str) -> Kind:
+    """A kind whose wrong value is likely a clear-text secret: the message never repeats
+    it, so it stays out of terminals, CI logs and the dashboard."""
+    return Kind(expected, lambda v: None if ok(v) else f"must be {expected}{extra}")
+
+
 KINDS: dict[str, Kind] = {
     "version": _simple(f"{VERSION}", lambda v: v == VERSION, " (the only manifest version)"),
     "name": _simple(
@@ -247,12 +253,12 @@ KINDS: dict[str, Kind] = {
         "a user name without spaces",
         lambda v: isinstance(v, str) and bool(re.fullmatch(r"[^\s%]+", v)),
     ),
-    "password": _simple(
+    "password": _secret(
         '"${VAR}" (supervisord reads it from its environment) or a "{SHA}" hex digest',
         lambda v: isinstance(v, str) and bool(_SHA_PASSWORD.match(v) or _only_variable(v)),
         "; a clear-text password would be written into supervisord.conf",
     ),
-    "token": _simple(
+    "token": _secret(
         '"${VAR}" (read from the environment of `hueyctl dashboard`)',
         lambda v: isinstance(v, str) and _only_variable(v),
         "; a manifest is no place for a secret",

@@ -205,3 +205,20 @@ def test_render_exposes_cumulative_buckets_with_labels() -> None:
     )  # noqa: E501
     assert 'huey_oldest_pending_age_seconds{instance="i",project="p"} 12.5' in text
     assert 'huey_queue_tasks{instance="i",project="p"} 4.0' in text
+
+
+def test_check_that_cannot_look_is_unknown_not_critical(hueyctl, tmp_path: Path) -> None:
+    """A manifest edited with a typo, or no deployment recorded, is UNKNOWN (3): the
+    watchdog restarts the deployment only on CRITICAL (2), and that restart would run
+    `up` on the broken manifest and take the running consumers down."""
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("version: 1\nproject: shop\ninstances: {\n")
+    for args in ([broken], [broken, "--json"], []):
+        result = hueyctl("check", *args)
+        assert result.exit_code == Level.UNKNOWN == 3, result.output
+        assert "UNKNOWN" in result.stdout
+    result = hueyctl("check", broken)
+    assert result.stdout.startswith(f"HUEY UNKNOWN: {broken}:"), result.stdout
+    (report,) = json.loads(hueyctl("check", broken, "--json").stdout)
+    assert report["status"] == "UNKNOWN"
+    assert str(broken) in report["problems"][0]["problem"]
