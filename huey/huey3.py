@@ -25,7 +25,6 @@ NO_EFFECT_OPTIONS = (
     "clean_name",
     "immediate_use_memory",
     "use_zlib",
-    "expire_time",
     "journal_mode",
 )
 

@@ -490,8 +490,7 @@ class RedisStorage(BaseStorage):
     @_mapped
     def peek_or_emit(self, keys: Sequence[str], message: str | None) -> list[bytes | None]:
         """One script: the values, and the event published only when all of them are None."""
-        args = ["0" if message is None else "1", message or "", *keys]
-        command = self._wire.script(self._peek_or_emit_script, [self._results, self._events], args)
+        command = self._peek_or_emit_command(keys, message)
         batch = getattr(self._local, "batch", None)
         if batch is None:
             return self._read(command)[0]
@@ -499,6 +498,14 @@ class RedisStorage(BaseStorage):
         batch.append(command)
         self._local.answers.append((len(batch) - 1, values))
         return values
+
+    def _peek_or_emit_command(self, keys: Sequence[str], message: str | None) -> tuple:
+        args = ["0" if message is None else "1", message or "", *keys]
+        return self._wire.script(self._peek_or_emit_script, [self._results, self._events], args)
+
+    def _has_command(self, key: str) -> tuple:
+        """The command answering whether ``key`` holds a value (1 or 0)."""
+        return ("HEXISTS", self._results, key)
 
     @_mapped
     def pop_data(self, key: str) -> bytes | None:
@@ -510,7 +517,7 @@ class RedisStorage(BaseStorage):
 
     @_mapped
     def has_data_for_key(self, key: str) -> bool:
-        return bool(self._read(("HEXISTS", self._results, key), repeatable=True)[0])
+        return bool(self._read(self._has_command(key), repeatable=True)[0])
 
     @_mapped
     def put_if_empty(self, key: str, value: bytes) -> bool:
@@ -527,7 +534,7 @@ class RedisStorage(BaseStorage):
         while (remaining := deadline - time.monotonic()) > 0:
             token, present = self._read_blocking(  # rotating the token list onto itself is
                 self._blocking_move(notify, notify, remaining),  # repeatable
-                ("HEXISTS", self._results, key),
+                self._has_command(key),
                 repeatable=True,
             )
             if present:
