@@ -12,6 +12,7 @@ from .exceptions import (
     HueyException,
     MessageError,
     QueueException,
+    RateLimitExceeded,
     ResultTimeout,
     RetryTask,
     SignatureError,
@@ -20,6 +21,7 @@ from .exceptions import (
 )
 from .lock import TaskLock
 from .presets import PriorityRedisExpireHuey, PriorityRedisHuey, RedisExpireHuey
+from .rate_limit import RateLimit
 from .result import Result, ResultGroup, TaskResultWrapper
 from .task import PeriodicQueueTask, QueueTask, Task, TaskWrapper
 
@@ -36,6 +38,8 @@ __all__ = [
     "PriorityRedisHuey",
     "QueueException",
     "QueueTask",
+    "RateLimit",
+    "RateLimitExceeded",
     "RedisExpireHuey",
     "RedisHuey",
     "Result",
