@@ -20,12 +20,13 @@ from .exceptions import (
     TaskLockedException,
 )
 from .lock import TaskLock
-from .presets import PriorityRedisExpireHuey, PriorityRedisHuey, RedisExpireHuey
+from .presets import BlackHoleHuey, PriorityRedisExpireHuey, PriorityRedisHuey, RedisExpireHuey
 from .rate_limit import RateLimit
 from .result import Result, ResultGroup, TaskResultWrapper
 from .task import PeriodicQueueTask, QueueTask, Task, TaskWrapper
 
 __all__ = [
+    "BlackHoleHuey",
     "CancelExecution",
     "ConfigurationError",
     "DataStoreTimeout",

@@ -1,12 +1,12 @@
-"""huey 3's preset classes. Every option is a keyword here, so each preset is a
-RedisHuey with one storage choice (see docs/huey3.md for what differs)."""
+"""huey 3's preset classes: the Redis variants (every option is a keyword here, each is a
+RedisHuey with one storage choice) and BlackHoleHuey (see docs/huey3.md for what differs)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from .api import RedisHuey
-from .storage import BaseStorage, PriorityRedisStorage, storage_from_url
+from .api import Huey, RedisHuey
+from .storage import BaseStorage, BlackHoleStorage, PriorityRedisStorage, storage_from_url
 from .storage.redis_expire import (
     DEFAULT_EXPIRE_TIME,
     ExpiringRedisStorage,
@@ -41,3 +41,9 @@ class PriorityRedisExpireHuey(PriorityRedisHuey, RedisExpireHuey):
     """Both of the above."""
 
     storage_class = PriorityExpiringRedisStorage
+
+
+class BlackHoleHuey(Huey):
+    """huey 3's Huey that keeps nothing: tasks enqueue without error and never run."""
+
+    storage_class = BlackHoleStorage

@@ -6,6 +6,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from huey.exceptions import ConfigurationError
 from huey.storage.base import BaseStorage
+from huey.storage.blackhole import BlackHoleStorage
 from huey.storage.memory import MemoryStorage
 from huey.storage.redis import RedisStorage
 from huey.storage.redis_expire import ExpiringRedisStorage, PriorityExpiringRedisStorage
@@ -15,6 +16,7 @@ from huey.storage.sqlite import SqliteStorage
 
 __all__ = [
     "BaseStorage",
+    "BlackHoleStorage",
     "ExpiringRedisStorage",
     "MemoryStorage",
     "PriorityExpiringRedisStorage",

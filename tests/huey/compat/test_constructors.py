@@ -12,6 +12,7 @@ import redis
 
 import huey as package
 from huey import (
+    BlackHoleHuey,
     Huey,
     MemoryHuey,
     PriorityRedisExpireHuey,
@@ -202,3 +203,21 @@ def test_redis_expire_huey_results_expire_and_redis_huey_keeps_them(redis_server
     assert keeping.result_count() == 1 and handles[1].get() == "done"
     expiring.flush()
     keeping.flush()
+
+
+def test_black_hole_huey_accepts_everything_and_keeps_nothing(run_queued):
+    huey = BlackHoleHuey("void")
+
+    @huey.task()
+    def job(n):
+        return n
+
+    result = job(1)
+    job.schedule((2,), delay=60)
+    huey.put("k", "v")
+    assert len(huey) == huey.scheduled_count() == huey.result_count() == 0
+    assert run_queued(huey) == [] and result.get() is None and huey.get("k") is None
+    assert huey.lock_task("any").is_locked() is False
+    consumer = huey.create_consumer(workers=2)
+    consumer.start()  # a consumer idles on it and stops cleanly
+    consumer.stop()
