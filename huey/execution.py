@@ -121,16 +121,16 @@ def execute(
             finish()
     for hook in huey.post_execute_hooks():
         _call_hook(hook, task, value, error)
-    if error is not None and (eager or (raise_errors and not _is_request(error))):
+    if error is not None and (eager or (raise_errors and not _is_request(error, result))):
         raise error  # a retry or cancel request was acted on: not an error
     return result
 
 
-def _is_request(error: Exception) -> bool:
-    """True for what a task raises to steer its own run (retry, cancel, a rate-limited
-    retry) rather than to fail."""
+def _is_request(error: Exception, result: Execution) -> bool:
+    """True for what a task raises to steer its own run (retry, cancel, a rate limit that
+    postponed it) rather than to fail."""
     if isinstance(error, RateLimitExceeded):
-        return error.retry
+        return result.outcome is Outcome.RETRYING
     return isinstance(error, (RetryTask, CancelExecution))
 
 
@@ -249,8 +249,10 @@ def _record(
     if isinstance(error, RateLimitExceeded):
         logger.info("%s rate-limited on %r", task, error.key)
         huey.signals.send(sig.SIGNAL_RATE_LIMITED, task)
-        if error.retry:
-            _retry(huey, task, now, RetryTask(delay=error.delay))
+        if error.retry or task.retries > 0:  # in the next window, or after a set retry_delay
+            if not error.retry:
+                task.retries -= 1
+            _retry(huey, task, now, RetryTask(delay=task.retry_delay or error.delay))
             return Execution(Outcome.RETRYING, None, error, duration)
     locked = isinstance(error, TaskLockedException)
     if locked:

@@ -141,8 +141,9 @@ class Huey3API:
 
     def rate_limit(self, name: str, limit: int, per: float, retry: bool = True) -> RateLimit:
         """At most ``limit`` calls per ``per`` seconds, shared by every worker; a decorator
-        (inside ``@huey.task()``) whose task, once limited, runs again in the next window
-        (``retry=True``) or fails with RateLimitExceeded."""
+        (inside ``@huey.task()``) or context manager. A limited task runs again in the next
+        window (or after its ``retry_delay``) when ``retry`` is set or it has retries left,
+        else it fails with RateLimitExceeded."""
         return RateLimit(self, name, limit, per, retry)
 
     # -- tasks ---------------------------------------------------------------------------------

@@ -37,11 +37,18 @@ class RateLimit:
     def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
         def limited(*args: Any, **kwargs: Any) -> Any:
-            if not self.acquire():
-                raise RateLimitExceeded(self.name, self.retry, self.seconds_to_next_window())
-            return fn(*args, **kwargs)
+            with self:
+                return fn(*args, **kwargs)
 
         return limited
+
+    def __enter__(self) -> RateLimit:
+        if not self.acquire():
+            raise RateLimitExceeded(self.name, self.retry, self.seconds_to_next_window())
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        """A call counts once it started, whatever its outcome."""
 
     def _window(self) -> int:
         return int(time.time() // self.per)

@@ -74,3 +74,19 @@ def test_a_new_window_starts_from_zero_and_clears_the_old_slots(huey):
     limit._window = lambda: 10**9  # the next window, without waiting a day
     assert limit.current_usage() == 0 and limit.acquire()
     assert huey.result_count() == before  # the old window's slot went, the new one came
+
+
+def test_without_retry_a_task_with_retries_left_uses_one_and_a_set_retry_delay(huey):
+    @huey.task(retries=2, retry_delay=120)
+    def sync():
+        with huey.rate_limit("ctx", limit=1, per=A_DAY, retry=False):
+            return "ok"
+
+    sync()
+    second = sync()
+    assert huey.execute(huey.dequeue()) == "ok"
+    assert huey.execute(huey.dequeue()) is None
+    [retried] = huey.scheduled()
+    assert retried.id == second.id and retried.retries == 1
+    soon = utcnow() + datetime.timedelta(seconds=121)
+    assert utcnow() + datetime.timedelta(seconds=100) < retried.eta < soon
