@@ -249,10 +249,11 @@ def _record(
     if isinstance(error, RateLimitExceeded):
         logger.info("%s rate-limited on %r", task, error.key)
         huey.signals.send(sig.SIGNAL_RATE_LIMITED, task)
-        if error.retry or task.retries > 0:  # in the next window, or after a set retry_delay
-            if not error.retry:
-                task.retries -= 1
-            _retry(huey, task, now, RetryTask(delay=task.retry_delay or error.delay))
+        if error.retry or task.retries > 0:
+            delay = task.retry_delay or error.delay  # the next window unless a delay is set
+            if not error.retry:  # an ordinary retry: uses one, after the task's retry_delay
+                task.retries, delay = task.retries - 1, task.retry_delay
+            _retry(huey, task, now, RetryTask(delay=delay))
             return Execution(Outcome.RETRYING, None, error, duration)
     locked = isinstance(error, TaskLockedException)
     if locked:

@@ -43,8 +43,7 @@ class RateLimit:
         return limited
 
     def __enter__(self) -> RateLimit:
-        if not self.acquire():
-            raise RateLimitExceeded(self.name, self.retry, self.seconds_to_next_window())
+        self.acquire()
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
@@ -66,7 +65,8 @@ class RateLimit:
         return sum(value is not None for value in taken)
 
     def acquire(self) -> bool:
-        """Count one call; False (nothing counted) when the window's limit is reached."""
+        """Count one call (True); RateLimitExceeded, counting nothing, when the window's
+        limit is reached."""
         storage = self.huey.storage
         window = self._window()
         slots = self._slots(window)
@@ -75,7 +75,7 @@ class RateLimit:
                 if slot == slots[0]:
                     self._forget_previous(window)
                 return True
-        return False
+        raise RateLimitExceeded(self.name, self.retry, self.seconds_to_next_window())
 
     def _forget_previous(self, window: int) -> None:
         """Clear the slots of the last window used before ``window``; run once per window."""

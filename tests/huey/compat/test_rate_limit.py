@@ -17,7 +17,9 @@ def test_usage_counts_up_to_the_limit_and_reset_clears_it(huey):
     limit = huey.rate_limit("api", limit=2, per=A_DAY)
     assert limit.current_usage() == 0
     assert limit.acquire() and limit.acquire()
-    assert not limit.acquire()
+    with pytest.raises(RateLimitExceeded) as full:
+        limit.acquire()
+    assert full.value.key == "api" and 0 < full.value.delay <= A_DAY
     assert limit.current_usage() == 2
     limit.reset()
     assert limit.current_usage() == 0 and limit.acquire()
@@ -25,7 +27,8 @@ def test_usage_counts_up_to_the_limit_and_reset_clears_it(huey):
 
 def test_a_second_limiter_with_the_same_name_shares_the_count(huey):
     huey.rate_limit("shared", limit=1, per=A_DAY).acquire()
-    assert not huey.rate_limit("shared", limit=1, per=A_DAY).acquire()
+    with pytest.raises(RateLimitExceeded):
+        huey.rate_limit("shared", limit=1, per=A_DAY).acquire()
     assert huey.rate_limit("other", limit=1, per=A_DAY).acquire()
 
 
