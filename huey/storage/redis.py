@@ -67,6 +67,11 @@ _Method = TypeVar("_Method", bound=Callable[..., Any])
 _TRANSIENT_REPLIES = ("LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN")
 
 
+def match_prefix(prefix: str) -> str:
+    """The SCAN pattern matching every key that starts with ``prefix``."""
+    return re.sub(r"([*?\[\]\\])", r"\\\1", prefix) + "*"
+
+
 def _storage_error(where: str, error: redis.RedisError) -> StorageError:
     """The library's error for anything redis-py or the wire layer raised: the one place
     Redis errors are mapped (lost connections and transient replies become
@@ -625,8 +630,7 @@ class RedisStorage(BaseStorage):
     @_mapped
     def flush_all(self) -> None:
         client = self._redis()
-        pattern = re.sub(r"([*?\[\]\\])", r"\\\1", self._prefix) + "*"
-        keys = list(client.scan_iter(match=pattern, count=1000))
+        keys = list(client.scan_iter(match=match_prefix(self._prefix), count=1000))
         if keys:
             client.delete(*keys)
 

@@ -7,13 +7,12 @@ seconds. The queue, schedule, errors and events are RedisStorage's, unchanged.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from huey.exceptions import ConfigurationError
-from huey.storage.redis import _RECEIPT_TTL, RedisStorage, _mapped
+from huey.storage.redis import _RECEIPT_TTL, RedisStorage, _mapped, match_prefix
 from huey.storage.redis_priority import PriorityRedisStorage
 
 #: huey 3's default: a day.
@@ -40,8 +39,7 @@ class ExpiringRedisStorage(RedisStorage):
         return self._kv_prefix + key
 
     def _kv_keys(self) -> list[bytes]:
-        pattern = re.sub(r"([*?\[\]\\])", r"\\\1", self._kv_prefix) + "*"
-        return list(self._redis().scan_iter(match=pattern, count=1000))
+        return list(self._redis().scan_iter(match=match_prefix(self._kv_prefix), count=1000))
 
     def _peek_or_emit_command(self, keys: Sequence[str], message: str | None) -> tuple:
         args = ["0" if message is None else "1", message or ""]
