@@ -221,3 +221,20 @@ def test_black_hole_huey_accepts_everything_and_keeps_nothing(run_queued):
     consumer = huey.create_consumer(workers=2)
     consumer.start()  # a consumer idles on it and stops cleanly
     consumer.stop()
+
+
+def test_priority_redis_expire_huey_orders_by_priority_and_expires_values(redis_server):
+    redis_server.start()
+    redis_server.flushdb()
+    huey = PriorityRedisExpireHuey("r-both", url=redis_server.url, expire_time=60)
+
+    @huey.task()
+    def job(n):
+        return n
+
+    job.schedule((1,), priority=1)
+    job.schedule((9,), priority=9)
+    assert huey.execute(huey.dequeue()) == 9
+    ttls = [huey.storage._client.pttl(key) for key in huey.storage._kv_keys()]
+    assert len(ttls) == 1 and 0 < ttls[0] <= 60_000
+    huey.flush()
