@@ -12,6 +12,7 @@ from .exceptions import (
     HueyException,
     MessageError,
     QueueException,
+    RateLimitExceeded,
     ResultTimeout,
     RetryTask,
     SignatureError,
@@ -19,11 +20,13 @@ from .exceptions import (
     TaskLockedException,
 )
 from .lock import TaskLock
-from .presets import PriorityRedisExpireHuey, PriorityRedisHuey, RedisExpireHuey
+from .presets import BlackHoleHuey, PriorityRedisExpireHuey, PriorityRedisHuey, RedisExpireHuey
+from .rate_limit import RateLimit
 from .result import Result, ResultGroup, TaskResultWrapper
 from .task import PeriodicQueueTask, QueueTask, Task, TaskWrapper
 
 __all__ = [
+    "BlackHoleHuey",
     "CancelExecution",
     "ConfigurationError",
     "DataStoreTimeout",
@@ -36,6 +39,8 @@ __all__ = [
     "PriorityRedisHuey",
     "QueueException",
     "QueueTask",
+    "RateLimit",
+    "RateLimitExceeded",
     "RedisExpireHuey",
     "RedisHuey",
     "Result",

@@ -25,6 +25,7 @@ Control flow lives outside that tree, so ``except HueyException`` never swallows
     CancelExecution                 raised by a pre-execute hook: the task does not run
     RetryTask                       raised by a task: run it again (after eta/delay), retries kept
     TaskLockedException             lock_task could not acquire its lock
+    RateLimitExceeded               a huey.rate_limit window is full (retried, or failed)
     TaskException                   reading the result of a task that failed (carries .metadata)
 """
 
@@ -146,6 +147,17 @@ class RetryTask(Exception):
 
 class TaskLockedException(Exception):
     """lock_task could not acquire its lock; the task is skipped, not failed."""
+
+
+class RateLimitExceeded(Exception):
+    """A ``huey.rate_limit`` window is full; with ``retry`` the task runs again when the
+    next window starts (``delay`` seconds), without using up one of its retries."""
+
+    def __init__(self, key: str, retry: bool, delay: float) -> None:
+        super().__init__(f"rate limit {key!r} exceeded")
+        self.key = key
+        self.retry = retry
+        self.delay = delay
 
 
 class TaskException(Exception):

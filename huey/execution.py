@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from . import events, revocation
 from . import signals as sig
-from .exceptions import CancelExecution, RetryTask, TaskException, TaskLockedException
+from .exceptions import (
+    CancelExecution,
+    RateLimitExceeded,
+    RetryTask,
+    TaskException,
+    TaskLockedException,
+)
 from .result import ErrorResult
 from .task import QueueTask, compute_eta, utcnow
 
@@ -115,12 +121,17 @@ def execute(
             finish()
     for hook in huey.post_execute_hooks():
         _call_hook(hook, task, value, error)
-    if error is not None and (eager or (raise_errors and not isinstance(error, _REQUESTS))):
+    if error is not None and (eager or (raise_errors and not _is_request(error, result))):
         raise error  # a retry or cancel request was acted on: not an error
     return result
 
 
-_REQUESTS = (RetryTask, CancelExecution)  # raised by a task to steer its own run
+def _is_request(error: Exception, result: Execution) -> bool:
+    """True for what a task raises to steer its own run (retry, cancel, a rate limit that
+    postponed it) rather than to fail."""
+    if isinstance(error, RateLimitExceeded):
+        return result.outcome is Outcome.RETRYING
+    return isinstance(error, (RetryTask, CancelExecution))
 
 
 def _begin(
@@ -235,6 +246,15 @@ def _record(
         logger.info("%s asked to be retried", task)
         _retry(huey, task, now, error)
         return Execution(Outcome.RETRYING, None, error, duration)
+    if isinstance(error, RateLimitExceeded):
+        logger.info("%s rate-limited on %r", task, error.key)
+        huey.signals.send(sig.SIGNAL_RATE_LIMITED, task)
+        if error.retry or task.retries > 0:
+            delay = task.retry_delay or error.delay  # the next window unless a delay is set
+            if not error.retry:  # an ordinary retry: uses one, after the task's retry_delay
+                task.retries, delay = task.retries - 1, task.retry_delay
+            _retry(huey, task, now, RetryTask(delay=delay))
+            return Execution(Outcome.RETRYING, None, error, duration)
     locked = isinstance(error, TaskLockedException)
     if locked:
         logger.info("%s skipped: %s", task, error)

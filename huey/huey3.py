@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .execution import execute
+from .rate_limit import RateLimit
 from .signals import SIGNAL_ENQUEUED, SIGNAL_SCHEDULED, Receiver, Signals
 from .storage import BaseStorage, MemoryStorage
 from .task import QueueTask, TaskWrapper, utcnow
@@ -25,7 +26,6 @@ NO_EFFECT_OPTIONS = (
     "clean_name",
     "immediate_use_memory",
     "use_zlib",
-    "expire_time",
     "journal_mode",
 )
 
@@ -138,6 +138,13 @@ class Huey3API:
     def is_locked(self, lock_name: str) -> bool:
         """True while a ``lock_task(lock_name)`` lock is held."""
         return self.lock_task(lock_name).is_locked()
+
+    def rate_limit(self, name: str, limit: int, per: float, retry: bool = True) -> RateLimit:
+        """At most ``limit`` calls per ``per`` seconds, shared by every worker; a decorator
+        (inside ``@huey.task()``) or context manager. A limited task runs again in the next
+        window (or after its ``retry_delay``) when ``retry`` is set or it has retries left,
+        else it fails with RateLimitExceeded."""
+        return RateLimit(self, name, limit, per, retry)
 
     # -- tasks ---------------------------------------------------------------------------------
     def context_task(

@@ -1,10 +1,17 @@
-"""huey 3's preset classes. Every option is a keyword here, so each preset is a
-RedisHuey with one storage choice (see docs/huey3.md for what differs)."""
+"""huey 3's preset classes: the Redis variants (every option is a keyword here, each is a
+RedisHuey with one storage choice) and BlackHoleHuey (see docs/huey3.md for what differs)."""
 
 from __future__ import annotations
 
-from .api import RedisHuey
-from .storage import BaseStorage, PriorityRedisStorage, storage_from_url
+from typing import Any
+
+from .api import Huey, RedisHuey
+from .storage import BaseStorage, BlackHoleStorage, PriorityRedisStorage, storage_from_url
+from .storage.redis_expire import (
+    DEFAULT_EXPIRE_TIME,
+    ExpiringRedisStorage,
+    PriorityExpiringRedisStorage,
+)
 
 
 class PriorityRedisHuey(RedisHuey):
@@ -21,9 +28,22 @@ class PriorityRedisHuey(RedisHuey):
 
 
 class RedisExpireHuey(RedisHuey):
-    """huey 3's Redis with expiring results; ``expire_time`` is accepted, results are
-    kept until read or flushed (docs/huey3.md)."""
+    """huey 3's Redis with expiring results: every stored value (results, revocations,
+    locks) is deleted ``expire_time`` seconds (default a day) after it is written."""
+
+    storage_class = ExpiringRedisStorage
+
+    def __init__(self, *args: Any, expire_time: float = DEFAULT_EXPIRE_TIME, **kwargs: Any) -> None:
+        super().__init__(*args, expire_time=expire_time, **kwargs)
 
 
 class PriorityRedisExpireHuey(PriorityRedisHuey, RedisExpireHuey):
     """Both of the above."""
+
+    storage_class = PriorityExpiringRedisStorage
+
+
+class BlackHoleHuey(Huey):
+    """huey 3's Huey that keeps nothing: tasks enqueue without error and never run."""
+
+    storage_class = BlackHoleStorage

@@ -6,15 +6,20 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from huey.exceptions import ConfigurationError
 from huey.storage.base import BaseStorage
+from huey.storage.blackhole import BlackHoleStorage
 from huey.storage.memory import MemoryStorage
 from huey.storage.redis import RedisStorage
+from huey.storage.redis_expire import ExpiringRedisStorage, PriorityExpiringRedisStorage
 from huey.storage.redis_priority import PriorityRedisStorage
 from huey.storage.sentinel import SCHEMES as SENTINEL_SCHEMES
 from huey.storage.sqlite import SqliteStorage
 
 __all__ = [
     "BaseStorage",
+    "BlackHoleStorage",
+    "ExpiringRedisStorage",
     "MemoryStorage",
+    "PriorityExpiringRedisStorage",
     "PriorityRedisStorage",
     "RedisStorage",
     "SqliteStorage",
@@ -29,11 +34,18 @@ def storage_from_url(url: str, name: str, priority: bool = False, **kwargs: obje
     """Build the backend a URL names; ``kwargs`` go to the backend's constructor.
 
     ``priority`` (or ``?priority=true`` in a Redis URL) picks the Redis priority queue;
-    memory and SQLite queues always leave in priority order."""
+    memory and SQLite queues always leave in priority order. On Redis an ``expire_time``
+    makes the stored values expire (:class:`ExpiringRedisStorage`)."""
     scheme = urlsplit(url).scheme
     if scheme in _REDIS_SCHEMES:
         url, asked = _take_priority_option(url)
-        storage_class = PriorityRedisStorage if priority or asked else RedisStorage
+        expiring = "expire_time" in kwargs
+        storage_class = {
+            (False, False): RedisStorage,
+            (True, False): PriorityRedisStorage,
+            (False, True): ExpiringRedisStorage,
+            (True, True): PriorityExpiringRedisStorage,
+        }[(priority or asked, expiring)]
         return storage_class(name, url=url, **kwargs)
     if scheme == "sqlite":
         return SqliteStorage(name, filename=_sqlite_filename(url), **kwargs)

@@ -67,6 +67,11 @@ _Method = TypeVar("_Method", bound=Callable[..., Any])
 _TRANSIENT_REPLIES = ("LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN")
 
 
+def match_prefix(prefix: str) -> str:
+    """The SCAN pattern matching every key that starts with ``prefix``."""
+    return re.sub(r"([*?\[\]\\])", r"\\\1", prefix) + "*"
+
+
 def _storage_error(where: str, error: redis.RedisError) -> StorageError:
     """The library's error for anything redis-py or the wire layer raised: the one place
     Redis errors are mapped (lost connections and transient replies become
@@ -490,8 +495,7 @@ class RedisStorage(BaseStorage):
     @_mapped
     def peek_or_emit(self, keys: Sequence[str], message: str | None) -> list[bytes | None]:
         """One script: the values, and the event published only when all of them are None."""
-        args = ["0" if message is None else "1", message or "", *keys]
-        command = self._wire.script(self._peek_or_emit_script, [self._results, self._events], args)
+        command = self._peek_or_emit_command(keys, message)
         batch = getattr(self._local, "batch", None)
         if batch is None:
             return self._read(command)[0]
@@ -499,6 +503,14 @@ class RedisStorage(BaseStorage):
         batch.append(command)
         self._local.answers.append((len(batch) - 1, values))
         return values
+
+    def _peek_or_emit_command(self, keys: Sequence[str], message: str | None) -> tuple:
+        args = ["0" if message is None else "1", message or "", *keys]
+        return self._wire.script(self._peek_or_emit_script, [self._results, self._events], args)
+
+    def _has_command(self, key: str) -> tuple:
+        """The command answering whether ``key`` holds a value (1 or 0)."""
+        return ("HEXISTS", self._results, key)
 
     @_mapped
     def pop_data(self, key: str) -> bytes | None:
@@ -510,7 +522,7 @@ class RedisStorage(BaseStorage):
 
     @_mapped
     def has_data_for_key(self, key: str) -> bool:
-        return bool(self._read(("HEXISTS", self._results, key), repeatable=True)[0])
+        return bool(self._read(self._has_command(key), repeatable=True)[0])
 
     @_mapped
     def put_if_empty(self, key: str, value: bytes) -> bool:
@@ -527,7 +539,7 @@ class RedisStorage(BaseStorage):
         while (remaining := deadline - time.monotonic()) > 0:
             token, present = self._read_blocking(  # rotating the token list onto itself is
                 self._blocking_move(notify, notify, remaining),  # repeatable
-                ("HEXISTS", self._results, key),
+                self._has_command(key),
                 repeatable=True,
             )
             if present:
@@ -618,8 +630,7 @@ class RedisStorage(BaseStorage):
     @_mapped
     def flush_all(self) -> None:
         client = self._redis()
-        pattern = re.sub(r"([*?\[\]\\])", r"\\\1", self._prefix) + "*"
-        keys = list(client.scan_iter(match=pattern, count=1000))
+        keys = list(client.scan_iter(match=match_prefix(self._prefix), count=1000))
         if keys:
             client.delete(*keys)
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime
 import json
 import sqlite3
+import time
 
 import pytest
 import redis
 
 import huey as package
 from huey import (
+    BlackHoleHuey,
     Huey,
     MemoryHuey,
     PriorityRedisExpireHuey,
@@ -20,7 +22,7 @@ from huey import (
     SqliteHuey,
 )
 from huey.serializer import Serializer
-from huey.storage import MemoryStorage, RedisStorage, SqliteStorage
+from huey.storage import ExpiringRedisStorage, MemoryStorage, RedisStorage, SqliteStorage
 
 
 def test_memory_huey_with_utc_false_schedules_in_local_time():
@@ -69,7 +71,8 @@ def test_redis_classes_take_url_pool_and_huey3_options(cls, redis_server):
     server.flushdb()
     by_url = cls("r-url", url=server.url, notify_result=True, clean_name=False)
     pool = redis.ConnectionPool.from_url(server.url)
-    by_pool = cls("r-pool", connection_pool=pool, expire_time=60)
+    expiring = cls in (RedisExpireHuey, PriorityRedisExpireHuey)
+    by_pool = cls("r-pool", connection_pool=pool, **({"expire_time": 60} if expiring else {}))
 
     @by_url.task()
     def job():
@@ -78,6 +81,7 @@ def test_redis_classes_take_url_pool_and_huey3_options(cls, redis_server):
     job()
     assert isinstance(by_url.storage, RedisStorage) and isinstance(by_pool.storage, RedisStorage)
     assert by_pool.storage._client.connection_pool is pool
+    assert isinstance(by_pool.storage, ExpiringRedisStorage) is expiring
     assert len(by_url) == 1
     assert by_url.execute(by_url.dequeue()) == "done" and len(by_url) == 0
     by_url.flush()
@@ -175,3 +179,62 @@ def test_a_serializer_subclass_replaces_pickle(storage_url):
 def test_storage_class_option_picks_the_backend(tmp_path):
     huey = Huey("sc", storage_class=SqliteStorage, filename=str(tmp_path / "sc.db"))
     assert isinstance(huey.storage, SqliteStorage)
+
+
+def test_redis_expire_huey_results_expire_and_redis_huey_keeps_them(redis_server):
+    redis_server.start()
+    redis_server.flushdb()
+    expiring = RedisExpireHuey("r-expire", url=redis_server.url, expire_time=0.3)
+    keeping = RedisHuey("r-keep", url=redis_server.url)
+    handles = []
+    for app in (expiring, keeping):
+
+        @app.task()
+        def job():
+            return "done"
+
+        handles.append(job())
+        app.execute(app.dequeue())
+    assert expiring.result_count() == keeping.result_count() == 1
+    deadline = time.monotonic() + 10
+    while expiring.result_count() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert expiring.result_count() == 0 and handles[0].get() is None
+    assert keeping.result_count() == 1 and handles[1].get() == "done"
+    expiring.flush()
+    keeping.flush()
+
+
+def test_black_hole_huey_accepts_everything_and_keeps_nothing(run_queued):
+    huey = BlackHoleHuey("void")
+
+    @huey.task()
+    def job(n):
+        return n
+
+    result = job(1)
+    job.schedule((2,), delay=60)
+    huey.put("k", "v")
+    assert len(huey) == huey.scheduled_count() == huey.result_count() == 0
+    assert run_queued(huey) == [] and result.get() is None and huey.get("k") is None
+    assert huey.lock_task("any").is_locked() is False
+    consumer = huey.create_consumer(workers=2)
+    consumer.start()  # a consumer idles on it and stops cleanly
+    consumer.stop()
+
+
+def test_priority_redis_expire_huey_orders_by_priority_and_expires_values(redis_server):
+    redis_server.start()
+    redis_server.flushdb()
+    huey = PriorityRedisExpireHuey("r-both", url=redis_server.url, expire_time=60)
+
+    @huey.task()
+    def job(n):
+        return n
+
+    job.schedule((1,), priority=1)
+    job.schedule((9,), priority=9)
+    assert huey.execute(huey.dequeue()) == 9
+    ttls = [huey.storage._client.pttl(key) for key in huey.storage._kv_keys()]
+    assert len(ttls) == 1 and 0 < ttls[0] <= 60_000
+    huey.flush()

@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from huey import Huey, PriorityRedisExpireHuey, PriorityRedisHuey, RedisHuey
-from huey.storage import PriorityRedisStorage, RedisStorage
+from huey.storage import PriorityExpiringRedisStorage, PriorityRedisStorage, RedisStorage
 from tests.conftest import WAIT, backend_url
 from tests.huey.consumer.test_process import APPS, ConsumerProcess
 from tests.waiting import wait_until
@@ -96,7 +96,7 @@ def test_a_requeued_task_goes_back_before_others_of_its_priority(huey):
 def test_priority_redis_classes_pick_the_priority_queue_and_redis_huey_the_list(redis_server):
     url = redis_server.url
     assert type(PriorityRedisHuey("p", url=url).storage) is PriorityRedisStorage
-    assert type(PriorityRedisExpireHuey("p", url=url).storage) is PriorityRedisStorage
+    assert type(PriorityRedisExpireHuey("p", url=url).storage) is PriorityExpiringRedisStorage
     assert type(PriorityRedisHuey("p", port=redis_server.port).storage) is PriorityRedisStorage
     assert type(RedisHuey("p", url=url).storage) is RedisStorage
     assert type(Huey("p", url=url + "?priority=true").storage) is PriorityRedisStorage
