@@ -205,10 +205,12 @@ def test_a_result_signed_for_another_instance_is_refused(make, exploit, marker):
     assert a.result("t2") == 42
 
 
-def test_records_stored_as_text_are_absent(make, secret):
+@pytest.mark.parametrize("value", ["text, not bytes", 42, 4.5], ids=["text", "int", "real"])
+def test_records_stored_as_text_or_numbers_are_absent(make, secret, value):
+    """A SQLite row of another type (TEXT, INTEGER, REAL) where bytes belong."""
     huey = make(secret=secret)
-    huey.storage.put_data(revocation.instance_key("t1"), "text, not bytes")
-    huey.storage.put_data("t1", "text, not bytes")
+    huey.storage.put_data(revocation.instance_key("t1"), value)
+    huey.storage.put_data("t1", value)
     assert not huey.is_revoked("t1")
     assert huey.result("t1") is None
     assert len(huey.errors()) == 2
