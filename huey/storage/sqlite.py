@@ -69,6 +69,7 @@ _TABLES = (
 # The queue in the order messages leave it: highest priority first, then oldest.
 _NEXT = "FROM huey_queue WHERE name = ? ORDER BY priority DESC, id"
 _FIRST_SCORE = "SELECT MIN(score) FROM huey_schedule WHERE name = ?"
+_NUMERIC_BEAT = "typeof(heartbeat) IN ('integer', 'real')"
 _EVENTS_KEPT = 1000  # listeners further behind than this miss events
 _POLL_FIRST_SLEEP = 0.002
 _SETUP_LOCK = threading.Lock()  # one thread of a process sets a file up, the others wait
@@ -354,7 +355,13 @@ class SqliteStorage(BaseStorage):
 
     @_mapped
     def heartbeats(self) -> dict[str, float]:
-        return dict(self._run("SELECT consumer, heartbeat FROM huey_consumers WHERE name = ?"))
+        """Beats of the rows a consumer wrote (a text id, a number): others are foreign."""
+        return dict(
+            self._run(
+                "SELECT consumer, heartbeat FROM huey_consumers WHERE name = ?"
+                f" AND typeof(consumer) = 'text' AND {_NUMERIC_BEAT}"
+            )
+        )
 
     @_mapped
     def requeue(self, consumer_id: str) -> int:
@@ -378,7 +385,11 @@ class SqliteStorage(BaseStorage):
 
     @_mapped
     def requeue_expired(self, cutoff: float) -> int:
-        stale = "SELECT consumer FROM huey_consumers WHERE name = ? AND heartbeat < ?"
+        # A beat that is not a number was not written by a consumer: it counts as stopped.
+        stale = (
+            "SELECT consumer FROM huey_consumers"
+            f" WHERE name = ? AND (heartbeat < ? OR NOT {_NUMERIC_BEAT})"
+        )
         if not self._column(stale, cutoff):
             return 0  # checked without the write lock, like _take
         with self._atomic():

@@ -230,3 +230,22 @@ def test_sqlite_schedule_row_whose_score_is_not_a_number_is_moved_on(
     Scheduler(huey, "c1", threading.Event(), periodic=True).step(later)
     assert [message.name for message in huey.pending_messages()][-1] == tick.name
     assert huey.storage.schedule_size() == 0
+
+
+def test_sqlite_heartbeat_row_that_is_not_a_number_counts_as_stopped(lite: SqliteStorage) -> None:
+    """Readers (hueyctl's liveness check compares beats) see only numeric beats, and the
+    consumer of such a row is requeued like one whose heartbeats stopped."""
+    lite.heartbeat("alive", 200.0)
+    assert lite.fetch("ghost", timeout=1) == b"first"
+    with sqlite3.connect(lite.filename) as conn:
+        conn.execute(
+            "UPDATE huey_consumers SET heartbeat = 'soon' WHERE name = ? AND consumer = 'ghost'",
+            (lite.name,),
+        )
+        conn.execute(
+            "INSERT INTO huey_consumers (name, consumer, heartbeat) VALUES (?, x'01', 300.0)",
+            (lite.name,),
+        )
+    assert lite.heartbeats() == {"alive": 200.0}
+    assert lite.requeue_expired(100.0) == 1
+    assert lite.enqueued_items() == [b"first"]
