@@ -96,10 +96,10 @@ def execute(
     huey.signals.send(sig.SIGNAL_EXECUTING, task)
     start = time.perf_counter()
     value: Any = None
-    error: Exception | None = None
+    error: BaseException | None = None
     try:
         value = task.execute()
-    except Exception as exc:  # the task's own failure: recorded, never propagated here
+    except _TASK_ERRORS as exc:  # the task's own failure: recorded, never propagated here
         error = exc
     duration = time.perf_counter() - start
 
@@ -121,6 +121,9 @@ def execute(
 
 
 _REQUESTS = (RetryTask, CancelExecution)  # raised by a task to steer its own run
+# In a worker only the task itself raises SystemExit or KeyboardInterrupt (the consumer
+# handles the signals): a failure like any other, not the end of the worker.
+_TASK_ERRORS = (Exception, SystemExit, KeyboardInterrupt)
 
 
 def _begin(
@@ -207,7 +210,7 @@ def _record(
     huey: Huey,
     task: QueueTask,
     value: Any,
-    error: Exception | None,
+    error: BaseException | None,
     duration: float,
     now: datetime.datetime,
 ) -> Execution:
@@ -266,7 +269,7 @@ def _record(
 
 
 def _enqueue_on_error(
-    huey: Huey, callback: QueueTask, error: Exception, metadata: dict[str, Any]
+    huey: Huey, callback: QueueTask, error: BaseException, metadata: dict[str, Any]
 ) -> None:
     """huey 3's ``.error()``: the callback gets the exception first (a TaskException
     carrying the error's metadata when the exception does not survive pickling)."""
@@ -300,7 +303,7 @@ def _retry(
     huey.enqueue(task)
 
 
-def _send_eager_outcome(huey: Huey, task: QueueTask, error: Exception | None) -> None:
+def _send_eager_outcome(huey: Huey, task: QueueTask, error: BaseException | None) -> None:
     """always_eager mode records nothing, but huey 3's complete/error signals still go out."""
     if error is None:
         huey.signals.send(sig.SIGNAL_COMPLETE, task)
@@ -318,7 +321,9 @@ def _payload(huey: Huey, task: QueueTask) -> str | None:
         return None
 
 
-def _error_metadata(task: QueueTask, error: Exception, now: datetime.datetime) -> dict[str, Any]:
+def _error_metadata(
+    task: QueueTask, error: BaseException, now: datetime.datetime
+) -> dict[str, Any]:
     return {
         "task_id": task.task_id,
         "task": task.name,
