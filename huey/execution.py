@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from . import events, revocation
 from . import signals as sig
-from .exceptions import CancelExecution, RetryTask, TaskException, TaskLockedException
+from .exceptions import (
+    CancelExecution,
+    DataStorePutException,
+    RetryTask,
+    TaskException,
+    TaskLockedException,
+)
 from .result import ErrorResult
 from .task import QueueTask, compute_eta, utcnow
 
@@ -102,6 +108,8 @@ def execute(
     except _TASK_ERRORS as exc:  # the task's own failure: recorded, never propagated here
         error = exc
     duration = time.perf_counter() - start
+    if error is None and not eager:
+        value, error = _storable(huey, task, value)
 
     if eager:
         result = Execution(
@@ -124,6 +132,21 @@ _REQUESTS = (RetryTask, CancelExecution)  # raised by a task to steer its own ru
 # In a worker only the task itself raises SystemExit or KeyboardInterrupt (the consumer
 # handles the signals): a failure like any other, not the end of the worker.
 _TASK_ERRORS = (Exception, SystemExit, KeyboardInterrupt)
+
+
+def _storable(huey: Huey, task: QueueTask, value: Any) -> tuple[Any, BaseException | None]:
+    """``(value, None)`` when the value can be stored (or need not be); else the task's
+    failure, so a value that does not pickle fails the task once instead of escaping
+    before the ack and running the task again and again."""
+    stored = huey.result_store and (value is not None or huey.store_none)
+    if not stored and task.on_complete is None:
+        return value, None
+    try:
+        huey.serializer.pickle(value)
+    except Exception as exc:  # pickling can raise almost anything
+        message = f"the result of {task} cannot be pickled: {type(exc).__name__}: {exc}"
+        return None, DataStorePutException(message)
+    return value, None
 
 
 def _begin(

@@ -75,3 +75,24 @@ def test_a_task_raising_system_exit_fails_and_its_worker_lives_on(huey, consumer
         bail().get(blocking=True, timeout=20)
     assert add(1, 2).get(blocking=True, timeout=20) == 3
     assert c._workers == before  # the same worker ran both
+
+
+def test_a_task_whose_result_cannot_be_pickled_fails_once(huey, consumer):
+    """Storing the result raised out of the worker's loop before the ack, so the task ran
+    again and again (its side effects with it) and held its worker."""
+    runs = []
+
+    @huey.task()
+    def unpicklable():
+        runs.append(1)
+        return lambda: "not picklable"
+
+    @huey.task()
+    def add(a, b):
+        return a + b
+
+    consumer(workers=1)
+    with pytest.raises(TaskException, match="cannot be pickled"):
+        unpicklable().get(blocking=True, timeout=20)
+    assert add(1, 2).get(blocking=True, timeout=20) == 3
+    assert len(runs) == 1
