@@ -279,8 +279,7 @@ def _record(
             traceback=metadata["traceback"],
         )
         huey.signals.send(sig.SIGNAL_ERROR, task, error)
-    if task.retries > 0:
-        _retry(huey, task, now)
+    if task.retries > 0 and _retry(huey, task, now):
         return Execution(Outcome.RETRYING, None, error, duration)
     if locked:
         return Execution(Outcome.LOCKED, None, error, duration)
@@ -306,9 +305,15 @@ def _enqueue_on_error(
 
 def _retry(
     huey: Huey, task: QueueTask, now: datetime.datetime, request: RetryTask | None = None
-) -> None:
+) -> bool:
     """Enqueue ``task`` again after its retry delay, using up a retry; a RetryTask
-    ``request`` keeps the retries and may say when instead."""
+    ``request`` keeps the retries and may say when instead. False, logged, when the run
+    left arguments that no longer pickle: raised, that ran the task again and again."""
+    try:
+        huey.serialize_task(task)
+    except Exception as exc:  # pickling can raise almost anything
+        logger.error("%s cannot be retried, its message no longer pickles: %s", task, exc)
+        return False
     delay: float | datetime.timedelta = task.retry_delay
     if request is None:
         task.retries -= 1
@@ -324,6 +329,7 @@ def _retry(
     huey.emit(events.EVENT_RETRYING, task, delay=delay.total_seconds())
     huey.signals.send(sig.SIGNAL_RETRYING, task)
     huey.enqueue(task)
+    return True
 
 
 def _send_eager_outcome(huey: Huey, task: QueueTask, error: BaseException | None) -> None:

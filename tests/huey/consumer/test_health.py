@@ -96,3 +96,25 @@ def test_a_task_whose_result_cannot_be_pickled_fails_once(huey, consumer):
         unpicklable().get(blocking=True, timeout=20)
     assert add(1, 2).get(blocking=True, timeout=20) == 3
     assert len(runs) == 1
+
+
+def test_a_task_that_leaves_arguments_that_do_not_pickle_is_not_retried(huey, consumer):
+    """Its retry could not be enqueued: that raised out of the worker's loop before the
+    ack, so the task ran again and again."""
+    runs = []
+
+    @huey.task(retries=2)
+    def spoil(d):
+        runs.append(1)
+        d["f"] = lambda: "not picklable"
+        raise ValueError("boom")
+
+    @huey.task()
+    def add(a, b):
+        return a + b
+
+    consumer(workers=1)
+    with pytest.raises(TaskException, match="boom"):
+        spoil({}).get(blocking=True, timeout=20)
+    assert add(1, 2).get(blocking=True, timeout=20) == 3
+    assert len(runs) == 1
