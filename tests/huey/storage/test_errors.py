@@ -18,6 +18,7 @@ import redis
 from huey import Huey, crontab
 from huey.consumer.scheduler import Scheduler
 from huey.exceptions import CorruptEntry, QueueException, StorageError, StorageUnavailable
+from huey.message import _HEADER
 from huey.storage import RedisStorage, SqliteStorage
 from huey.storage.base import to_score
 from tests.waiting import wait_until
@@ -249,3 +250,21 @@ def test_sqlite_heartbeat_row_that_is_not_a_number_counts_as_stopped(lite: Sqlit
     assert lite.heartbeats() == {"alive": 200.0}
     assert lite.requeue_expired(100.0) == 1
     assert lite.enqueued_items() == [b"first"]
+
+
+def test_sqlite_scheduled_message_with_a_priority_past_64_bits_still_moves(
+    lite: SqliteStorage,
+) -> None:
+    huey = Huey(lite.name, url=f"sqlite:///{lite.filename}")
+
+    @huey.task(priority=5)
+    def job() -> None: ...
+
+    job.schedule(delay=60)
+    (raw,) = huey.storage.scheduled_items()
+    huey.storage.flush_schedule()
+    version, signed, size = _HEADER.unpack_from(raw)
+    metadata = raw[_HEADER.size : _HEADER.size + size].replace(b",5,", b"," + b"9" * 30 + b",")
+    forged = _HEADER.pack(version, signed, len(metadata)) + metadata + raw[_HEADER.size + size :]
+    lite.add_to_schedule(forged, datetime.datetime(2000, 1, 1))
+    assert lite.enqueue_due(datetime.datetime(2030, 1, 1)) == 1
