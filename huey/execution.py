@@ -18,6 +18,7 @@ from . import events, revocation
 from . import signals as sig
 from .exceptions import (
     CancelExecution,
+    DataStorePutException,
     RateLimitExceeded,
     RetryTask,
     TaskException,
@@ -102,12 +103,14 @@ def execute(
     huey.signals.send(sig.SIGNAL_EXECUTING, task)
     start = time.perf_counter()
     value: Any = None
-    error: Exception | None = None
+    error: BaseException | None = None
     try:
         value = task.execute()
-    except Exception as exc:  # the task's own failure: recorded, never propagated here
+    except _TASK_ERRORS as exc:  # the task's own failure: recorded, never propagated here
         error = exc
     duration = time.perf_counter() - start
+    if error is None and not eager:
+        value, error = _storable(huey, task, value)
 
     if eager:
         result = Execution(
@@ -132,6 +135,30 @@ def _is_request(error: Exception, result: Execution) -> bool:
     if isinstance(error, RateLimitExceeded):
         return result.outcome is Outcome.RETRYING
     return isinstance(error, (RetryTask, CancelExecution))
+
+
+# In a worker only the task itself raises SystemExit or KeyboardInterrupt (the consumer
+# handles the signals): a failure like any other, not the end of the worker.
+_TASK_ERRORS = (Exception, SystemExit, KeyboardInterrupt)
+
+
+# Results of these types always pickle: no trial pickling on the hot path.
+_ALWAYS_PICKLES = frozenset({type(None), bool, int, float, str, bytes})
+
+
+def _storable(huey: Huey, task: QueueTask, value: Any) -> tuple[Any, BaseException | None]:
+    """``(value, None)`` when the value can be stored (or need not be); else the task's
+    failure, so a value that does not pickle fails the task once instead of escaping
+    before the ack and running the task again and again."""
+    stored = huey.result_store and (value is not None or huey.store_none)
+    if (not stored and task.on_complete is None) or type(value) in _ALWAYS_PICKLES:
+        return value, None
+    try:
+        huey.serializer.pickle(value)
+    except Exception as exc:  # pickling can raise almost anything
+        message = f"the result of {task} cannot be pickled: {type(exc).__name__}: {exc}"
+        return None, DataStorePutException(message)
+    return value, None
 
 
 def _begin(
@@ -218,7 +245,7 @@ def _record(
     huey: Huey,
     task: QueueTask,
     value: Any,
-    error: Exception | None,
+    error: BaseException | None,
     duration: float,
     now: datetime.datetime,
 ) -> Execution:
@@ -273,8 +300,7 @@ def _record(
             traceback=metadata["traceback"],
         )
         huey.signals.send(sig.SIGNAL_ERROR, task, error)
-    if task.retries > 0:
-        _retry(huey, task, now)
+    if task.retries > 0 and _retry(huey, task, now):
         return Execution(Outcome.RETRYING, None, error, duration)
     if locked:
         return Execution(Outcome.LOCKED, None, error, duration)
@@ -286,7 +312,7 @@ def _record(
 
 
 def _enqueue_on_error(
-    huey: Huey, callback: QueueTask, error: Exception, metadata: dict[str, Any]
+    huey: Huey, callback: QueueTask, error: BaseException, metadata: dict[str, Any]
 ) -> None:
     """huey 3's ``.error()``: the callback gets the exception first (a TaskException
     carrying the error's metadata when the exception does not survive pickling)."""
@@ -300,9 +326,15 @@ def _enqueue_on_error(
 
 def _retry(
     huey: Huey, task: QueueTask, now: datetime.datetime, request: RetryTask | None = None
-) -> None:
+) -> bool:
     """Enqueue ``task`` again after its retry delay, using up a retry; a RetryTask
-    ``request`` keeps the retries and may say when instead."""
+    ``request`` keeps the retries and may say when instead. False, logged, when the run
+    left arguments that no longer pickle: raised, that ran the task again and again."""
+    try:
+        huey.serialize_task(task)
+    except Exception as exc:  # pickling can raise almost anything
+        logger.error("%s cannot be retried, its message no longer pickles: %s", task, exc)
+        return False
     delay: float | datetime.timedelta = task.retry_delay
     if request is None:
         task.retries -= 1
@@ -318,9 +350,10 @@ def _retry(
     huey.emit(events.EVENT_RETRYING, task, delay=delay.total_seconds())
     huey.signals.send(sig.SIGNAL_RETRYING, task)
     huey.enqueue(task)
+    return True
 
 
-def _send_eager_outcome(huey: Huey, task: QueueTask, error: Exception | None) -> None:
+def _send_eager_outcome(huey: Huey, task: QueueTask, error: BaseException | None) -> None:
     """always_eager mode records nothing, but huey 3's complete/error signals still go out."""
     if error is None:
         huey.signals.send(sig.SIGNAL_COMPLETE, task)
@@ -338,7 +371,9 @@ def _payload(huey: Huey, task: QueueTask) -> str | None:
         return None
 
 
-def _error_metadata(task: QueueTask, error: Exception, now: datetime.datetime) -> dict[str, Any]:
+def _error_metadata(
+    task: QueueTask, error: BaseException, now: datetime.datetime
+) -> dict[str, Any]:
     return {
         "task_id": task.task_id,
         "task": task.name,

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .execution import execute
 from .rate_limit import RateLimit
+from .result import EMPTY
 from .signals import SIGNAL_ENQUEUED, SIGNAL_SCHEDULED, Receiver, Signals
 from .storage import BaseStorage, MemoryStorage
 from .task import QueueTask, TaskWrapper, utcnow
@@ -127,9 +128,10 @@ class Huey3API:
         return self.storage.put_if_empty(key, self.serializer.dumps(data))
 
     def get(self, key: str, peek: bool = False) -> Any:
-        """The value under ``key`` (None when absent), removed unless ``peek``."""
-        raw = self.storage.peek_data(key) if peek else self.storage.pop_data(key)
-        return None if raw is None else self.serializer.loads(raw)
+        """The value under ``key`` (None when absent), removed unless ``peek``; read as
+        results are, so a value that fails to verify or unpickle is absent too."""
+        value = self.read_result(key, preserve=peek)
+        return None if value is EMPTY else value
 
     def delete(self, key: str) -> bool:
         """Remove ``key``; True if it held a value."""

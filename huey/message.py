@@ -142,7 +142,9 @@ def priority_of(data: bytes) -> int:
         priority = step[6] if len(step) > 6 else 0
     except (struct.error, TypeError, ValueError, IndexError, KeyError, RecursionError):
         return 0
-    return priority if type(priority) is int else 0
+    # Past 64 bits a SQLite INTEGER overflows: such a priority (forged) would stop the
+    # scheduler that moves the message to the queue.
+    return priority if type(priority) is int and -(2**63) <= priority < 2**63 else 0
 
 
 def read_all(items: list[bytes], serializer: Serializer, data: bool = False) -> list[Message]:

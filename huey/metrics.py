@@ -149,7 +149,7 @@ class ConsumerMetrics:
                 started_at=float(record["started_at"]),
                 tasks={str(name): TaskMetrics.from_json(t) for name, t in tasks.items()},
             )
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             logger.warning("skipped a metrics record that does not parse: %s", exc)
             return None
         return consumer

@@ -80,10 +80,12 @@ class Serializer:
         """Unpickle a payload, verifying its signature first when signing is on.
 
         Raises SignatureError for an unsigned, truncated or tampered payload and
-        MessageError when the bytes do not unpickle; both carry the raw ``data``.
+        MessageError when it is not bytes or does not unpickle; both carry the raw ``data``.
         """
         if self._key is None:
             return self.unpickle(data, data)
+        if not isinstance(data, (bytes, bytearray)):  # a number, say: a SQLite row's own type
+            raise MessageError(f"payload is a {type(data).__name__}, not bytes", data=data)
         # A payload shorter than a digest yields a short signature, which never compares equal.
         body = data[DIGEST_SIZE:]
         self.verify(data[:DIGEST_SIZE], body, data)

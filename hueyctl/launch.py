@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from huey.bin.huey_consumer import run_consumer
+from huey.exceptions import HueyException
 from hueyctl.bind import bind, create_sqlite_directory
 from hueyctl.errors import HueyctlError
 from hueyctl.lifeline import end_with_parent
@@ -52,7 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # the SQLite directory could not be created
         return _refuse(exc, 1)
     if check:  # `up`'s check: the app imports and binds, and the storage answers
-        _bound(manifest, name).storage.queue_size()
+        try:
+            _bound(manifest, name).storage.queue_size()
+        except HueyException as exc:  # a storage that does not answer: one line, no traceback
+            return _refuse(exc, 1)
         return 0
     # bind() sets the manifest's env and imports the app: run_consumer calls it after
     # gevent's patching.

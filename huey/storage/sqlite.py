@@ -68,6 +68,8 @@ _TABLES = (
 )
 # The queue in the order messages leave it: highest priority first, then oldest.
 _NEXT = "FROM huey_queue WHERE name = ? ORDER BY priority DESC, id"
+_FIRST_SCORE = "SELECT MIN(score) FROM huey_schedule WHERE name = ?"
+_NUMERIC_BEAT = "typeof(heartbeat) IN ('integer', 'real')"
 _EVENTS_KEPT = 1000  # listeners further behind than this miss events
 _POLL_FIRST_SLEEP = 0.002
 _SETUP_LOCK = threading.Lock()  # one thread of a process sets a file up, the others wait
@@ -353,7 +355,13 @@ class SqliteStorage(BaseStorage):
 
     @_mapped
     def heartbeats(self) -> dict[str, float]:
-        return dict(self._run("SELECT consumer, heartbeat FROM huey_consumers WHERE name = ?"))
+        """Beats of the rows a consumer wrote (a text id, a number): others are foreign."""
+        return dict(
+            self._run(
+                "SELECT consumer, heartbeat FROM huey_consumers WHERE name = ?"
+                f" AND typeof(consumer) = 'text' AND {_NUMERIC_BEAT}"
+            )
+        )
 
     @_mapped
     def requeue(self, consumer_id: str) -> int:
@@ -377,7 +385,11 @@ class SqliteStorage(BaseStorage):
 
     @_mapped
     def requeue_expired(self, cutoff: float) -> int:
-        stale = "SELECT consumer FROM huey_consumers WHERE name = ? AND heartbeat < ?"
+        # A beat that is not a number was not written by a consumer: it counts as stopped.
+        stale = (
+            "SELECT consumer FROM huey_consumers"
+            f" WHERE name = ? AND (heartbeat < ? OR NOT {_NUMERIC_BEAT})"
+        )
         if not self._column(stale, cutoff):
             return 0  # checked without the write lock, like _take
         with self._atomic():
@@ -397,32 +409,44 @@ class SqliteStorage(BaseStorage):
 
     @_mapped
     def read_schedule(self, timestamp: datetime.datetime) -> list[bytes]:
-        cutoff = to_score(timestamp)
-        first = self.next_scheduled_score()
-        if first is None or first > cutoff:
+        due = self._due(timestamp)
+        if due is None:
             return []  # checked without the write lock, like _take
-        due = "FROM huey_schedule WHERE name = ? AND score <= ?"
         with self._atomic():
-            items = self._column(f"SELECT data {due} ORDER BY score, data", cutoff)
-            self._run(f"DELETE {due}", cutoff)
+            items = self._column(f"SELECT data {due[0]} ORDER BY score, data", due[1])
+            self._run(f"DELETE {due[0]}", due[1])
             return items
 
     @_mapped
     def enqueue_due(self, timestamp: datetime.datetime) -> int:
-        cutoff = to_score(timestamp)
-        first = self.next_scheduled_score()
-        if first is None or first > cutoff:
+        due = self._due(timestamp)
+        if due is None:
             return 0
-        due = "FROM huey_schedule WHERE name = ? AND score <= ?"
         with self._atomic():
-            items = self._column(f"SELECT data {due} ORDER BY score, data", cutoff)
+            items = self._column(f"SELECT data {due[0]} ORDER BY score, data", due[1])
             self._append(items)
-            self._run(f"DELETE {due}", cutoff)
+            self._run(f"DELETE {due[0]}", due[1])
             return len(items)
+
+    def _due(self, timestamp: datetime.datetime) -> tuple[str, float | str] | None:
+        """The FROM clause and its bound for the schedule rows due at ``timestamp``, or
+        None when none is. A score that is not a number (a row written by hand) sorts after
+        every number and is due once no number is left, so it reaches the queue, which
+        takes it off as a foreign entry, instead of stopping the scheduler for good."""
+        first = self._scalar(_FIRST_SCORE)
+        if first is None:
+            return None
+        if not isinstance(first, (int, float)):
+            return "FROM huey_schedule WHERE name = ? AND score >= ?", ""  # TEXT and BLOB
+        cutoff = to_score(timestamp)
+        if first > cutoff:
+            return None
+        return "FROM huey_schedule WHERE name = ? AND score <= ?", cutoff
 
     @_mapped
     def next_scheduled_score(self) -> float | None:
-        return self._scalar("SELECT MIN(score) FROM huey_schedule WHERE name = ?")
+        first = self._scalar(_FIRST_SCORE)
+        return first if first is None or isinstance(first, (int, float)) else 0.0
 
     @_mapped
     def wait_schedule_change(self, timeout: float) -> None:

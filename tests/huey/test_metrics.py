@@ -70,7 +70,14 @@ def test_a_record_round_trips_as_json_and_a_bad_one_reads_as_absent() -> None:
         "h:1:x", 5.0, "h", 1, 2, "thread", 1.0, {"t": TaskMetrics(started=1, finished=1)}
     )
     assert ConsumerMetrics.from_json(record.to_json(), 5.0) == record
-    for bad in [b"\x80\x04pickle", b"[]", b'{"version": 1}', record.to_json().replace(b"1", b"9")]:
+    huge_pid = record.to_json().replace(b'"pid": 1', b'"pid": 1e999')  # int(inf) overflows
+    for bad in [
+        b"\x80\x04pickle",
+        b"[]",
+        b'{"version": 1}',
+        record.to_json().replace(b"1", b"9"),
+        huge_pid,
+    ]:
         assert ConsumerMetrics.from_json(bad, 5.0) is None
 
 

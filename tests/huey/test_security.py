@@ -194,6 +194,17 @@ def test_a_forged_result_is_never_unpickled(make, exploit, marker):
     assert [e["key"] for e in huey.errors()] == ["forged-id"]
 
 
+def test_a_forged_value_in_the_key_value_store_reads_as_absent(make, exploit, marker):
+    """huey 3's ``get`` reads the result store as results are read: verified, or absent."""
+    huey = make(secret="s3cret")
+    huey.storage.put_data("k", exploit)
+    assert huey.get("k", peek=True) is None
+    assert not marker.exists()
+    assert huey.errors()[0]["key"] == "k"
+    huey.put("k", {"a": 1})
+    assert huey.get("k") == {"a": 1}
+
+
 def test_a_result_signed_for_another_instance_is_refused(make, exploit, marker):
     a = make(name="alpha", secret="shared")
     b = make(name="beta", secret="shared")
@@ -205,10 +216,12 @@ def test_a_result_signed_for_another_instance_is_refused(make, exploit, marker):
     assert a.result("t2") == 42
 
 
-def test_records_stored_as_text_are_absent(make, secret):
+@pytest.mark.parametrize("value", ["text, not bytes", 42, 4.5], ids=["text", "int", "real"])
+def test_records_stored_as_text_or_numbers_are_absent(make, secret, value):
+    """A SQLite row of another type (TEXT, INTEGER, REAL) where bytes belong."""
     huey = make(secret=secret)
-    huey.storage.put_data(revocation.instance_key("t1"), "text, not bytes")
-    huey.storage.put_data("t1", "text, not bytes")
+    huey.storage.put_data(revocation.instance_key("t1"), value)
+    huey.storage.put_data("t1", value)
     assert not huey.is_revoked("t1")
     assert huey.result("t1") is None
     assert len(huey.errors()) == 2

@@ -114,6 +114,7 @@ def test_up_starts_nothing_when_a_consumer_could_not_reach_its_storage(
     first = result.stderr.splitlines()[0]
     assert first.startswith("not applied, the new consumer cannot start: alpha: ")
     assert "unreachable" in first
+    assert "Traceback" not in result.stderr  # docs/hueyctl.md: no command prints one
     assert processes_under(project.parent) == [] and state.recorded() == []
 
 

@@ -4,8 +4,10 @@ entry that is not a message's bytes is taken off the queue as CorruptEntry."""
 
 from __future__ import annotations
 
+import datetime
 import shutil
 import sqlite3
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,8 +15,12 @@ from pathlib import Path
 import pytest
 import redis
 
+from huey import Huey, crontab
+from huey.consumer.scheduler import Scheduler
 from huey.exceptions import CorruptEntry, QueueException, StorageError, StorageUnavailable
+from huey.message import _HEADER
 from huey.storage import RedisStorage, SqliteStorage
+from huey.storage.base import to_score
 from tests.waiting import wait_until
 
 
@@ -188,3 +194,77 @@ def test_sqlite_text_row_in_the_queue_is_taken_off(lite: SqliteStorage) -> None:
     assert raised.value.data == b"text, not bytes"
     assert lite.fetch_many("c1", 8, timeout=0.1) == [b"job"]
     assert lite.inflight_items("c1") == [b"job"]
+
+
+@pytest.mark.parametrize("score", ["'soon'", "x'00'"], ids=["text", "blob"])
+def test_sqlite_schedule_row_whose_score_is_not_a_number_is_moved_on(
+    lite: SqliteStorage, score: str
+) -> None:
+    """Such a row (written by hand) is due at once: the queue takes it off as it would any
+    foreign entry, and the scheduler, which stopped at it, goes on to the periodic tasks."""
+    with sqlite3.connect(lite.filename) as conn:
+        conn.execute(
+            f"INSERT INTO huey_schedule (name, data, score) VALUES (?, x'01', {score})",
+            (lite.name,),
+        )
+    later = datetime.datetime(2030, 1, 1)
+    lite.add_to_schedule(b"later", later)
+    now = later - datetime.timedelta(days=1)
+    assert lite.enqueue_due(now) == 0  # a real ETA comes first; that row waits behind it
+    assert lite.next_scheduled_score() == to_score(later)
+    assert lite.enqueue_due(later) == 1
+    assert lite.next_scheduled_score() == 0.0  # due at once
+    assert lite.enqueue_due(now) == 1
+    assert lite.next_scheduled_score() is None
+    assert lite.enqueued_items()[-1] == b"\x01"
+
+    huey = Huey(lite.name, url=f"sqlite:///{lite.filename}")
+
+    @huey.periodic_task(crontab())
+    def tick() -> None: ...
+
+    with sqlite3.connect(lite.filename) as conn:
+        conn.execute(
+            f"INSERT INTO huey_schedule (name, data, score) VALUES (?, x'02', {score})",
+            (lite.name,),
+        )
+    Scheduler(huey, "c1", threading.Event(), periodic=True).step(later)
+    assert [message.name for message in huey.pending_messages()][-1] == tick.name
+    assert huey.storage.schedule_size() == 0
+
+
+def test_sqlite_heartbeat_row_that_is_not_a_number_counts_as_stopped(lite: SqliteStorage) -> None:
+    """Readers (hueyctl's liveness check compares beats) see only numeric beats, and the
+    consumer of such a row is requeued like one whose heartbeats stopped."""
+    lite.heartbeat("alive", 200.0)
+    assert lite.fetch("ghost", timeout=1) == b"first"
+    with sqlite3.connect(lite.filename) as conn:
+        conn.execute(
+            "UPDATE huey_consumers SET heartbeat = 'soon' WHERE name = ? AND consumer = 'ghost'",
+            (lite.name,),
+        )
+        conn.execute(
+            "INSERT INTO huey_consumers (name, consumer, heartbeat) VALUES (?, x'01', 300.0)",
+            (lite.name,),
+        )
+    assert lite.heartbeats() == {"alive": 200.0}
+    assert lite.requeue_expired(100.0) == 1
+    assert lite.enqueued_items() == [b"first"]
+
+
+def test_sqlite_scheduled_message_with_a_priority_past_64_bits_still_moves(
+    lite: SqliteStorage,
+) -> None:
+    huey = Huey(lite.name, url=f"sqlite:///{lite.filename}")
+
+    @huey.task(priority=5)
+    def job() -> None: ...
+
+    job.schedule(delay=60)
+    (raw,) = huey.storage.scheduled_items()
+    huey.storage.flush_schedule()
+    version, signed, size = _HEADER.unpack_from(raw)
+    metadata = raw[_HEADER.size : _HEADER.size + size].replace(b",5,", b"," + b"9" * 30 + b",")
+    forged = _HEADER.pack(version, signed, len(metadata)) + metadata + raw[_HEADER.size + size :]
+    lite.add_to_schedule(forged, datetime.datetime(2000, 1, 1))
+    assert lite.enqueue_due(datetime.datetime(2030, 1, 1)) == 1
