@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import events, revocation
+from . import events, records, revocation
 from . import signals as sig
 from .exceptions import (
     CancelExecution,
@@ -289,7 +289,7 @@ def _record(
         huey.signals.send(sig.SIGNAL_LOCKED, task)
     else:
         logger.exception("%s failed after %.3fs", task, duration, exc_info=error)
-        metadata = _error_metadata(task, error, now)
+        metadata = _error_metadata(task, error)
         metadata["payload"] = _payload(huey, task)
         huey.record_error(metadata)
         huey.emit(
@@ -371,9 +371,7 @@ def _payload(huey: Huey, task: QueueTask) -> str | None:
         return None
 
 
-def _error_metadata(
-    task: QueueTask, error: BaseException, now: datetime.datetime
-) -> dict[str, Any]:
+def _error_metadata(task: QueueTask, error: BaseException) -> dict[str, Any]:
     return {
         "task_id": task.task_id,
         "task": task.name,
@@ -381,5 +379,5 @@ def _error_metadata(
         "traceback": "".join(traceback.format_exception(error)),
         "retries": task.retries,
         "execute_time": task.execute_time.isoformat() if task.execute_time else None,
-        "time": now.isoformat(),
+        "time": records.stamp(),
     }

@@ -4,12 +4,12 @@ version): each is treated as absent, so it never runs and never stops a worker."
 from __future__ import annotations
 
 import base64
+import datetime
 import json
 import logging
 from typing import TYPE_CHECKING, Any
 
 from .exceptions import MessageError
-from .task import utcnow
 
 if TYPE_CHECKING:
     from .api import Huey
@@ -28,9 +28,15 @@ def discard(huey: Huey, key: str, error: MessageError) -> None:
             "key": key,
             "error": f"{type(error).__name__}: {error}",
             "payload": base64.b64encode(raw).decode(),
-            "time": utcnow().isoformat(),
+            "time": stamp(),
         }
     )
+
+
+def stamp() -> str:
+    """Now, in ISO 8601 with its UTC offset: the time of a record people read (an error
+    entry), unambiguous whatever clock the consumer schedules by."""
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
 def json_object(raw: str | bytes) -> dict[str, Any] | None:

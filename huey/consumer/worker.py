@@ -24,7 +24,7 @@ from collections import deque
 from multiprocessing.sharedctypes import RawValue
 from typing import TYPE_CHECKING, Protocol
 
-from .. import events
+from .. import events, records
 from ..exceptions import ConfigurationError, CorruptEntry, MessageError
 from ..execution import Execution, Opening, execute, open_task
 from ..task import QueueTask, utcnow
@@ -189,7 +189,7 @@ class Worker:
         try:
             return self.huey.storage.fetch_many(self.worker_id, limit, self.fetch_timeout)
         except CorruptEntry as exc:
-            self._record_bad(exc.data, exc, now or consumer_clock(self.utc))
+            self._record_bad(exc.data, exc)
             return []
 
     def _hand_back(self) -> None:
@@ -206,7 +206,7 @@ class Worker:
             task = huey.deserialize_task(data)
         except MessageError as exc:
             with storage.batch():
-                self._record_bad(data, exc, now)
+                self._record_bad(data, exc)
                 storage.ack(self.worker_id, data)
             return None
         if task.execute_time is not None and task.execute_time > now:
@@ -217,14 +217,14 @@ class Worker:
             return None
         return self._execute(task, data, now)
 
-    def _record_bad(self, data: bytes, error: Exception, now: datetime.datetime) -> None:
+    def _record_bad(self, data: bytes, error: Exception) -> None:
         """Put a queue entry that is no task into the error store, and say so."""
         logger.error("undecodable message (%d bytes) sent to the error store: %s", len(data), error)
         self.huey.record_error(
             {
                 "error": f"{type(error).__name__}: {error}",
                 "payload": base64.b64encode(data).decode(),
-                "time": now.isoformat(),
+                "time": records.stamp(),
             }
         )
         self.huey.emit(events.EVENT_ERROR_DEQUEUEING, error=str(error))

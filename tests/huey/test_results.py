@@ -89,6 +89,7 @@ def test_a_failure_keeps_the_call_so_it_can_be_run_again(huey, tasks):
     with pytest.raises(TypeError):
         run_next(huey)
     (error,) = huey.errors()
+    assert datetime.datetime.fromisoformat(error["time"]).utcoffset() == datetime.timedelta(0)
     again = huey.deserialize_task(base64.b64decode(error["payload"]))
     assert (again.task_id, again.name, again.data) == (
         result.task_id,
