@@ -6,7 +6,6 @@ as a table or JSON; storage is reached only through the bound Huey objects.
 
 from __future__ import annotations
 
-import base64
 import datetime
 import re
 from collections.abc import Iterable
@@ -259,42 +258,3 @@ def tasks(
     huey = one(manifests, instance)
     listed = _storage_call(instance, getattr(huey, f"{which}_messages"), limit, args)
     return [task_row(instance, message, which, args) for message in listed]
-
-
-def results(manifests: list[Manifest], instance: str, limit: int | None) -> list[dict]:
-    """Stored results not yet read (raw bytes shown by size: reading would consume them)."""
-    huey = one(manifests, instance)
-    items = sorted(_storage_call(instance, huey.all_results).items())[:limit]
-    return [{"instance": instance, "task_id": k, "bytes": len(v)} for k, v in items]
-
-
-def errors(manifests: list[Manifest], instance: str, limit: int | None) -> list[dict]:
-    """Recorded task failures, newest first; ``retryable`` when the failed call was kept
-    (its message, which holds the arguments, is not shown)."""
-    huey = one(manifests, instance)
-    return [
-        {
-            "instance": instance,
-            **_without(e, "payload"),
-            "retryable": bool(e.get("payload") and e.get("task_id")),
-        }
-        for e in _storage_call(instance, huey.errors, limit)
-    ]
-
-
-def retry(manifests: list[Manifest], instance: str, task_id: str) -> dict[str, Any]:
-    """Enqueue the call of a recorded failure again, as it was (same id and arguments;
-    its signature is verified first when the instance signs messages)."""
-    huey = one(manifests, instance)
-    recorded = _storage_call(instance, huey.errors)
-    kept = [e["payload"] for e in recorded if e.get("task_id") == task_id and e.get("payload")]
-    if not kept:
-        raise OperationFailed(f"{instance}: no recorded failure of task {task_id} to retry")
-    task = _storage_call(instance, huey.deserialize_task, base64.b64decode(kept[0]))
-    task.execute_time = None
-    _storage_call(instance, huey.enqueue, task)
-    return {"instance": instance, "task_id": task_id, "task": task.name, "retried": True}
-
-
-def _without(row: dict[str, Any], key: str) -> dict[str, Any]:
-    return {k: v for k, v in row.items() if k != key}

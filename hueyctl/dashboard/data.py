@@ -14,7 +14,7 @@ from typing import Any
 
 from huey.crontab import Crontab
 from huey.metrics import BUCKETS, COUNTERS, ConsumerMetrics, TaskMetrics, read_metrics
-from hueyctl import deployment, fleet, metrics
+from hueyctl import chores, deployment, fleet, metrics
 from hueyctl.dashboard.rates import Rates
 from hueyctl.errors import BadInput
 from hueyctl.model import Manifest
@@ -74,7 +74,7 @@ def instance(manifest: Manifest, name: str, now: datetime.datetime | None = None
         "periodic": periodic(huey, now),
         "pending": _revocations(huey, fleet.tasks([manifest], name, "pending", LISTED)),
         "scheduled": _revocations(huey, fleet.tasks([manifest], name, "scheduled", LISTED)),
-        "errors": fleet.errors([manifest], name, LISTED),
+        "errors": chores.errors([manifest], name, LISTED),
     }
 
 
@@ -153,7 +153,7 @@ def _restore(manifest: Manifest, name: str, body: dict) -> list[dict]:
 
 
 def _retry(manifest: Manifest, name: str, body: dict) -> list[dict]:
-    return [fleet.retry([manifest], name, _task_id(body))]
+    return chores.retry([manifest], name, _task_id(body))
 
 
 def _restart(manifest: Manifest, name: str, body: dict) -> list[dict]:

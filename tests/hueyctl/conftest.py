@@ -25,8 +25,9 @@ def hueyctl(state_home: Path):
     """Run ``hueyctl ARGS...`` in-process; returns typer's Result (exit_code, output)."""
     runner = CliRunner()
 
-    def run(*args: object):
-        return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+    def run(*args: object, answer: str | None = None):
+        """``answer`` is what the user types at a prompt."""
+        return runner.invoke(app, [str(a) for a in args], input=answer, catch_exceptions=False)
 
     return run
 
