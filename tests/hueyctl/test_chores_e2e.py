@@ -1,0 +1,77 @@
+"""The chores end to end: call, errors, retry, results and purge against consumers that
+a real supervisord runs, on SQLite and on Redis."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hueyctl import bind, deployment
+from hueyctl.manifest import load
+
+from .hueyctl_helpers import write_manifest
+from .test_chores import write_chores_app
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def project(request: pytest.FixtureRequest, tmp_path: Path, fresh_imports: None) -> Iterator[Path]:
+    storage = "sqlite:///work.db"
+    if request.param == "redis":
+        server = request.getfixturevalue("redis_server")
+        server.start()
+        server.flushdb()
+        storage = server.url
+    write_chores_app(tmp_path, "chores_live", "live")
+    path = write_manifest(
+        tmp_path / "m.yaml",
+        f"""
+        version: 1
+        project: live
+        instances:
+          work: {{app: "chores_live:huey", storage: "{storage}", startsecs: 1}}
+        """,
+    )
+    yield path
+    deployment.down(load(path))
+
+
+def test_call_fail_retry_results_purge(hueyctl, project: Path, tmp_path: Path) -> None:
+    assert hueyctl("up", project).exit_code == 0
+    huey = bind(project)["work"]
+
+    called = hueyctl("call", "work", "chores_live.add", "--args", "[2, 3]", "--wait", "--json")
+    assert called.exit_code == 0, called.output
+    assert json.loads(called.stdout)[0]["value"] == "5"
+
+    flag = tmp_path / "flag"
+    failed = hueyctl(
+        "call", "work", "chores_live:needs", "--args", json.dumps([str(flag)]), "--wait"
+    )
+    assert failed.exit_code == 1 and "is missing" in failed.stderr
+    failed_id = failed.stdout.strip()
+    (error,) = json.loads(hueyctl("errors", "work", "--json").stdout)
+    assert error["task_id"] == failed_id and error["retryable"]
+
+    flag.touch()
+    (mapping,) = json.loads(hueyctl("retry", "work", "--all", "--json").stdout)
+    assert mapping["task_id"] == failed_id
+    assert huey.result(mapping["new_task_id"], blocking=True, timeout=30, preserve=True) == "found"
+    shown = json.loads(hueyctl("results", "work", "--json").stdout)
+    assert {r["task_id"]: r["value"] for r in shown}[mapping["new_task_id"]] == "'found'"
+
+    for delay in ("600", "900"):
+        assert (
+            hueyctl("call", "work", "chores_live.add", "--args", "[1]", "--delay", delay).exit_code
+            == 0
+        )
+    purged = hueyctl("purge", "work", "--schedule", "--errors", "--results", "--yes", "--json")
+    counts = json.loads(purged.stdout)[0]
+    assert (counts["schedule"], counts["errors"]) == (2, 1) and counts["results"] >= 1
+    status = {r["instance"]: r for r in json.loads(hueyctl("status", "--json").stdout)}
+    assert (status["work"]["scheduled"], status["work"]["errors"]) == (0, 0)
+    assert status["work"]["state"] == "RUNNING"
