@@ -11,6 +11,7 @@ storage without repeating it::
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import sys
@@ -20,7 +21,7 @@ from typing import Any
 from hueyctl.djangoapp import settings_problem, setup_django
 from hueyctl.errors import BadInput, ManifestError, MissingVariable, Problem
 from hueyctl.manifest import load
-from hueyctl.model import Instance, Manifest
+from hueyctl.model import Instance, Manifest, Schedule
 from hueyctl.statedir import STATE_DIR_ENV
 from hueyctl.values import SQLITE_PREFIX, expand, expand_url, sqlite_file
 
@@ -128,7 +129,7 @@ def _bind_one(manifest: Manifest, instance: Instance, environ: Mapping[str, str]
 
         for schedule in instance.schedules:
             target = _imported(manifest, f"{prefix}.schedules.{schedule.name}.task", schedule.task)
-            func = getattr(target, "func", target)
+            func = _with_arguments(getattr(target, "func", target), schedule)
             huey.periodic_task(parse_cron(schedule.cron), name=schedule.name)(func)
     return huey
 
@@ -142,6 +143,18 @@ def _set_up_django(manifest: Manifest, field: str, settings_module: str) -> None
     except Exception as exc:  # the project's own settings and apps may raise anything
         message = f"cannot set Django up with {settings_module!r}: {type(exc).__name__}: {exc}"
         raise _located(manifest, field, message) from None
+
+
+def _with_arguments(func: Any, schedule: Schedule) -> Any:
+    """``func`` called with the schedule's arguments (a periodic task runs without any)."""
+    if not schedule.args and not schedule.kwargs:
+        return func
+
+    @functools.wraps(func)
+    def scheduled() -> Any:
+        return func(*schedule.args, **schedule.kwargs)
+
+    return scheduled
 
 
 def _imported(manifest: Manifest, field: str, path: str, left_out: Iterable[str] = ()) -> Any:

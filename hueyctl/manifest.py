@@ -94,7 +94,7 @@ _EXTENSION_PREFIX = "x-"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _HTTP_KEYS = ("port", "host", "username", "password")
 _HOOK_KEYS = ("pre_execute", "post_execute")
-_SCHEDULE_KEYS = ("task", "cron")
+_SCHEDULE_KEYS = ("task", "cron")  # required; "args" and "kwargs" may follow
 _INSTANCE_SCALARS = {
     "app": "import",
     "django_settings": "module",
@@ -330,16 +330,31 @@ class _Checker:
     def schedules(self, node: yaml.Node, prefix: str) -> tuple[Schedule, ...]:
         result = []
         for name, entry in self.mapping(node, prefix, ()).items():
-            keys = self.mapping(entry, f"{prefix}.{name}", _SCHEDULE_KEYS)
+            where = f"{prefix}.{name}"
+            keys = self.mapping(entry, where, (*_SCHEDULE_KEYS, "args", "kwargs"))
             values = {}
             for key in _SCHEDULE_KEYS:
                 if key in keys:
-                    values[key] = self.value(keys[key], f"{prefix}.{name}.{key}", key)
+                    values[key] = self.value(keys[key], f"{where}.{key}", key)
                 elif isinstance(entry, yaml.MappingNode):
-                    self.problem(None, f"{prefix}.{name}.{key}", "required key is missing")
-            if len(values) == 2 and None not in values.values():
-                result.append(Schedule(name, values["task"], values["cron"]))
+                    self.problem(None, f"{where}.{key}", "required key is missing")
+            args = self.data(keys["args"], f"{where}.args", list) if "args" in keys else []
+            kwargs = self.data(keys["kwargs"], f"{where}.kwargs", dict) if "kwargs" in keys else {}
+            if len(values) == 2 and None not in (*values.values(), args, kwargs):
+                result.append(Schedule(name, values["task"], values["cron"], tuple(args), kwargs))
         return tuple(result)
+
+    def data(self, node: yaml.Node, name: str, kind: type) -> Any:
+        """Plain YAML data (a schedule's arguments) of ``kind``; None after reporting."""
+        wanted = "a list" if kind is list else "a mapping"
+        if not isinstance(node, yaml.SequenceNode if kind is list else yaml.MappingNode):
+            self.problem(node, name, f"must be {wanted}, not {_kind(node)}")
+            return None
+        value = yaml.SafeLoader("").construct_object(node, deep=True)
+        if kind is dict and not all(isinstance(key, str) and key.isidentifier() for key in value):
+            self.problem(node, name, "keys must be argument names")
+            return None
+        return value
 
     def shared_storage(self, instances: dict[str, Instance]) -> None:
         """Two instances on one Huey object would share its storage, hence one queue.

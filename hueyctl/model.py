@@ -29,11 +29,20 @@ CONSUMER_KEYS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Schedule:
-    """A periodic task declared in the manifest: run ``task`` when ``cron`` matches."""
+    """A periodic task declared in the manifest: call ``task`` with ``args`` and
+    ``kwargs`` when ``cron`` matches."""
 
     name: str
     task: str
     cron: str
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """The schedule in one line, to compare two deploys by."""
+        call = f" args={list(self.args)!r}" if self.args else ""
+        call += f" kwargs={dict(self.kwargs)!r}" if self.kwargs else ""
+        return f"{self.task} {self.cron}{call}"
 
 
 @dataclass(frozen=True)
@@ -117,7 +126,7 @@ class Manifest:
         flat["hooks.pre_execute"] = list(instance.pre_execute)
         flat["hooks.post_execute"] = list(instance.post_execute)
         for s in instance.schedules:
-            flat[f"schedules.{s.name}"] = f"{s.task} {s.cron}"
+            flat[f"schedules.{s.name}"] = s.describe()
         for key, value in self.environment(instance).items():
             flat[f"env.{key}"] = conceal(value)
         flat["manifest"] = str(self.path)

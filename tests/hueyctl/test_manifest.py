@@ -100,6 +100,40 @@ def test_bind_finds_the_default_storage_in_the_consumers_state_dir(
     assert (state_dir / "plain.db").is_file()
 
 
+def test_a_schedule_calls_its_task_with_its_args_and_kwargs(
+    tmp_path: Path, fresh_imports: None
+) -> None:
+    write_app(tmp_path, "sched_app", "sched")
+    path = write_manifest(
+        tmp_path / "m.yaml",
+        """
+        version: 1
+        project: shop
+        instances:
+          sched:
+            app: sched_app:huey
+            schedules:
+              greet: {task: "sched_app:record", cron: "0 3 * * *", args: [hello]}
+              named: {task: "sched_app:record", cron: "0 4 * * *", kwargs: {word: bye}}
+        """,
+    )
+    huey = bind(path)["sched"]
+    for periodic in sorted(huey.periodic_tasks(), key=lambda task: task.name):
+        periodic().execute()
+    assert [line.split()[0] for line in (tmp_path / "done-sched.txt").read_text().splitlines()] == [
+        "hello",
+        "bye",
+    ]
+    # Changed arguments are a change `plan` shows and `up` restarts the consumer for.
+    changed = write_manifest(tmp_path / "n.yaml", path.read_text().replace("[hello]", "[hi]"))
+    before, after = (load(p) for p in (path, changed))
+    settings = [m.settings(m.instances["sched"])["schedules.greet"] for m in (before, after)]
+    assert settings == [
+        "sched_app:record 0 3 * * * args=['hello']",
+        "sched_app:record 0 3 * * * args=['hi']",
+    ]
+
+
 def test_anchors_aliases_and_merge_keys_work(tmp_path: Path) -> None:
     path = write_manifest(
         tmp_path / "m.yaml",
