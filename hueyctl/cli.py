@@ -299,31 +299,42 @@ def reload(
 
 @command()
 def logs(
-    instance: Instance,
+    instance: OptionalInstance = None,
     manifest_option: ManifestOpt = None,
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="keep printing what is written")
     ] = False,
     lines: Annotated[
-        int, typer.Option("--lines", "-n", metavar="N", help="how many last lines")
-    ] = 20,
+        int | None,
+        typer.Option("--lines", "-n", metavar="N", help="how many last lines; default 20"),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", metavar="WHEN", help="lines since 10m, 2h, 1d ago or ISO time"),
+    ] = None,
     stdout: Annotated[bool, typer.Option("--stdout", help="stdout, not stderr")] = False,
     project: Project = None,
     state_dir: StateDir = None,
     json: Json = False,
 ) -> None:
-    """Print the last lines of a consumer's log (stderr, where it logs); -f follows it.
+    """Print the last lines of a consumer's log (stderr, where it logs), or of every
+    instance's, each line after its instance's name; -f follows them.
 
     Read from the log files, so it works while supervisord is down too.
     """
     model = single(manifest_option, instance, state_dir, project)
     stream = "stdout" if stdout else "stderr"
-    path = logfiles.log_file(model, instance, stream)
-    last, offset = logfiles.tail(path, lines)
-    emit([{"instance": instance, "stream": stream, "lines": last}], json, text="\n".join(last))
+    cutoff = fleet.parse_when(since, option="--since", ago=True) if since else None
+    if instance:
+        paths = {instance: logfiles.log_file(model, instance, stream)}
+    else:
+        paths = logfiles.log_files(model, stream)
+    tails, offsets = logfiles.tails(paths, 20 if lines is None and not cutoff else lines, cutoff)
+    text = "\n".join(logfiles.merged(tails, prefixed=instance is None))
+    emit([{"instance": n, "stream": stream, "lines": t} for n, t in tails.items()], json, text=text)
     if follow and not json:
-        for text in logfiles.follow(path, offset):
-            typer.echo(text, nl=False)
+        for line in logfiles.follow(paths, offsets, prefixed=instance is None):
+            typer.echo(line, nl=False)
 
 
 @command()

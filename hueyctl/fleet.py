@@ -23,16 +23,20 @@ _RELATIVE = re.compile(r"(\d+)([smhd])\Z")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
-def parse_when(text: str, now: datetime.datetime | None = None) -> datetime.datetime:
-    """``30m``, ``2h``, ``1d``, ``90s`` from now, or an ISO 8601 time (naive = local)."""
+def parse_when(
+    text: str, now: datetime.datetime | None = None, option: str = "--until", ago: bool = False
+) -> datetime.datetime:
+    """``30m``, ``2h``, ``1d``, ``90s`` from now (before now when ``ago``), or an ISO 8601
+    time (naive = local); a BadInput names ``option`` when ``text`` is neither."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
     if match := _RELATIVE.match(text.strip()):
-        return now + datetime.timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        delta = datetime.timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        return now - delta if ago else now + delta
     try:
         return datetime.datetime.fromisoformat(text).astimezone(datetime.timezone.utc)
     except ValueError:
         raise BadInput(
-            f"--until {text!r}: use 30m, 2h, 1d or an ISO time like 2026-01-31T18:00"
+            f"{option} {text!r}: use 30m, 2h, 1d or an ISO time like 2026-01-31T18:00"
         ) from None
 
 

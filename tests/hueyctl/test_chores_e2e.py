@@ -27,6 +27,8 @@ def project(request: pytest.FixtureRequest, tmp_path: Path, fresh_imports: None)
         server.flushdb()
         storage = server.url
     write_chores_app(tmp_path, "chores_live", "live")
+    write_chores_app(tmp_path, "chores_other", "other")
+    other = storage.replace("work.db", "other.db")
     path = write_manifest(
         tmp_path / "m.yaml",
         f"""
@@ -34,6 +36,7 @@ def project(request: pytest.FixtureRequest, tmp_path: Path, fresh_imports: None)
         project: live
         instances:
           work: {{app: "chores_live:huey", storage: "{storage}", startsecs: 1}}
+          other: {{app: "chores_other:huey", storage: "{other}", startsecs: 1}}
         """,
     )
     yield path
@@ -75,3 +78,24 @@ def test_call_fail_retry_results_purge(hueyctl, project: Path, tmp_path: Path) -
     status = {r["instance"]: r for r in json.loads(hueyctl("status", "--json").stdout)}
     assert (status["work"]["scheduled"], status["work"]["errors"]) == (0, 0)
     assert status["work"]["state"] == "RUNNING"
+
+
+def test_logs_of_every_instance_with_and_without_supervisord(hueyctl, project: Path) -> None:
+    assert hueyctl("up", project).exit_code == 0
+    for instance, task in (("work", "chores_live.add"), ("other", "chores_other.add")):
+        assert hueyctl("call", instance, task, "--args", "[1]", "--wait").exit_code == 0
+
+    def prefixes(*args: str) -> set[str]:
+        result = hueyctl("logs", *args)
+        assert result.exit_code == 0, result.output
+        return {line.split(" | ")[0].strip() for line in result.stdout.splitlines() if line}
+
+    assert prefixes("-n", "100") == {"work", "other"}
+    assert prefixes("--since", "10m") == {"work", "other"}
+    assert prefixes("--since", "2999-01-01T00:00") == set()
+    assert hueyctl("logs", "--since", "yesterday").exit_code == 2
+    single = hueyctl("logs", "work", "-n", "100").stdout
+    assert "finished" in single and " | " not in single
+
+    assert hueyctl("down").exit_code == 0
+    assert prefixes("--since", "10m", "-m", project) == {"work", "other"}
