@@ -269,6 +269,14 @@ def status(
         raise Unhealthy("not every instance is RUNNING and reaching its storage")
 
 
+@command("ls")
+def list_deployments(
+    project: Project = None, state_dir: StateDir = None, json: Json = False
+) -> None:
+    """The deployments `up` recorded: project, manifest, state directory, instances running."""
+    emit(fleet.recorded(project, state_dir), json)
+
+
 @command()
 def restart(
     instance: OptionalInstance = None,

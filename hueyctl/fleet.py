@@ -9,14 +9,16 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from huey.exceptions import HueyException
 from huey.message import Message
-from hueyctl import deployment
+from hueyctl import deployment, state
 from hueyctl.bind import bind
 from hueyctl.diagnose import FAILURES, explain
 from hueyctl.errors import BadInput, HueyctlError, OperationFailed
+from hueyctl.manifest import load
 from hueyctl.model import Manifest
 
 _RELATIVE = re.compile(r"(\d+)([smhd])\Z")
@@ -111,6 +113,31 @@ def status(manifests: Iterable[Manifest]) -> list[dict[str, Any]]:
             except HueyctlError as exc:
                 row["note"] = str(exc)
             rows.append(row)
+    return rows
+
+
+def recorded(project: str | None = None, state_dir: Path | None = None) -> list[dict[str, Any]]:
+    """The deployments `up` recorded (of ``project``, in ``state_dir``): manifest, state
+    directory, and how many instances run; one whose manifest is gone or broken says so."""
+    wanted = state_dir and state_dir.expanduser().absolute()
+    rows = []
+    for path, directory in state.recorded():
+        if wanted not in (None, directory):
+            continue
+        row = {"project": None, "manifest": str(path), "state_dir": str(directory)}
+        try:
+            manifest = load(path, state_dir=directory)
+            sup = deployment.supervisor(manifest)
+            infos = sup.processes() if sup.is_running() else {}
+        except HueyctlError as exc:
+            if project is None:
+                rows.append({**row, "instances": None, "running": None, "note": str(exc)})
+            continue
+        if project not in (None, manifest.project):
+            continue
+        states = [infos.get(name, {}).get("statename") for name in manifest.instances]
+        row.update(project=manifest.project, instances=len(states))
+        rows.append({**row, "running": states.count("RUNNING")})
     return rows
 
 

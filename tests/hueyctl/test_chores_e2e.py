@@ -80,7 +80,7 @@ def test_call_fail_retry_results_purge(hueyctl, project: Path, tmp_path: Path) -
     assert status["work"]["state"] == "RUNNING"
 
 
-def test_logs_of_every_instance_with_and_without_supervisord(hueyctl, project: Path) -> None:
+def test_ls_and_logs_of_every_instance_with_and_without_supervisord(hueyctl, project: Path) -> None:
     assert hueyctl("up", project).exit_code == 0
     for instance, task in (("work", "chores_live.add"), ("other", "chores_other.add")):
         assert hueyctl("call", instance, task, "--args", "[1]", "--wait").exit_code == 0
@@ -97,5 +97,9 @@ def test_logs_of_every_instance_with_and_without_supervisord(hueyctl, project: P
     single = hueyctl("logs", "work", "-n", "100").stdout
     assert "finished" in single and " | " not in single
 
+    (listed,) = json.loads(hueyctl("ls", "--json").stdout)
+    assert (listed["project"], listed["instances"], listed["running"]) == ("live", 2, 2)
+
     assert hueyctl("down").exit_code == 0
+    assert json.loads(hueyctl("ls", "--json").stdout) == []  # down forgets the deployment
     assert prefixes("--since", "10m", "-m", project) == {"work", "other"}

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from hueyctl import bind
+from hueyctl import bind, state
 from hueyctl.fleet import parse_when
+from hueyctl.manifest import load
 
 from .hueyctl_helpers import write_app, write_manifest
 
@@ -170,3 +171,26 @@ def test_unreachable_storage_is_one_line_and_exit_1(
     assert result.exit_code == 1
     assert "a: storage unavailable: Redis at 127.0.0.1:1 is unreachable" in result.stderr
     assert "Traceback" not in result.output + result.stderr
+
+
+def test_ls_lists_recorded_deployments_and_says_which_are_broken(hueyctl, project: Path) -> None:
+    state.record(load(project))
+    (row,) = json.loads(hueyctl("ls", "--json").stdout)
+    assert row == {
+        "project": "fleet",
+        "manifest": str(project),
+        "state_dir": str(project.parent / ".hueyctl"),
+        "instances": 2,
+        "running": 0,
+    }
+    assert json.loads(hueyctl("ls", "-p", "other", "--json").stdout) == []
+    assert hueyctl("ls").stdout.splitlines()[0].split() == [
+        "PROJECT",
+        "MANIFEST",
+        "STATE_DIR",
+        "INSTANCES",
+        "RUNNING",
+    ]
+    project.unlink()
+    (gone,) = json.loads(hueyctl("ls", "--json").stdout)
+    assert gone["manifest"] == str(project) and "m.yaml" in gone["note"]
