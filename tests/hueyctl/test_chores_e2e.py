@@ -12,6 +12,7 @@ import pytest
 from hueyctl import bind, deployment
 from hueyctl.manifest import load
 
+from ..waiting import wait_until
 from .hueyctl_helpers import write_manifest
 from .test_chores import write_chores_app
 
@@ -90,12 +91,17 @@ def test_ls_and_logs_of_every_instance_with_and_without_supervisord(hueyctl, pro
         assert result.exit_code == 0, result.output
         return {line.split(" | ")[0].strip() for line in result.stdout.splitlines() if line}
 
-    assert prefixes("-n", "100") == {"work", "other"}
+    # supervisord copies what a consumer writes into its log file as it gets to it.
+    assert wait_until(lambda: prefixes("-n", "100") == {"work", "other"}, interval=0.2), prefixes(
+        "-n", "100"
+    )
     assert prefixes("--since", "10m") == {"work", "other"}
     assert prefixes("--since", "2999-01-01T00:00") == set()
     assert hueyctl("logs", "--since", "yesterday").exit_code == 2
-    single = hueyctl("logs", "work", "-n", "100").stdout
-    assert "finished" in single and " | " not in single
+    assert wait_until(
+        lambda: "finished" in hueyctl("logs", "work", "-n", "100").stdout, interval=0.2
+    )
+    assert " | " not in hueyctl("logs", "work").stdout
 
     (listed,) = json.loads(hueyctl("ls", "--json").stdout)
     assert (listed["project"], listed["instances"], listed["running"]) == ("live", 2, 2)
