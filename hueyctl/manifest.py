@@ -94,7 +94,8 @@ _EXTENSION_PREFIX = "x-"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _HTTP_KEYS = ("port", "host", "username", "password")
 _HOOK_KEYS = ("pre_execute", "post_execute")
-_SCHEDULE_KEYS = ("task", "cron")  # required; "args" and "kwargs" may follow
+_SCHEDULE_KEYS = ("task", "cron")  # required
+_SCHEDULE_ARGUMENTS = ("args", "kwargs")
 _INSTANCE_SCALARS = {
     "app": "import",
     "django_settings": "module",
@@ -331,7 +332,7 @@ class _Checker:
         result = []
         for name, entry in self.mapping(node, prefix, ()).items():
             where = f"{prefix}.{name}"
-            keys = self.mapping(entry, where, (*_SCHEDULE_KEYS, "args", "kwargs"))
+            keys = self.mapping(entry, where, (*_SCHEDULE_KEYS, *_SCHEDULE_ARGUMENTS))
             values = {}
             for key in _SCHEDULE_KEYS:
                 if key in keys:

@@ -2,6 +2,7 @@
 
 STARTER = """\
 # hueyctl manifest (format version 1): one deployment of one or more Huey instances.
+# Every key, its type, default and an example: docs/manifest.md in huey-ng.
 # Bring it up with `hueyctl up THIS_FILE`; see what would change with `hueyctl plan`.
 version: 1
 project: myproject            # names the deployment; lowercase letters, digits, - and _
@@ -23,12 +24,17 @@ instances:
     # global_scheduler: true  # false: every consumer enqueues them, not one per instance
     # utc: true               # false: cron and ETAs in local time
     # shutdown_timeout: 30    # seconds running tasks get to finish on stop
+    # heartbeat_timeout: 30   # seconds without a heartbeat before a consumer's
+                              # in-flight tasks are put back in the queue
+    # flush_locks: false      # true: release every lock_task lock at start
+    # verbose: false          # true: log at DEBUG level
     # startsecs: 2            # seconds a consumer must stay up to count as started
     # hooks:
     #   pre_execute: [tasks:before_task]
     #   post_execute: [tasks:after_task]
     # schedules:
     #   nightly-report: {task: tasks:report, cron: "0 3 * * *"}
+    #   weekly-eu: {task: tasks:report, cron: "0 4 * * 1", args: [eu], kwargs: {days: 7}}
     # env: {SMTP_HOST: mail.internal}
 # http: {port: 9001, username: admin, password: "${SUPERVISOR_PASSWORD}"}
 #   supervisord's web UI on 127.0.0.1; the password is "${VAR}" (supervisord reads it
