@@ -18,7 +18,6 @@ from hueyctl import deployment, state
 from hueyctl.bind import bind
 from hueyctl.diagnose import FAILURES, explain
 from hueyctl.errors import BadInput, HueyctlError, OperationFailed
-from hueyctl.manifest import load
 from hueyctl.model import Manifest
 
 _RELATIVE = re.compile(r"(\d+)([smhd])\Z")
@@ -126,9 +125,8 @@ def recorded(project: str | None = None, state_dir: Path | None = None) -> list[
             continue
         row = {"project": None, "manifest": str(path), "state_dir": str(directory)}
         try:
-            manifest = load(path, state_dir=directory)
-            sup = deployment.supervisor(manifest)
-            infos = sup.processes() if sup.is_running() else {}
+            manifest = state.applied_manifest(path, directory, resolve=False)
+            infos = deployment.processes(manifest)
         except HueyctlError as exc:
             if project is None:
                 rows.append({**row, "instances": None, "running": None, "note": str(exc)})
