@@ -208,11 +208,15 @@ def up(
             "--echo-logs", help="with --foreground: copy consumers' logs to stderr (docker logs)"
         ),
     ] = False,
+    start_stopped: Annotated[
+        bool, typer.Option("--start-stopped", help="start instances `hueyctl stop` stopped too")
+    ] = False,
     project: Project = None,
     state_dir: StateDir = None,
     json: Json = False,
 ) -> None:
-    """Start or update the deployment; wait until every consumer is RUNNING.
+    """Start or update the deployment; wait until every consumer is RUNNING (but those
+    `hueyctl stop` stopped: the plan says so, and --start-stopped starts them too).
 
     With --foreground (for containers and systemd), hueyctl then stays until SIGTERM or
     SIGINT, and stops everything as `down` does before it exits.
@@ -220,6 +224,8 @@ def up(
     model = named(manifest, manifest_option, project, state_dir, resolve=True)
     if echo_logs and not foreground:
         raise BadInput("--echo-logs goes with --foreground")
+    if start_stopped:
+        deployment.release(model)
 
     def show(applied: deployment.Applied) -> None:
         changes, infos = applied
@@ -275,6 +281,35 @@ def list_deployments(
 ) -> None:
     """The deployments `up` recorded: project, manifest, state directory, instances running."""
     emit(fleet.recorded(project, state_dir), json)
+
+
+@command()
+def stop(
+    instance: Instance,
+    manifest_option: ManifestOpt = None,
+    project: Project = None,
+    state_dir: StateDir = None,
+    json: Json = False,
+) -> None:
+    """Stop one instance's consumer gracefully, as `down` does, until `hueyctl start`:
+    `up` leaves it stopped and says so; `status` shows it stopped by hand."""
+    model, names = consumers(manifest_option, instance, state_dir, project)
+    infos = deployment.stop(model, names)
+    emit([deployment.process_row(n, infos.get(n, {}), by_hand="stopped") for n in names], json)
+
+
+@command()
+def start(
+    instance: Instance,
+    manifest_option: ManifestOpt = None,
+    project: Project = None,
+    state_dir: StateDir = None,
+    json: Json = False,
+) -> None:
+    """Start an instance's consumer that `hueyctl stop` stopped; wait until it runs."""
+    model, names = consumers(manifest_option, instance, state_dir, project)
+    infos = deployment.start(model, names)
+    emit([deployment.process_row(n, infos[n]) for n in names], json)
 
 
 @command()

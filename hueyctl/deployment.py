@@ -53,7 +53,7 @@ def changes(manifest: Manifest) -> list[planning.Change]:
     if running and _server_changed(manifest):
         # supervisord applies its own settings only when it starts: every consumer restarts.
         applied = {name: {**old, "supervisord settings": "old"} for name, old in applied.items()}
-    return planning.plan(desired(manifest), applied, running)
+    return planning.plan(desired(manifest), applied, running, state.read_held(sup.where))
 
 
 def _server_changed(manifest: Manifest) -> bool:
@@ -70,7 +70,7 @@ Applied = tuple[list[planning.Change], dict[str, dict[str, Any]]]
 def up(manifest: Manifest, sup: Supervisor | None = None) -> Applied:
     """Apply the manifest; return the changes made and each instance's process info."""
     where = state.paths(manifest)
-    text = render.render(manifest)
+    text = render.render(manifest, state.read_held(where))
     render.check(text, where)
     where.create()
     with state.changing(where, manifest, "up"):
@@ -83,10 +83,13 @@ def _up(manifest: Manifest, sup: Supervisor, text: str) -> Applied:
     if started:
         _refuse_second_supervisord(manifest)
         _refuse_strays(manifest, sup)
-        todo = [planning.Change(name, planning.ADD) for name in manifest.instances]
+        held = state.read_held(where)
+        todo = [planning.Change(n, planning.ADD, held=n in held) for n in manifest.instances]
     else:  # computed before the new config is visible to supervisord
         todo = changes(manifest)
-    touched = [c.instance for c in todo if c.action not in (planning.KEEP, planning.REMOVE)]
+    touched = [
+        c.instance for c in todo if c.action not in (planning.KEEP, planning.REMOVE) and not c.held
+    ]
     preflight.check(manifest, touched)
     if not started and _server_changed(manifest):
         if sup.in_foreground():  # its parent would take its exit for a crash
@@ -277,6 +280,43 @@ def restart(manifest: Manifest, names: list[str]) -> dict[str, dict[str, Any]]:
     infos = sup.wait_running(names, _wait_timeout(manifest, names))
     _raise_if_failed(sup, infos)
     return infos
+
+
+def stop(manifest: Manifest, names: list[str]) -> dict[str, dict[str, Any]]:
+    """Stop the named consumers gracefully, as `down` does, and keep them stopped: `up`
+    leaves them so, and says so in its plan, until `start` (or `up --start-stopped`)."""
+    sup = running(manifest)
+    with state.changing(sup.where, manifest, "stop"):
+        _hold(manifest, sup.where, state.read_held(sup.where) | set(names))
+        for name in names:
+            sup.stop_process(name)
+    return sup.processes()
+
+
+def start(manifest: Manifest, names: list[str]) -> dict[str, dict[str, Any]]:
+    """Start consumers stopped by hand (or otherwise stopped); wait until they run."""
+    sup = running(manifest)
+    with state.changing(sup.where, manifest, "start"):
+        _hold(manifest, sup.where, state.read_held(sup.where) - set(names))
+        for name in names:
+            sup.start_process(name)
+    infos = sup.wait_running(names, _wait_timeout(manifest, names))
+    _raise_if_failed(sup, infos)
+    return infos
+
+
+def release(manifest: Manifest) -> None:
+    """Forget which instances were stopped by hand (`up --start-stopped` starts them)."""
+    where = state.paths(manifest)
+    if where.held.exists():
+        state.write_held(where, set())
+
+
+def _hold(manifest: Manifest, where: state.Paths, held: set[str]) -> None:
+    """Record the instances stopped by hand, and have supervisord's config say so, so a
+    supervisord that starts again does not start them on its own."""
+    state.write_held(where, held)
+    state.write_atomic(where.config, render.render(manifest, held))
 
 
 def reload(manifest: Manifest, names: list[str]) -> None:

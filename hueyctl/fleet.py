@@ -100,6 +100,7 @@ def status(manifests: Iterable[Manifest]) -> list[dict[str, Any]]:
     rows = []
     for manifest in manifests:
         infos = deployment.processes(manifest)
+        held = state.read_held(state.paths(manifest))
         for name, instance in manifest.instances.items():
             row = {
                 "project": manifest.project,
@@ -107,6 +108,8 @@ def status(manifests: Iterable[Manifest]) -> list[dict[str, Any]]:
                 "workers": instance.options.workers,
                 **dict.fromkeys(_COUNTS),
             }
+            if name in held:
+                row["by_hand"] = "stopped"
             try:
                 row.update(_counts(name, bound(manifest, name)))
             except HueyctlError as exc:
@@ -140,8 +143,11 @@ def recorded(project: str | None = None, state_dir: Path | None = None) -> list[
 
 
 def healthy(rows: Iterable[dict[str, Any]]) -> bool:
-    """Whether every instance of a status runs and reaches its storage."""
-    return all(row["state"] == "RUNNING" and not row.get("note") for row in rows)
+    """Whether every instance of a status runs (or was stopped by hand) and reaches its
+    storage."""
+    return all(
+        (row["state"] == "RUNNING" or row.get("by_hand")) and not row.get("note") for row in rows
+    )
 
 
 def _counts(name: str, huey: Any) -> dict[str, Any]:

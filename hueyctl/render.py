@@ -14,6 +14,7 @@ import json
 import math
 import sys
 import tempfile
+from collections.abc import Collection
 from io import StringIO
 from pathlib import Path
 
@@ -55,12 +56,15 @@ def digest(manifest: Manifest, instance: Instance) -> str:
     return hashlib.sha256(settings.encode()).hexdigest()[:16]
 
 
-def program(manifest: Manifest, instance: Instance, where: Paths) -> dict[str, object]:
-    """One instance's ``[program:]`` settings."""
+def program(
+    manifest: Manifest, instance: Instance, where: Paths, held: bool = False
+) -> dict[str, object]:
+    """One instance's ``[program:]`` settings; one ``held`` (stopped by hand) is not
+    started by supervisord on its own."""
     return {
         "command": command(manifest, instance),
         "directory": manifest.directory,
-        "autostart": "true",
+        "autostart": "false" if held else "true",
         "autorestart": "true",
         "startsecs": instance.startsecs,
         "startretries": START_RETRIES,
@@ -81,7 +85,7 @@ def program(manifest: Manifest, instance: Instance, where: Paths) -> dict[str, o
     }
 
 
-def sections(manifest: Manifest) -> dict[str, dict[str, object]]:
+def sections(manifest: Manifest, held: Collection[str] = ()) -> dict[str, dict[str, object]]:
     where = paths(manifest)
     result: dict[str, dict[str, object]] = {
         "unix_http_server": {"file": where.socket, "chmod": "0700"},
@@ -108,15 +112,17 @@ def sections(manifest: Manifest) -> dict[str, dict[str, object]]:
             "password": VARIABLE.sub(lambda m: f"%(ENV_{m.group(1)})s", http.password),
         }
     for instance in manifest.instances.values():
-        result[f"program:{instance.name}"] = program(manifest, instance, where)
+        result[f"program:{instance.name}"] = program(
+            manifest, instance, where, instance.name in held
+        )
     return result
 
 
-def render(manifest: Manifest) -> str:
-    """supervisord.conf for the whole deployment."""
+def render(manifest: Manifest, held: Collection[str] = ()) -> str:
+    """supervisord.conf for the whole deployment (``held``: instances stopped by hand)."""
     out = StringIO()
     out.write(f"; Written by hueyctl from {escape(manifest.path)}; edits are overwritten.\n")
-    for name, values in sections(manifest).items():
+    for name, values in sections(manifest, held).items():
         out.write(f"\n[{name}]\n")
         for key, value in values.items():
             # The %(ENV_X)s reference is the one expansion supervisord must see as is.

@@ -47,6 +47,7 @@ class Paths:
         self.applied = root / "applied.json"
         self.snapshot = root / "manifest.yaml"
         self.lock = root / "hueyctl.lock"
+        self.held = root / "stopped.json"
 
     def log(self, instance: str, stream: str) -> Path:
         """A consumer's ``out`` or ``err`` log file."""
@@ -91,6 +92,19 @@ def read_applied(where: Paths) -> dict[str, dict[str, Any]]:
 
 def write_applied(where: Paths, settings: dict[str, dict[str, Any]]) -> None:
     write_atomic(where.applied, json.dumps(settings, indent=2, sort_keys=True) + "\n")
+
+
+def read_held(where: Paths) -> set[str]:
+    """The instances `hueyctl stop` stopped by hand (and no `start` started since)."""
+    try:
+        with os.fdopen(statedir.open_private(where.held, os.O_RDONLY), encoding="utf-8") as f:
+            return set(json.load(f))
+    except FileNotFoundError:
+        return set()
+
+
+def write_held(where: Paths, names: set[str]) -> None:
+    write_atomic(where.held, json.dumps(sorted(names)) + "\n")
 
 
 def write_snapshot(where: Paths, manifest: Manifest) -> None:

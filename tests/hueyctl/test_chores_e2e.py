@@ -109,3 +109,36 @@ def test_ls_and_logs_of_every_instance_with_and_without_supervisord(hueyctl, pro
     assert hueyctl("down").exit_code == 0
     assert json.loads(hueyctl("ls", "--json").stdout) == []  # down forgets the deployment
     assert prefixes("--since", "10m", "-m", project) == {"work", "other"}
+
+
+def test_stop_and_start_one_instance_by_hand(hueyctl, project: Path) -> None:
+    assert hueyctl("up", project).exit_code == 0
+
+    def states() -> dict[str, tuple[str, str | None]]:
+        rows = json.loads(hueyctl("status", "--json").stdout)
+        return {r["instance"]: (r["state"], r.get("by_hand")) for r in rows}
+
+    stopped = hueyctl("stop", "work", "--json")
+    assert stopped.exit_code == 0, stopped.output
+    assert json.loads(stopped.stdout)[0]["state"] == "STOPPED"
+    assert states() == {"work": ("STOPPED", "stopped"), "other": ("RUNNING", None)}
+    assert hueyctl("status").exit_code == 0  # stopped by hand is not a failure
+
+    plan = hueyctl("plan", project).stdout
+    assert "work: stopped by hand; `hueyctl start work`" in plan
+    again = {r["instance"]: r for r in json.loads(hueyctl("up", project, "--json").stdout)}
+    assert again["work"]["state"] == "STOPPED" and "stopped by hand" in again["work"]["action"]
+
+    # Even a new supervisord leaves it stopped.
+    assert hueyctl("down").exit_code == 0
+    assert hueyctl("up", project).exit_code == 0
+    assert states() == {"work": ("STOPPED", "stopped"), "other": ("RUNNING", None)}
+
+    started = json.loads(hueyctl("start", "work", "--json").stdout)
+    assert started[0]["state"] == "RUNNING"
+    assert states() == {"work": ("RUNNING", None), "other": ("RUNNING", None)}
+
+    assert hueyctl("stop", "work").exit_code == 0
+    assert hueyctl("up", project, "--start-stopped").exit_code == 0
+    assert states() == {"work": ("RUNNING", None), "other": ("RUNNING", None)}
+    assert hueyctl("stop", "nope").exit_code == 2

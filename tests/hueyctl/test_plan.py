@@ -17,6 +17,18 @@ def test_first_up_adds_everything() -> None:
     assert changes == [Change("emails", ADD), Change("reports", ADD)]
 
 
+def test_an_instance_stopped_by_hand_is_not_started_but_still_changed() -> None:
+    running = {"emails": "STOPPED", "reports": "STOPPED"}
+    desired = {"emails": EMAILS, "reports": {**REPORTS, "workers": 3}}
+    applied = {"emails": EMAILS, "reports": REPORTS}
+    emails, reports = plan(desired, applied, running, held={"emails", "reports"})
+    assert (emails.action, emails.held) == (KEEP, True)
+    assert emails.describe().startswith("stopped by hand; `hueyctl start emails`")
+    assert (reports.action, reports.fields, reports.held) == (RESTART, ("workers",), True)
+    assert reports.describe().startswith("restart (workers), stays stopped by hand")
+    assert [c.action for c in plan(desired, desired, running)] == [START, START]
+
+
 def test_nothing_changed_keeps_everything() -> None:
     running = {"emails": "RUNNING", "reports": "RUNNING"}
     desired = {"emails": EMAILS, "reports": REPORTS}
