@@ -295,7 +295,7 @@ def stop(
     `up` leaves it stopped and says so; `status` shows it stopped by hand."""
     model, names = consumers(manifest_option, instance, state_dir, project)
     infos = deployment.stop(model, names)
-    emit([deployment.process_row(n, infos.get(n, {}), by_hand="stopped") for n in names], json)
+    emit([deployment.process_row(n, i, by_hand="stopped") for n, i in infos.items()], json)
 
 
 @command()
@@ -309,7 +309,7 @@ def start(
     """Start an instance's consumer that `hueyctl stop` stopped; wait until it runs."""
     model, names = consumers(manifest_option, instance, state_dir, project)
     infos = deployment.start(model, names)
-    emit([deployment.process_row(n, infos[n]) for n in names], json)
+    emit([deployment.process_row(n, info) for n, info in infos.items()], json)
 
 
 @command()
@@ -323,7 +323,7 @@ def restart(
     """Restart one consumer (or all of a deployment's) and wait until it runs again."""
     model, names = consumers(manifest_option, instance, state_dir, project)
     infos = deployment.restart(model, names)
-    emit([deployment.process_row(n, infos[n]) for n in names], json)
+    emit([deployment.process_row(n, info) for n, info in infos.items()], json)
 
 
 @command()
@@ -368,15 +368,13 @@ def logs(
     model = single(manifest_option, instance, state_dir, project)
     stream = "stdout" if stdout else "stderr"
     cutoff = fleet.parse_when(since, option="--since", ago=True) if since else None
-    if instance:
-        paths = {instance: logfiles.log_file(model, instance, stream)}
-    else:
-        paths = logfiles.log_files(model, stream)
+    paths = logfiles.log_files(model, stream, instance)
     tails, offsets = logfiles.tails(paths, 20 if lines is None and not cutoff else lines, cutoff)
-    text = "\n".join(logfiles.merged(tails, prefixed=instance is None))
+    prefixed = instance is None or len(paths) > 1  # several replicas: say whose line
+    text = "\n".join(logfiles.merged(tails, prefixed))
     emit([{"instance": n, "stream": stream, "lines": t} for n, t in tails.items()], json, text=text)
     if follow and not json:
-        for line in logfiles.follow(paths, offsets, prefixed=instance is None):
+        for line in logfiles.follow(paths, offsets, prefixed):
             typer.echo(line, nl=False)
 
 

@@ -36,7 +36,14 @@ UNSUPERVISED = "UNSUPERVISED"
 
 
 def desired(manifest: Manifest) -> dict[str, dict[str, Any]]:
-    return {name: manifest.settings(i) for name, i in manifest.instances.items()}
+    """Each consumer's (program's) settings: a replica has its instance's."""
+    return {name: manifest.settings(i) for name, i in manifest.programs().items()}
+
+
+def held(manifest: Manifest) -> set[str]:
+    """The programs of the instances `hueyctl stop` stopped by hand."""
+    stopped = state.read_held(state.paths(manifest))
+    return {name for name, i in manifest.programs().items() if i.name in stopped}
 
 
 def supervisor(manifest: Manifest, foreground: bool = False) -> Supervisor:
@@ -53,7 +60,7 @@ def changes(manifest: Manifest) -> list[planning.Change]:
     if running and _server_changed(manifest):
         # supervisord applies its own settings only when it starts: every consumer restarts.
         applied = {name: {**old, "supervisord settings": "old"} for name, old in applied.items()}
-    return planning.plan(desired(manifest), applied, running, state.read_held(sup.where))
+    return planning.plan(desired(manifest), applied, running, held(manifest))
 
 
 def _server_changed(manifest: Manifest) -> bool:
@@ -83,14 +90,14 @@ def _up(manifest: Manifest, sup: Supervisor, text: str) -> Applied:
     if started:
         _refuse_second_supervisord(manifest)
         _refuse_strays(manifest, sup)
-        held = state.read_held(where)
-        todo = [planning.Change(n, planning.ADD, held=n in held) for n in manifest.instances]
+        kept = held(manifest)
+        todo = [planning.Change(n, planning.ADD, held=n in kept) for n in manifest.programs()]
     else:  # computed before the new config is visible to supervisord
         todo = changes(manifest)
     touched = [
         c.instance for c in todo if c.action not in (planning.KEEP, planning.REMOVE) and not c.held
     ]
-    preflight.check(manifest, touched)
+    preflight.check(manifest, sorted({manifest.programs()[name].name for name in touched}))
     if not started and _server_changed(manifest):
         if sup.in_foreground():  # its parent would take its exit for a crash
             raise OperationFailed(
@@ -132,7 +139,7 @@ def foreground(
             "--foreground, or `hueyctl down` first"
         )
     if echo is not None:
-        echo.start(list(manifest.instances))
+        echo.start(list(manifest.programs()))
     with _noting(signal.SIGTERM, signal.SIGINT) as received:
         try:
             show(up(manifest, sup))
@@ -215,7 +222,7 @@ def _apply(sup: Supervisor, todo: list[planning.Change]) -> None:
 
 
 def _wait_timeout(manifest: Manifest, names: list[str]) -> float:
-    slowest = max((manifest.instances[n].startsecs for n in names), default=0)
+    slowest = max((manifest.programs()[n].startsecs for n in names), default=0)
     return 30.0 + 3 * slowest
 
 
@@ -270,8 +277,10 @@ def running(manifest: Manifest) -> Supervisor:
     return sup
 
 
-def restart(manifest: Manifest, names: list[str]) -> dict[str, dict[str, Any]]:
-    """Stop (gracefully) and start the named consumers; wait until they run again."""
+def restart(manifest: Manifest, instances: list[str]) -> dict[str, dict[str, Any]]:
+    """Stop (gracefully) and start the consumers of ``instances``; wait until they run
+    again. Returns their info, by program."""
+    names = list(manifest.programs(instances))
     sup = running(manifest)
     with state.changing(sup.where, manifest, "restart"):
         for name in names:
@@ -282,22 +291,27 @@ def restart(manifest: Manifest, names: list[str]) -> dict[str, dict[str, Any]]:
     return infos
 
 
-def stop(manifest: Manifest, names: list[str]) -> dict[str, dict[str, Any]]:
-    """Stop the named consumers gracefully, as `down` does, and keep them stopped: `up`
-    leaves them so, and says so in its plan, until `start` (or `up --start-stopped`)."""
+def stop(manifest: Manifest, instances: list[str]) -> dict[str, dict[str, Any]]:
+    """Stop the consumers of ``instances`` gracefully, as `down` does, and keep them
+    stopped: `up` leaves them so, and says so in its plan, until `start` (or
+    `up --start-stopped`). Returns their info, by program."""
+    names = list(manifest.programs(instances))
     sup = running(manifest)
     with state.changing(sup.where, manifest, "stop"):
-        _hold(manifest, sup.where, state.read_held(sup.where) | set(names))
+        _hold(manifest, sup.where, state.read_held(sup.where) | set(instances))
         for name in names:
             sup.stop_process(name)
-    return sup.processes()
+    infos = sup.processes()
+    return {name: infos.get(name, {}) for name in names}
 
 
-def start(manifest: Manifest, names: list[str]) -> dict[str, dict[str, Any]]:
-    """Start consumers stopped by hand (or otherwise stopped); wait until they run."""
+def start(manifest: Manifest, instances: list[str]) -> dict[str, dict[str, Any]]:
+    """Start the consumers of ``instances`` stopped by hand (or otherwise stopped); wait
+    until they run. Returns their info, by program."""
+    names = list(manifest.programs(instances))
     sup = running(manifest)
     with state.changing(sup.where, manifest, "start"):
-        _hold(manifest, sup.where, state.read_held(sup.where) - set(names))
+        _hold(manifest, sup.where, state.read_held(sup.where) - set(instances))
         for name in names:
             sup.start_process(name)
     infos = sup.wait_running(names, _wait_timeout(manifest, names))
@@ -312,17 +326,17 @@ def release(manifest: Manifest) -> None:
         state.write_held(where, set())
 
 
-def _hold(manifest: Manifest, where: state.Paths, held: set[str]) -> None:
+def _hold(manifest: Manifest, where: state.Paths, stopped: set[str]) -> None:
     """Record the instances stopped by hand, and have supervisord's config say so, so a
     supervisord that starts again does not start them on its own."""
-    state.write_held(where, held)
-    state.write_atomic(where.config, render.render(manifest, held))
+    state.write_held(where, stopped)
+    state.write_atomic(where.config, render.render(manifest, stopped))
 
 
-def reload(manifest: Manifest, names: list[str]) -> None:
+def reload(manifest: Manifest, instances: list[str]) -> None:
     """Send SIGHUP: each consumer restarts its workers gracefully, keeping its pid."""
     sup = running(manifest)
-    for name in names:
+    for name in manifest.programs(instances):
         sup.signal(name, "HUP")
 
 

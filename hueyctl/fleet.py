@@ -100,8 +100,8 @@ def status(manifests: Iterable[Manifest]) -> list[dict[str, Any]]:
     rows = []
     for manifest in manifests:
         infos = deployment.processes(manifest)
-        held = state.read_held(state.paths(manifest))
-        for name, instance in manifest.instances.items():
+        held = deployment.held(manifest)
+        for name, instance in manifest.programs().items():  # each replica has its row
             row = {
                 "project": manifest.project,
                 **deployment.process_row(name, infos.get(name, {})),
@@ -111,7 +111,7 @@ def status(manifests: Iterable[Manifest]) -> list[dict[str, Any]]:
             if name in held:
                 row["by_hand"] = "stopped"
             try:
-                row.update(_counts(name, bound(manifest, name)))
+                row.update(_counts(instance.name, bound(manifest, instance.name)))
             except HueyctlError as exc:
                 row["note"] = str(exc)
             rows.append(row)
@@ -120,7 +120,8 @@ def status(manifests: Iterable[Manifest]) -> list[dict[str, Any]]:
 
 def recorded(project: str | None = None, state_dir: Path | None = None) -> list[dict[str, Any]]:
     """The deployments `up` recorded (of ``project``, in ``state_dir``): manifest, state
-    directory, and how many instances run; one whose manifest is gone or broken says so."""
+    directory, how many instances and consumers (replicas count) it has and how many of
+    those run; one whose manifest is gone or broken says so."""
     wanted = state_dir and state_dir.expanduser().absolute()
     rows = []
     for path, directory in state.recorded():
@@ -132,12 +133,14 @@ def recorded(project: str | None = None, state_dir: Path | None = None) -> list[
             infos = deployment.processes(manifest)
         except HueyctlError as exc:
             if project is None:
-                rows.append({**row, "instances": None, "running": None, "note": str(exc)})
+                empty = dict.fromkeys(("instances", "consumers", "running"))
+                rows.append({**row, **empty, "note": str(exc)})
             continue
         if project not in (None, manifest.project):
             continue
-        states = [infos.get(name, {}).get("statename") for name in manifest.instances]
-        row.update(project=manifest.project, instances=len(states))
+        states = [infos.get(name, {}).get("statename") for name in manifest.programs()]
+        row.update(project=manifest.project, instances=len(manifest.instances))
+        row["consumers"] = len(states)
         rows.append({**row, "running": states.count("RUNNING")})
     return rows
 

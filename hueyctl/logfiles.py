@@ -23,23 +23,18 @@ SUFFIXES = {"stdout": "out", "stderr": "err"}
 _STAMP = re.compile(r"\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)")
 
 
-def log_file(manifest: Manifest, instance: str, stream: str) -> Path:
-    """The file of ``instance``'s ``stdout`` or ``stderr``; OperationFailed if there is none."""
-    path = state.paths(manifest).log(manifest.instance(instance).name, SUFFIXES[stream])
-    if not path.is_file():
-        raise OperationFailed(
-            f"{instance}: no {stream} log at {path}: the consumer has not run since "
-            f"`hueyctl up {manifest.path}` created its state directory"
-        )
-    return path
-
-
-def log_files(manifest: Manifest, stream: str) -> dict[str, Path]:
-    """Every instance's log file that exists; OperationFailed when none does."""
-    paths = {name: state.paths(manifest).log(name, SUFFIXES[stream]) for name in manifest.instances}
+def log_files(manifest: Manifest, stream: str, instance: str | None = None) -> dict[str, Path]:
+    """The ``stdout`` or ``stderr`` log file of each consumer (each replica's) of
+    ``instance``, or of every instance, that has one; OperationFailed when none has."""
+    names = None if instance is None else [manifest.instance(instance).name]
+    where = state.paths(manifest)
+    paths = {name: where.log(name, SUFFIXES[stream]) for name in manifest.programs(names)}
     found = {name: path for name, path in paths.items() if path.is_file()}
     if not found:
-        raise OperationFailed(f"no {stream} logs yet in {state.paths(manifest).logs}")
+        raise OperationFailed(
+            f"{instance or manifest.project}: no {stream} log in {where.logs}: no consumer "
+            f"has run since `hueyctl up {manifest.path}` created its state directory"
+        )
     return found
 
 

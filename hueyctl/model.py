@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,8 @@ class Instance:
     # The consumer's flags, from the manifest keys named like CONSUMER_KEYS.
     options: ConsumerOptions = field(default_factory=ConsumerOptions)
     startsecs: int = 2
+    # How many consumers of this instance run on this host, each supervised on its own.
+    replicas: int = 1
     pre_execute: tuple[str, ...] = ()
     post_execute: tuple[str, ...] = ()
     schedules: tuple[Schedule, ...] = ()
@@ -102,6 +104,17 @@ class Manifest:
     def line(self, dotted: str) -> int:
         return line_of(self.lines, dotted)
 
+    def programs(self, names: Iterable[str] | None = None) -> dict[str, Instance]:
+        """supervisord program -> its instance, for every instance (or those ``names``):
+        one program per replica, the first named after the instance, the others
+        ``NAME.2``, ``NAME.3``... (so a change of ``replicas`` adds or removes only those)."""
+        return {
+            replica_name(instance.name, k): instance
+            for instance in self.instances.values()
+            if names is None or instance.name in names
+            for k in range(1, instance.replicas + 1)
+        }
+
     def instance(self, name: str) -> Instance:
         if name not in self.instances:
             hint = did_you_mean(name, self.instances)
@@ -131,6 +144,10 @@ class Manifest:
             flat[f"env.{key}"] = conceal(value)
         flat["manifest"] = str(self.path)
         return flat
+
+
+def replica_name(instance: str, replica: int) -> str:
+    return instance if replica == 1 else f"{instance}.{replica}"
 
 
 def line_of(lines: Mapping[str, int], dotted: str) -> int:

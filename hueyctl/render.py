@@ -1,10 +1,11 @@
 """The model -> supervisord.conf, and a check of the result with supervisor's own parser.
 
-Each instance is one ``[program:]`` and so its own group: supervisord restarts a whole
-group when any member changes. The consumer's environment and options are not written
-here: the launcher reads them from the manifest, so no secret reaches this file and
-there is nothing to quote. A digest of the instance's settings rides in ``environment=``
-so that supervisord sees a change exactly when `up`'s plan does.
+Each consumer (an instance's, or each of its replicas') is one ``[program:]`` and so its
+own group: supervisord restarts a whole group when any member changes. The consumer's
+environment and options are not written here: the launcher reads them from the
+manifest, so no secret reaches this file and there is nothing to quote. A digest of the
+instance's settings rides in ``environment=`` so that supervisord sees a change exactly
+when `up`'s plan does.
 """
 
 from __future__ import annotations
@@ -57,10 +58,11 @@ def digest(manifest: Manifest, instance: Instance) -> str:
 
 
 def program(
-    manifest: Manifest, instance: Instance, where: Paths, held: bool = False
+    manifest: Manifest, instance: Instance, where: Paths, name: str, held: bool = False
 ) -> dict[str, object]:
-    """One instance's ``[program:]`` settings; one ``held`` (stopped by hand) is not
-    started by supervisord on its own."""
+    """The ``[program:]`` settings of one consumer of ``instance`` (``name``: the
+    instance's, or a replica's); one ``held`` (stopped by hand) is not started by
+    supervisord on its own."""
     return {
         "command": command(manifest, instance),
         "directory": manifest.directory,
@@ -75,10 +77,10 @@ def program(
         # subprocesses that running tasks spawned before they can finish.
         "killasgroup": "true",
         "stopasgroup": "false",
-        "stdout_logfile": where.log(instance.name, "out"),
+        "stdout_logfile": where.log(name, "out"),
         "stdout_logfile_maxbytes": LOG_MAXBYTES,
         "stdout_logfile_backups": LOG_BACKUPS,
-        "stderr_logfile": where.log(instance.name, "err"),
+        "stderr_logfile": where.log(name, "err"),
         "stderr_logfile_maxbytes": LOG_MAXBYTES,
         "stderr_logfile_backups": LOG_BACKUPS,
         "environment": f'HUEYCTL_DIGEST="{digest(manifest, instance)}"',
@@ -111,10 +113,8 @@ def sections(manifest: Manifest, held: Collection[str] = ()) -> dict[str, dict[s
             # Never the password itself: "${VAR}" becomes supervisord's own %(ENV_VAR)s.
             "password": VARIABLE.sub(lambda m: f"%(ENV_{m.group(1)})s", http.password),
         }
-    for instance in manifest.instances.values():
-        result[f"program:{instance.name}"] = program(
-            manifest, instance, where, instance.name in held
-        )
+    for name, instance in manifest.programs().items():
+        result[f"program:{name}"] = program(manifest, instance, where, name, instance.name in held)
     return result
 
 

@@ -19,6 +19,7 @@ instances:
                               # state_dir. The application that enqueues calls
                               # hueyctl.bind("THIS_FILE") to use the same storage
     workers: 2
+    # replicas: 1             # consumer processes of this instance on this host
     worker_type: thread       # thread | process | greenlet
     # periodic: true          # false: this consumer does not enqueue periodic tasks
     # global_scheduler: true  # false: every consumer enqueues them, not one per instance

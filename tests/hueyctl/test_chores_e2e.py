@@ -4,6 +4,7 @@ a real supervisord runs, on SQLite and on Redis."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -105,6 +106,7 @@ def test_ls_and_logs_of_every_instance_with_and_without_supervisord(hueyctl, pro
 
     (listed,) = json.loads(hueyctl("ls", "--json").stdout)
     assert (listed["project"], listed["instances"], listed["running"]) == ("live", 2, 2)
+    assert listed["consumers"] == 2
 
     assert hueyctl("down").exit_code == 0
     assert json.loads(hueyctl("ls", "--json").stdout) == []  # down forgets the deployment
@@ -142,3 +144,58 @@ def test_stop_and_start_one_instance_by_hand(hueyctl, project: Path) -> None:
     assert hueyctl("up", project, "--start-stopped").exit_code == 0
     assert states() == {"work": ("RUNNING", None), "other": ("RUNNING", None)}
     assert hueyctl("stop", "nope").exit_code == 2
+
+
+def test_replicas_start_and_stop_only_the_difference(hueyctl, project: Path) -> None:
+    def replicas(count: int) -> None:
+        text = re.sub(
+            r"(work: \{.*?startsecs: 1)(, replicas: \d+)?",
+            rf"\1, replicas: {count}",
+            project.read_text(),
+        )
+        project.write_text(text)
+
+    def pids() -> dict[str, tuple[str, int]]:
+        rows = json.loads(hueyctl("status", "--json").stdout)
+        return {r["instance"]: (r["state"], r["pid"]) for r in rows}
+
+    replicas(2)
+    assert hueyctl("up", project).exit_code == 0
+    two = pids()
+    assert sorted(two) == ["other", "work", "work.2"]
+    assert {state for state, _ in two.values()} == {"RUNNING"}
+    assert two["work"][1] != two["work.2"][1]
+    again = json.loads(hueyctl("up", project, "--json").stdout)
+    assert {c["action"] for c in again} == {"keep"}  # nothing changed, nothing done
+
+    replicas(3)
+    planned = {
+        r["instance"]: r["action"] for r in json.loads(hueyctl("plan", project, "--json").stdout)
+    }
+    assert planned == {"work": "keep", "work.2": "keep", "work.3": "add", "other": "keep"}
+    assert hueyctl("up", project).exit_code == 0
+    three = pids()
+    assert {k: three[k] for k in two} == two  # the running ones were left alone
+
+    # Each replica logs to its own file; `logs work` shows them all, each line after its name.
+    def logged() -> set[str]:
+        shown = hueyctl("logs", "work", "-n", "50").stdout.splitlines()
+        return {line.split(" | ")[0].strip() for line in shown}
+
+    assert wait_until(lambda: logged() == {"work", "work.2", "work.3"}, interval=0.2), logged()
+    huey = bind(project)["work"]
+    from chores_live import add
+
+    assert [add(i, 1).get(blocking=True, timeout=30) for i in range(6)] == [1, 2, 3, 4, 5, 6]
+
+    assert hueyctl("stop", "work").exit_code == 0
+    stopped = pids()
+    assert [stopped[k][0] for k in ("work", "work.2", "work.3")] == ["STOPPED"] * 3
+    assert hueyctl("start", "work").exit_code == 0
+    started = pids()
+
+    replicas(1)
+    assert hueyctl("up", project).exit_code == 0
+    one = pids()
+    assert sorted(one) == ["other", "work"] and one["work"] == started["work"]
+    assert huey.storage.queue_size() == 0

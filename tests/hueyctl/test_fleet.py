@@ -181,6 +181,7 @@ def test_ls_lists_recorded_deployments_and_says_which_are_broken(hueyctl, projec
         "manifest": str(project),
         "state_dir": str(project.parent / ".hueyctl"),
         "instances": 2,
+        "consumers": 2,
         "running": 0,
     }
     assert json.loads(hueyctl("ls", "-p", "other", "--json").stdout) == []
@@ -189,6 +190,7 @@ def test_ls_lists_recorded_deployments_and_says_which_are_broken(hueyctl, projec
         "MANIFEST",
         "STATE_DIR",
         "INSTANCES",
+        "CONSUMERS",
         "RUNNING",
     ]
     project.unlink()

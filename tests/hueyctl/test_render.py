@@ -65,6 +65,20 @@ def test_each_instance_is_its_own_program_stopped_with_sigint(manifest) -> None:
     assert emails["stdout_logfile_maxbytes"] and emails["stderr_logfile_backups"]
 
 
+def test_each_replica_is_its_own_program_with_its_own_log(manifest) -> None:
+    emails = dataclasses.replace(manifest.instances["emails"], replicas=3)
+    three = dataclasses.replace(manifest, instances={**manifest.instances, "emails": emails})
+    conf = parsed(render.render(three, held={"reports"}))
+    programs = [s for s in conf.sections() if s.startswith("program:")]
+    assert programs == ["program:emails", "program:emails.2", "program:emails.3", "program:reports"]
+    assert conf["program:emails.3"]["command"] == conf["program:emails"]["command"]
+    assert conf["program:emails.3"]["stderr_logfile"].endswith("/emails.3.err.log")
+    # Replicas share their instance's settings: a change of replicas changes no program.
+    assert conf["program:emails.2"]["environment"] == conf["program:emails"]["environment"]
+    assert conf["program:emails"]["autostart"] == "true"
+    assert conf["program:reports"]["autostart"] == "false"  # stopped by hand
+
+
 def test_percent_signs_are_escaped_and_the_command_runs_the_launcher(manifest) -> None:
     text = render.render(manifest)
     assert "100%% app" in text and "100% app" not in text.replace("100%% app", "")
