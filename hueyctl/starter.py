@@ -37,6 +37,7 @@ instances:
     #   nightly-report: {task: tasks:report, cron: "0 3 * * *"}
     #   weekly-eu: {task: tasks:report, cron: "0 4 * * 1", args: [eu], kwargs: {days: 7}}
     # env: {SMTP_HOST: mail.internal}
+    # resources: {cpu: "250m", memory: 256Mi}   # for `hueyctl export --to kubernetes`
 # http: {port: 9001, username: admin, password: "${SUPERVISOR_PASSWORD}"}
 #   supervisord's web UI on 127.0.0.1; the password is "${VAR}" (supervisord reads it
 #   from its environment) or a "{SHA}" hex digest, never clear text.

@@ -57,5 +57,5 @@ def service(manifest: Manifest, instance: Instance, image: str) -> dict[str, Any
             "start_period": f"{shared.probe_delay(instance)}s",
         },
         "restart": "unless-stopped",
-        "deploy": {"replicas": shared.replicas(instance)},
+        "deploy": {"replicas": instance.replicas},
     }

@@ -128,7 +128,7 @@ def deployment(manifest: Manifest, instance: Instance, image: str) -> dict[str, 
         "kind": "Deployment",
         "metadata": _metadata(manifest, instance.name, instance),
         "spec": {
-            "replicas": shared.replicas(instance),
+            "replicas": instance.replicas,
             "selector": {"matchLabels": selector},
             "template": {
                 "metadata": {

@@ -40,11 +40,6 @@ def header(manifest: Manifest, target: str) -> str:
     )
 
 
-def replicas(instance: Instance) -> int:
-    """How many consumers of the instance to run: the manifest's ``replicas``, else 1."""
-    return getattr(instance, "replicas", 1)
-
-
 def stop_timeout(instance: Instance) -> int:
     """Seconds a stopping consumer gets before it is killed: its shutdown timeout, and more."""
     return math.ceil(instance.options.shutdown_timeout) + STOP_MARGIN

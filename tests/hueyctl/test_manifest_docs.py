@@ -21,12 +21,14 @@ SECTIONS = {
     "http": manifest._HTTP_KEYS,
     "instances.NAME": manifest._INSTANCE_KEYS,
     "instances.NAME.hooks": manifest._HOOK_KEYS,
+    "instances.NAME.resources": manifest._RESOURCE_KEYS,
     "instances.NAME.schedules.NAME": (*manifest._SCHEDULE_KEYS, *manifest._SCHEDULE_ARGUMENTS),
 }
 KINDS_OF = {
     "": {"version": "version", "project": "name", "state_dir": "path"},
     "http": {key: key for key in manifest._HTTP_KEYS},
     "instances.NAME": manifest._INSTANCE_SCALARS,
+    "instances.NAME.resources": dict.fromkeys(manifest._RESOURCE_KEYS, "quantity"),
     "instances.NAME.schedules.NAME": {key: key for key in manifest._SCHEDULE_KEYS},
 }
 
