@@ -13,6 +13,7 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
+from hueyctl.render import PROGRAM_ENV
 from hueyctl.statedir import STATE_DIR_ENV
 from hueyctl.supervisor import pid_alive, poll
 
@@ -23,7 +24,8 @@ PROC = Path("/proc")
 
 @dataclass(frozen=True)
 class Process:
-    """supervisord or a consumer (``instance`` names it) of one deployment."""
+    """supervisord or a consumer (``instance`` names its program: the instance, or one of
+    its replicas) of one deployment."""
 
     pid: int
     role: str
@@ -37,28 +39,36 @@ def find(state_dir: Path) -> list[Process]:
     found = []
     for entry in PROC.glob("[0-9]*"):
         try:
-            if marker not in (entry / "environ").read_bytes().split(b"\0"):
+            environ = (entry / "environ").read_bytes().split(b"\0")
+            if marker not in environ:
                 continue
             argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
             # The parent pid follows the state letter, after the ")" ending the name.
             parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
         except OSError:  # gone meanwhile, or another user's
             continue
-        process = _identify(int(entry.name), parent, argv)
+        process = _identify(int(entry.name), parent, argv, _program(environ))
         if process is not None and pid_alive(process.pid):
             found.append(process)
     return sorted(found, key=lambda p: p.pid)
 
 
-def _identify(pid: int, parent: int, argv: list[str]) -> Process | None:
+def _identify(pid: int, parent: int, argv: list[str], program: str | None) -> Process | None:
     """supervisord runs as ``python -m supervisor.supervisord``, a consumer as
-    ``python -m hueyctl.launch MANIFEST INSTANCE``; anything else is not ours to stop."""
+    ``python -m hueyctl.launch MANIFEST INSTANCE`` (named by its ``program``, which tells
+    replicas apart); anything else is not ours to stop."""
     if "supervisor.supervisord" in argv:
         return Process(pid, SUPERVISORD, parent)
     if "hueyctl.launch" in argv[:3]:
         rest = argv[argv.index("hueyctl.launch") + 1 :]
-        return Process(pid, CONSUMER, parent, rest[1] if len(rest) > 1 else None)
+        return Process(pid, CONSUMER, parent, program or (rest[1] if len(rest) > 1 else None))
     return None
+
+
+def _program(environ: list[bytes]) -> str | None:
+    prefix = f"{PROGRAM_ENV}=".encode()
+    found = [item[len(prefix) :] for item in environ if item.startswith(prefix)]
+    return found[0].decode(errors="replace") if found else None
 
 
 def stop(processes: list[Process], timeout: float) -> list[Process]:

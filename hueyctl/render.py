@@ -31,6 +31,8 @@ STOP_MARGIN = 10
 # before it gives up (FATAL) for good.
 START_RETRIES = 24
 LOG_MAXBYTES = "10MB"
+# The variable that holds a consumer's program name: its instance's, or a replica's.
+PROGRAM_ENV = "HUEYCTL_PROGRAM"
 LOG_BACKUPS = 5
 
 
@@ -83,7 +85,8 @@ def program(
         "stderr_logfile": where.log(name, "err"),
         "stderr_logfile_maxbytes": LOG_MAXBYTES,
         "stderr_logfile_backups": LOG_BACKUPS,
-        "environment": f'HUEYCTL_DIGEST="{digest(manifest, instance)}"',
+        # The program's name lets the process table tell replicas apart (proctable).
+        "environment": f'HUEYCTL_DIGEST="{digest(manifest, instance)}",{PROGRAM_ENV}="{name}"',
     }
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from hueyctl import bind, deployment
+from hueyctl import bind, deployment, state
 from hueyctl.manifest import load
 
 from ..waiting import wait_until
@@ -199,3 +200,13 @@ def test_replicas_start_and_stop_only_the_difference(hueyctl, project: Path) -> 
     one = pids()
     assert sorted(one) == ["other", "work"] and one["work"] == started["work"]
     assert huey.storage.queue_size() == 0
+
+    # Replicas running without an answering supervisord are each seen, and stopped.
+    replicas(2)
+    assert hueyctl("up", project).exit_code == 0
+    supervised = pids()
+    shutil.rmtree(state.paths(load(project)).root)
+    unsupervised = pids()
+    assert {k: v[0] for k, v in unsupervised.items()} == dict.fromkeys(supervised, "UNSUPERVISED")
+    assert {k: v[1] for k, v in unsupervised.items()} == {k: v[1] for k, v in supervised.items()}
+    assert hueyctl("down", project).exit_code == 0
