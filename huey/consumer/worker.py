@@ -167,7 +167,7 @@ class Worker:
                 # A batch only while the last one was quick; after an empty fetch (idle)
                 # that is one message, so waiting costs one blocking call per fetch_timeout.
                 quick = time.monotonic() - self._fetched_at <= self.hand_back_after
-                self._held.extend(self._fetch(self.prefetch if quick else 1, now))
+                self._held.extend(self._fetch(self.prefetch if quick else 1))
                 self.backoff.succeeded(f"worker {self.worker_id}")
                 if not self._held:
                     return None
@@ -183,7 +183,7 @@ class Worker:
             self.backoff.failed(f"worker {self.worker_id}", exc, self.stop.wait)
             return None
 
-    def _fetch(self, limit: int, now: datetime.datetime | None) -> list[bytes]:
+    def _fetch(self, limit: int) -> list[bytes]:
         """Take up to ``limit`` messages; a foreign entry the storage took off the queue
         instead goes to the error store."""
         try:
