@@ -13,6 +13,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from hueyctl.deployment import STOPPED_BY_HAND
 from hueyctl.metrics import Survey
 
 
@@ -74,7 +75,7 @@ def _instance(survey: Survey, max_pending: int | None, max_age: float | None) ->
         return Finding(level, survey.project, survey.instance, text)
 
     found = []
-    if survey.state != "RUNNING":
+    if survey.state not in ("RUNNING", STOPPED_BY_HAND):  # stopped by hand is meant
         found.append(finding(Level.CRITICAL, f"consumer is {survey.state}, not RUNNING"))
     metrics = survey.metrics
     if metrics is None:

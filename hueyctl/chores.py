@@ -89,7 +89,10 @@ def _requeue(huey: Any, instance: str, entry: dict[str, Any]) -> dict[str, Any]:
         old = huey.deserialize_task(base64.b64decode(entry.get("message") or "", validate=True))
     except (MessageError, binascii.Error) as exc:
         return {**row, "new_task_id": None, "note": f"not retried: {_why(entry, exc)}"}
-    new = type(old)(old.data, on_complete=old.on_complete)  # a new id, the class's retries
+    # A new id and the class's retries; the pipeline and the priority stay.
+    new = type(old)(
+        old.data, on_complete=old.on_complete, priority=old.priority, on_error=old.on_error
+    )
     huey.enqueue(new)
     return {**row, "new_task_id": new.task_id}
 

@@ -33,6 +33,8 @@ FOREGROUND_POLL = 0.2
 ORPHAN_NOTICE = 5.0
 # The state of a consumer alive without an answering supervisord.
 UNSUPERVISED = "UNSUPERVISED"
+# What `check` and `metrics` call an instance `hueyctl stop` stopped.
+STOPPED_BY_HAND = "STOPPED (by hand)"
 
 
 def desired(manifest: Manifest) -> dict[str, dict[str, Any]]:

@@ -62,10 +62,10 @@ def survey(manifests: Iterable[Manifest], now: float | None = None) -> list[Surv
     now = time.time() if now is None else now
     found = []
     for manifest in manifests:
-        sup = deployment.supervisor(manifest)
-        infos = sup.processes() if sup.is_running() else {}
+        infos = deployment.processes(manifest)
+        held = deployment.held(manifest)
         for name, instance in manifest.instances.items():
-            state = deployment.process_row(name, infos.get(name, {}))["state"]
+            state = _state(manifest, name, infos, held)
             metrics, note = None, ""
             try:
                 metrics = read_metrics(bound(manifest, name), now)
@@ -74,6 +74,18 @@ def survey(manifests: Iterable[Manifest], now: float | None = None) -> list[Surv
             timeout = instance.options.heartbeat_timeout
             found.append(Survey(manifest.project, name, state, timeout, metrics, note))
     return found
+
+
+def _state(manifest: Manifest, name: str, infos: dict, held: set[str]) -> str:
+    """The state of the instance's consumers: one state when its replicas agree, else
+    each replica's; STOPPED_BY_HAND when `hueyctl stop` stopped it."""
+    programs = list(manifest.programs([name]))
+    if programs[0] in held:
+        return deployment.STOPPED_BY_HAND
+    states = [deployment.process_row(p, infos.get(p, {}))["state"] for p in programs]
+    if len(set(states)) == 1:
+        return states[0]
+    return ", ".join(f"{p} {s}" for p, s in zip(programs, states, strict=True))
 
 
 def render(surveys: list[Survey]) -> str:

@@ -126,6 +126,8 @@ def test_stop_and_start_one_instance_by_hand(hueyctl, project: Path) -> None:
     assert json.loads(stopped.stdout)[0]["state"] == "STOPPED"
     assert states() == {"work": ("STOPPED", "stopped"), "other": ("RUNNING", None)}
     assert hueyctl("status").exit_code == 0  # stopped by hand is not a failure
+    checked = hueyctl("check", "--json")
+    assert checked.exit_code == 0, checked.output
 
     plan = hueyctl("plan", project).stdout
     assert "work: stopped by hand; `hueyctl start work`" in plan
