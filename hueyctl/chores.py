@@ -86,7 +86,7 @@ def retry(
 def _requeue(huey: Any, instance: str, entry: dict[str, Any]) -> dict[str, Any]:
     row = {"instance": instance, "task": entry["task"], "task_id": entry["task_id"]}
     try:
-        old = huey.deserialize_task(base64.b64decode(entry.get("message") or "", validate=True))
+        old = huey.deserialize_task(base64.b64decode(entry.get("payload") or "", validate=True))
     except (MessageError, binascii.Error) as exc:
         return {**row, "new_task_id": None, "note": f"not retried: {_why(entry, exc)}"}
     # A new id and the class's retries; the pipeline and the priority stay.
@@ -98,7 +98,7 @@ def _requeue(huey: Any, instance: str, entry: dict[str, Any]) -> dict[str, Any]:
 
 
 def _why(entry: dict[str, Any], exc: Exception) -> str:
-    if not entry.get("message"):
+    if not entry.get("payload"):
         return "the error entry keeps no message (recorded by an older huey-ng?)"
     return f"{type(exc).__name__}: {exc}"
 
@@ -195,9 +195,9 @@ def errors(manifests: list[Manifest], instance: str, limit: int | None) -> list[
     return [
         {
             "instance": instance,
-            **{k: v for k, v in entry.items() if k != "message"},
+            **{k: v for k, v in entry.items() if k != "payload"},
             "time": _aware(entry.get("time")),
-            "retryable": bool(entry.get("message")),
+            "retryable": bool(entry.get("payload") and entry.get("task_id")),
         }
         for entry in huey.errors(limit)
     ]

@@ -18,7 +18,7 @@ from string import Template
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from hueyctl import fleet, metrics
+from hueyctl import chores, fleet, metrics
 from hueyctl.dashboard import data
 from hueyctl.dashboard.guard import Guard
 from hueyctl.dashboard.rates import Rates
@@ -131,7 +131,7 @@ class Handler(BaseHTTPRequestHandler):
             if len(parts) == 3:
                 return data.instance(manifest, parts[2])
             if parts[3] == "errors":
-                return fleet.errors([manifest], parts[2], data.LISTED)
+                return chores.errors([manifest], parts[2], data.LISTED)
             return data.waiting(manifest, parts[2], parts[3], query.get("args") == "1")
         raise LookupError
 

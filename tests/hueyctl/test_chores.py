@@ -119,7 +119,7 @@ def test_retry_reenqueues_the_kept_message_under_a_new_id(
 
     errors = rows(hueyctl("errors", "work", "-m", project, "--json"))
     assert {e["task_id"] for e in errors} == {failed.task_id, broken.task_id}
-    assert all(e["retryable"] and "message" not in e for e in errors)
+    assert all(e["retryable"] and "payload" not in e for e in errors)
     assert datetime.datetime.fromisoformat(errors[0]["time"]).utcoffset() == datetime.timedelta(0)
 
     missing.touch()
@@ -148,7 +148,7 @@ def test_retry_refuses_a_message_that_does_not_verify(hueyctl, project: Path) ->
     forged_with = Huey("chores", secret="another-secret")
     forged = forged_with.serialize_task(add.s(1, 2))
     entry = {"task_id": "forged", "task": add.name, "retries": 0, "error": "x", "time": "t"}
-    entry["message"] = base64.b64encode(forged).decode()
+    entry["payload"] = base64.b64encode(forged).decode()
     huey.storage.put_error(json.dumps(entry).encode())
 
     result = hueyctl("retry", "work", "forged", "-m", project)
