@@ -93,6 +93,7 @@ _TOP_KEYS = ("version", "project", "state_dir", "env", "http", "dashboard", "ins
 _EXTENSION_PREFIX = "x-"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _HTTP_KEYS = ("port", "host", "username", "password")
+_DASHBOARD_KEYS = ("token",)
 _HOOK_KEYS = ("pre_execute", "post_execute")
 _SCHEDULE_KEYS = ("task", "cron")  # required
 _SCHEDULE_ARGUMENTS = ("args", "kwargs")
@@ -255,7 +256,7 @@ class _Checker:
         return Http(**values)
 
     def dashboard(self, node: yaml.Node) -> Dashboard | None:
-        keys = self.mapping(node, "dashboard", ("token",))
+        keys = self.mapping(node, "dashboard", _DASHBOARD_KEYS)
         if "token" not in keys:
             self.problem(node, "dashboard.token", "required key is missing")
             return None

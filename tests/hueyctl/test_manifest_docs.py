@@ -19,6 +19,7 @@ ROW = re.compile(r"\| `(\w+)` \| (.*?) \| (.*?) \| (.*?) \| (.*?) \|\s*$")
 SECTIONS = {
     "": manifest._TOP_KEYS,
     "http": manifest._HTTP_KEYS,
+    "dashboard": manifest._DASHBOARD_KEYS,
     "instances.NAME": manifest._INSTANCE_KEYS,
     "instances.NAME.hooks": manifest._HOOK_KEYS,
     "instances.NAME.resources": manifest._RESOURCE_KEYS,
@@ -27,6 +28,7 @@ SECTIONS = {
 KINDS_OF = {
     "": {"version": "version", "project": "name", "state_dir": "path"},
     "http": {key: key for key in manifest._HTTP_KEYS},
+    "dashboard": {"token": "token"},
     "instances.NAME": manifest._INSTANCE_SCALARS,
     "instances.NAME.resources": dict.fromkeys(manifest._RESOURCE_KEYS, "quantity"),
     "instances.NAME.schedules.NAME": {key: key for key in manifest._SCHEDULE_KEYS},
