@@ -15,6 +15,7 @@ instances:
   default:
     app: tasks:huey           # import path of your Huey object ("module:attribute"),
                               # importable from this file's directory
+    # django_settings: mysite.settings   # a Django project: set Django up first
     storage: sqlite:///tasks.db   # or redis://127.0.0.1:6379/0; omitted: SQLite in
                               # state_dir. The application that enqueues calls
                               # hueyctl.bind("THIS_FILE") to use the same storage
