@@ -1,8 +1,10 @@
 """What a deployment's consumers recorded (huey.metrics) with supervisord's view of each
 instance, and that survey in the Prometheus text format (`hueyctl metrics`, /metrics).
 
-Counters are the sum over an instance's live consumers, so a consumer that stops takes
-its counts with it: Prometheus reads the drop as a counter reset, which rate() handles.
+Counters and the run-time histogram are exported per consumer (a ``consumer`` label), so
+a series resets only when its own consumer restarts: summed per instance, one consumer's
+restart would drop the total part-way and rate() would count the others' totals again.
+Gauges (sizes, consumers up, oldest pending) stay per instance.
 """
 
 from __future__ import annotations
@@ -103,7 +105,7 @@ class _Collector:
 
     def collect(self) -> Iterator[Metric]:
         labels = ["project", "instance"]
-        task_labels = [*labels, "task"]
+        task_labels = [*labels, "consumer", "task"]
         counters = {
             name: CounterMetricFamily(f"huey_tasks_{name}", _COUNTER_HELP[name], labels=task_labels)
             for name in COUNTERS
@@ -122,12 +124,14 @@ class _Collector:
                 continue
             for key, value in _sizes(metrics).items():
                 gauges[key].add_metric(where, value)
-            for task, counts in metrics.tasks.items():
-                for name, family in counters.items():
-                    family.add_metric([*where, task], getattr(counts, name))
-                durations.add_metric(
-                    [*where, task], _cumulative(counts.duration_buckets), counts.duration_sum
-                )
+            for consumer in metrics.consumers:
+                for task, counts in consumer.tasks.items():
+                    series = [*where, consumer.consumer_id, task]
+                    for name, family in counters.items():
+                        family.add_metric(series, getattr(counts, name))
+                    durations.add_metric(
+                        series, _cumulative(counts.duration_buckets), counts.duration_sum
+                    )
         yield from counters.values()
         yield durations
         yield from gauges.values()

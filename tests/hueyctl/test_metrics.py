@@ -4,6 +4,7 @@ consumer) on SQLite and on Redis: known tasks run, exactly their numbers read ba
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -77,14 +78,24 @@ def project(request: pytest.FixtureRequest, tmp_path: Path, fresh_imports: None)
     deployment.down(load(path))
 
 
-def samples(text: str) -> dict[tuple[str, str], float]:
-    """``(sample name, task label)`` -> value, for the one instance exposed."""
+def series(text: str) -> dict[tuple[str, str, str], float]:
+    """``(sample name, consumer label, task label)`` -> value, for the one instance exposed."""
     return {
-        (sample.name, sample.labels.get("task", "")): sample.value
+        (sample.name, sample.labels.get("consumer", ""), sample.labels.get("task", "")): (
+            sample.value
+        )
         for family in text_string_to_metric_families(text)
         for sample in family.samples
         if "le" not in sample.labels or sample.labels["le"] == "+Inf"
     }
+
+
+def samples(text: str) -> dict[tuple[str, str], float]:
+    """``(sample name, task label)`` -> value summed over the consumer label."""
+    total: dict[tuple[str, str], float] = {}
+    for (name, _, task), value in series(text).items():
+        total[name, task] = total.get((name, task), 0.0) + value
+    return total
 
 
 @pytest.mark.slow
@@ -186,25 +197,70 @@ def test_check_levels_from_a_survey() -> None:
     assert str(levels["storage"][0]) == "CRITICAL p/i: storage: storage refused the connection"
 
 
-def test_render_exposes_cumulative_buckets_with_labels() -> None:
-    from huey.metrics import BUCKETS, InstanceMetrics, TaskMetrics
+def test_render_exposes_cumulative_buckets_per_consumer() -> None:
+    from huey.metrics import BUCKETS, ConsumerMetrics, InstanceMetrics, TaskMetrics
 
     counts = list((0,) * (len(BUCKETS) + 1))
     counts[0], counts[3] = 2, 1
     task = TaskMetrics(finished=3, duration_sum=0.06, duration_buckets=tuple(counts))
-    metrics = InstanceMetrics("i", 100.0, [], {"app.job": task}, 4, 1, 2, 12.5)
+    consumer = ConsumerMetrics("h:1:a", 99.0, tasks={"app.job": task})
+    metrics = InstanceMetrics("i", 100.0, [consumer], {"app.job": task}, 4, 1, 2, 12.5)
     text = render([Survey("p", "i", "RUNNING", 30.0, metrics)])
-    assert 'huey_tasks_finished_total{instance="i",project="p",task="app.job"} 3.0' in text
+    where = 'consumer="h:1:a",instance="i"'
+    assert f'huey_tasks_finished_total{{{where},project="p",task="app.job"}} 3.0' in text
     assert (
-        'huey_task_duration_seconds_bucket{instance="i",le="0.005",project="p",task="app.job"} 2.0'
+        f'huey_task_duration_seconds_bucket{{{where},le="0.005",project="p",task="app.job"}} 2.0'
         in text
-    )  # noqa: E501
+    )
     assert (
-        'huey_task_duration_seconds_bucket{instance="i",le="0.05",project="p",task="app.job"} 3.0'
+        f'huey_task_duration_seconds_bucket{{{where},le="0.05",project="p",task="app.job"}} 3.0'
         in text
-    )  # noqa: E501
+    )
     assert 'huey_oldest_pending_age_seconds{instance="i",project="p"} 12.5' in text
     assert 'huey_queue_tasks{instance="i",project="p"} 4.0' in text
+
+
+def test_one_consumer_stopping_leaves_the_others_series_unchanged(tmp_path: Path) -> None:
+    """Two real consumers of one instance: when one stops, only its own series go away;
+    the survivor's counters are exactly as they were, so rate() sees no reset on them."""
+    from huey import Huey
+    from huey.consumer import Consumer
+
+    huey = Huey("pair", url=f"sqlite:///{tmp_path / 'pair.db'}")
+    both = threading.Barrier(2, timeout=60)
+
+    @huey.task()
+    def ok(n: int) -> int:
+        """Held until both runs have started: each one-worker consumer runs one."""
+        both.wait()
+        return n
+
+    first, second = (Consumer(huey, workers=1, heartbeat_timeout=3) for _ in range(2))
+    try:
+        first.start()
+        second.start()
+        results = [ok(n) for n in range(2)]
+        assert sorted(result.get(blocking=True, timeout=60) for result in results) == [0, 1]
+
+        def exposed() -> dict[tuple[str, str, str], float]:
+            metrics = read_metrics(huey)
+            return series(render([Survey("p", "pair", "RUNNING", 30.0, metrics)]))
+
+        finished = ("huey_tasks_finished_total", first.consumer_id, ok.name)
+        also = ("huey_tasks_finished_total", second.consumer_id, ok.name)
+        assert wait_until(lambda: {exposed().get(k) for k in (finished, also)} == {1.0}), exposed()
+        before = exposed()
+        survivor = {key: value for key, value in before.items() if key[1] == second.consumer_id}
+        assert before[("huey_consumers_up", "", "")] == 2
+        first.stop()
+        after = exposed()
+        assert not any(key[1] == first.consumer_id for key in after)
+        assert {key: value for key, value in after.items() if key[1]} == survivor
+        assert after[("huey_consumers_up", "", "")] == 1
+    finally:
+        first.stop(graceful=False)
+        second.stop(graceful=False)
+        huey.storage.close()
 
 
 def test_check_that_cannot_look_is_unknown_not_critical(hueyctl, tmp_path: Path) -> None:
