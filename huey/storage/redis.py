@@ -592,16 +592,28 @@ class RedisStorage(BaseStorage):
 
     @_mapped
     def __iter__(self) -> Iterator[str]:
-        """Subscribe now (not at the first ``next``) so no event emitted after this call is lost."""
-        pubsub = self._redis().pubsub(ignore_subscribe_messages=True)
-        pubsub.subscribe(self._events)
-        return self._listen(pubsub)
+        """Subscribe now (not at the first ``next``) and wait for the server to confirm it,
+        so no event emitted after this call is lost: redis-py's subscribe only sends the
+        command, and a PUBLISH on another connection can reach the server first."""
+        pubsub = self._redis().pubsub()
+        try:
+            pubsub.subscribe(self._events)
+            deadline = time.monotonic() + self.read_timeout + _REPLY_MARGIN
+            while (remaining := deadline - time.monotonic()) > 0:
+                message = pubsub.get_message(timeout=remaining)
+                if message is not None and message["type"] == "subscribe":
+                    return self._listen(pubsub)
+            raise redis.TimeoutError("the server did not confirm the events subscription")
+        except BaseException:
+            pubsub.close()
+            raise
 
     def _listen(self, pubsub: PubSub) -> Iterator[str]:
         try:
             with _storage_errors(self.where):
                 for message in pubsub.listen():
-                    yield message["data"].decode()
+                    if message["type"] == "message":
+                        yield message["data"].decode()
         finally:
             pubsub.close()
 

@@ -98,9 +98,9 @@ def test_a_running_consumer_publishes_its_counts_and_removes_them_at_stop(huey, 
     huey.revoke(revoked)
     huey.enqueue(revoked)
     results = [ok(n) for n in range(3)] + [broken(), flaky()]
-    c = consumer(workers=2, heartbeat_timeout=1.5)
+    c = consumer(workers=2)
     for result in results[:3]:
-        result.get(blocking=True, timeout=10)
+        result.get(blocking=True, timeout=30)
     expected = {
         ok.name: (0, 3, 3, 0, 0, 1),
         broken.name: (0, 1, 0, 1, 0, 0),
@@ -112,7 +112,7 @@ def test_a_running_consumer_publishes_its_counts_and_removes_them_at_stop(huey, 
         fields = ("enqueued", "started", "finished", "failed", "retried", "revoked")
         return {name: tuple(getattr(t, f) for f in fields) for name, t in tasks.items()}
 
-    assert wait_until(lambda: counts() == expected), counts()
+    assert wait_until(lambda: counts() == expected, 30), counts()
     metrics = read_metrics(huey)
     (only,) = metrics.consumers
     assert (only.consumer_id, only.workers, only.worker_type) == (c.consumer_id, 2, "thread")

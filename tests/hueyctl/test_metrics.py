@@ -59,7 +59,7 @@ MANIFEST = """
 version: 1
 project: metered
 instances:
-  shop: {{app: "shop_app:huey", storage: "{storage}", workers: 1, heartbeat_timeout: 3,
+  shop: {{app: "shop_app:huey", storage: "{storage}", workers: 1, heartbeat_timeout: 6,
           startsecs: 1}}
 """
 
@@ -148,7 +148,7 @@ def test_metrics_and_check_read_back_exactly_what_ran(hueyctl, project: Path, tm
 
     # One worker held by a task: what is enqueued behind it waits, past the thresholds.
     running = held()
-    wait_until(lambda: huey.storage.inflight_size() == 1)
+    assert wait_until(lambda: huey.storage.inflight_size() == 1)
     ok(5)
     ok(6)
     time.sleep(1.1)

@@ -105,7 +105,7 @@ def test_the_consumer_rides_out_a_storage_fault(fault: Fault, caplog) -> None:
         assert runner.is_alive()
         assert all(handle.is_alive() for handle, *_ in consumer._workers.values())
         assert all(thread.is_alive() for _, thread in consumer._services.values())
-        assert "storage is back" in caplog.text
+        assert wait_until(lambda: "storage is back" in caplog.text, WAIT)
         lines = [r.getMessage() for r in caplog.records if fault.text in r.getMessage()]
         assert lines and len(lines) == len(set(lines)), "each loop logs each error once"
     finally:
@@ -182,7 +182,7 @@ def test_a_consumer_waits_out_redis_outages_at_start_and_while_running(private_r
         private_redis.start()
         app = producer(name, private_redis.url)
         assert app.add(2, 3).get(blocking=True, timeout=WAIT * 3) == 5
-        assert "storage is back" in consumer.output()
+        assert wait_until(lambda: "storage is back" in consumer.output(), WAIT * 2)
 
         private_redis.stop()  # an outage under the running consumer
         assert wait_until(lambda: "heartbeat: storage unavailable" in consumer.output(), WAIT)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 
 #: Where an armed fault cuts the connection, once the server has run the request.
 BEFORE_REPLY = "before reply"  # the reply is read from the server and thrown away
@@ -25,6 +26,7 @@ class FaultProxy:
         self._armed: tuple[str, bytes] | None = None
         self.fired = threading.Event()
         self._open: list[socket.socket] = []
+        self.delay = 0.0  # seconds each request is held before it reaches the server
         threading.Thread(target=self._accept, daemon=True).start()
 
     def arm(self, where: str, trigger: bytes = b"") -> None:
@@ -67,6 +69,7 @@ class FaultProxy:
                 if self._armed is not None and self._armed[1] in chunk:
                     fault.append(self._armed[0])
                     self._armed = None
+            time.sleep(self.delay)
             if not _send(server, chunk):
                 break
         _shut(server)

@@ -169,3 +169,19 @@ def test_a_worker_whose_fetch_reply_was_lost_runs_the_task_once(proxy, where) ->
     assert runs == [(1, 2)]
     assert huey.storage.inflight_items("w1") == []
     huey.storage.close()
+
+
+def test_an_event_emitted_right_after_iter_is_heard(proxy, redis_server, in_thread) -> None:
+    """iter() returns once the server holds the subscription: an event published on a
+    faster connection right after it still reaches the listener."""
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    slow, fast = RedisStorage(name, url=proxy.url), RedisStorage(name, url=redis_server.url)
+    proxy.delay = 0.3  # the SUBSCRIBE reaches the server late
+    try:
+        events = iter(slow)
+        fast.emit("first")
+        assert in_thread(next, events).finish() == "first"
+        events.close()
+    finally:
+        slow.close()
+        fast.close()
