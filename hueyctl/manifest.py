@@ -101,6 +101,7 @@ _INSTANCE_SCALARS = {
     "storage": "storage",
     **CONSUMER_KEYS,
     "startsecs": "seconds_int",
+    "replicas": "positive_int",
 }
 _INSTANCE_KEYS = (*_INSTANCE_SCALARS, "hooks", "schedules", "env", "resources")
 _RESOURCE_KEYS = ("cpu", "memory")

@@ -54,6 +54,8 @@ class Instance:
     env: Mapping[str, str] = field(default_factory=dict)
     # What a consumer asks of an orchestrator (``hueyctl export``): "cpu", "memory".
     resources: Mapping[str, str] = field(default_factory=dict)
+    # How many consumers an orchestrator runs (``hueyctl export``); ``up`` runs one a host.
+    replicas: int = 1
 
 
 @dataclass(frozen=True)

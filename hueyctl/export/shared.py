@@ -42,7 +42,7 @@ def header(manifest: Manifest, target: str) -> str:
 
 def replicas(instance: Instance) -> int:
     """How many consumers of the instance to run: the manifest's ``replicas``, else 1."""
-    return getattr(instance, "replicas", 1)
+    return instance.replicas
 
 
 def stop_timeout(instance: Instance) -> int:
