@@ -71,17 +71,27 @@ def expand_url(url: str, environ: Mapping[str, str]) -> str:
     return VARIABLE.sub(value, url)
 
 
+# A query option carrying a password (a Sentinel's own: ``sentinel_password=``).
+_PASSWORD_OPTION = re.compile(r"([?&][^=&#]*password=)([^&#]*)")
+
+
 def mask_url(url: str, mask: Callable[[str], str] = lambda _: "***") -> str:
-    """``url`` with a literal password replaced by ``mask(password)``; a password
-    written only as ``${VAR}`` names a variable, not a secret, and stays."""
+    """``url`` with each literal password (the user's, and any ``...password=`` option)
+    replaced by ``mask(password)``; one written only as ``${VAR}`` names a variable,
+    not a secret, and stays."""
+
+    def masked(password: str) -> str:
+        return mask(password) if VARIABLE.sub("", password) else password
+
+    url = _PASSWORD_OPTION.sub(lambda m: m.group(1) + masked(m.group(2)), url)
     span = _userinfo(url)
     if span is None:
         return url
     start, end = span
     user, colon, password = url[start:end].partition(":")
-    if not colon or not VARIABLE.sub("", password):
+    if not colon:
         return url
-    return f"{url[:start]}{user}:{mask(password)}{url[end:]}"
+    return f"{url[:start]}{user}:{masked(password)}{url[end:]}"
 
 
 def conceal(text: str) -> str:

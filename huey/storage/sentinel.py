@@ -3,19 +3,32 @@
 ``redis+sentinel://[user:password@]s1:26379,s2:26379/mymaster/1`` names the Sentinels, the
 master's service name and the database; ``rediss+sentinel://`` speaks TLS to the Sentinels
 and the master. Every connection of the pool asks the Sentinels for the current master when
-it connects, and one that finds its server demoted (READONLY) drops and reconnects, so a
-consumer follows a failover without a restart. Query options: ``sentinel_username`` and
+it connects, one that finds its server demoted (READONLY) drops and reconnects, and an open
+one leaves a server the Sentinels no longer name as master before it writes (they are asked
+every quarter of a second): a Sentinel demotes the old master only when it next polls it, up to
+10 seconds after the promotion, and writes it takes until then are lost. So a consumer
+follows a failover without a restart. Query options: ``sentinel_username`` and
 ``sentinel_password`` (when the Sentinels need their own), ``socket_timeout``,
 ``socket_connect_timeout`` and the ``ssl_*`` options of redis-py.
 """
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from redis.sentinel import Sentinel, SentinelConnectionPool
+from redis.exceptions import RedisError
+from redis.sentinel import (
+    Sentinel,
+    SentinelConnectionPool,
+    SentinelConnectionPoolProxy,
+    SentinelManagedConnection,
+    SentinelManagedSSLConnection,
+)
 
 from huey.exceptions import ConfigurationError
 
@@ -113,6 +126,55 @@ def _host_port(url: str, text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+# How often an open connection asks the Sentinels whether its server is still the master:
+# what a producer enqueues in that long after a promotion reaches the old master and is lost.
+RECHECK_SECONDS = 0.25
+
+
+class MasterWatch:
+    """Tells a connection whether the Sentinels moved the master away from its server."""
+
+    def __init__(self, proxy: SentinelConnectionPoolProxy, interval: float) -> None:
+        self._proxy = proxy
+        self._interval = interval
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._checked = float("-inf")
+
+    def moved_from(self, address: tuple[str, int]) -> bool:
+        """Whether the master is known to be elsewhere; asks the Sentinels when due."""
+        if self._pid != os.getpid():  # a forked child: the parent may have held the lock
+            self._lock, self._pid = threading.Lock(), os.getpid()
+        if time.monotonic() - self._checked >= self._interval and self._lock.acquire(False):
+            try:
+                self._checked = time.monotonic()
+                self._proxy.get_master_address()
+            except RedisError:  # no Sentinel answers: keep the server this connection has
+                pass
+            finally:
+                self._lock.release()
+        master = self._proxy.master_address
+        return master is not None and tuple(master) != tuple(address)
+
+
+class _FollowingConnection(SentinelManagedConnection):
+    """A master connection that reconnects, before it writes, once the master has moved."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._watch: MasterWatch = kwargs.pop("master_watch")
+        super().__init__(**kwargs)
+
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        if self._sock and self._watch.moved_from((self.host, self.port)):
+            self.disconnect()  # nothing of this command was written: reconnecting is safe
+            self.connect()
+        super().send_packed_command(command, check_health)
+
+
+class _FollowingSSLConnection(_FollowingConnection, SentinelManagedSSLConnection):
+    """The same over TLS."""
+
+
 def connection_pool(parsed: SentinelURL, **redis_kwargs: Any) -> SentinelConnectionPool:
     """The pool whose connections always reach the service's current master."""
     common = {**parsed.options, "ssl": parsed.tls} if parsed.tls else dict(parsed.options)
@@ -124,4 +186,9 @@ def connection_pool(parsed: SentinelURL, **redis_kwargs: Any) -> SentinelConnect
         "password": parsed.password,
         **redis_kwargs,
     }
-    return SentinelConnectionPool(parsed.service, sentinel, **master)
+    connection_class = _FollowingSSLConnection if master.pop("ssl", False) else _FollowingConnection
+    pool = SentinelConnectionPool(
+        parsed.service, sentinel, connection_class=connection_class, **master
+    )
+    pool.connection_kwargs["master_watch"] = MasterWatch(pool.proxy, RECHECK_SECONDS)
+    return pool

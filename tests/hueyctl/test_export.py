@@ -31,6 +31,7 @@ MANIFEST = """
         app: tasks:huey
         storage: "redis://:${REDIS_PASSWORD}@redis:6379/1"
         workers: 4
+        replicas: 3
         shutdown_timeout: 45
         resources: {cpu: 250m, memory: 256Mi}
         env: {SMTP_HOST: mail.internal, SMTP_URL: "smtp://u:${SMTP_PASSWORD}@mail"}
@@ -157,7 +158,8 @@ def test_kubernetes_runs_the_consumer_directly_and_drains_it(
     by_name = {o["metadata"]["name"]: o for o in objects}
     pod = by_name["shop-emails"]["spec"]["template"]["spec"]
     (container,) = pod["containers"]
-    assert by_name["shop-emails"]["spec"]["replicas"] == 1
+    assert by_name["shop-emails"]["spec"]["replicas"] == 3
+    assert by_name["shop-reports"]["spec"]["replicas"] == 1  # none given
     assert container["command"] == [
         "python", "-m", "hueyctl.launch", "/app/hueyctl.yaml", "emails"
     ]  # fmt: skip
@@ -245,7 +247,8 @@ def test_compose_has_a_draining_healthchecked_service_per_instance(
     assert emails["stop_signal"] == "SIGINT"
     assert emails["stop_grace_period"] == "55s"
     assert emails["healthcheck"]["test"][:4] == ["CMD", "python", "-m", "hueyctl.liveness"]
-    assert emails["deploy"]["replicas"] == 1
+    assert emails["deploy"]["replicas"] == 3
+    assert project["services"]["reports"]["deploy"]["replicas"] == 1
     assert emails["environment"]["REDIS_PASSWORD"] == "${REDIS_PASSWORD:?set REDIS_PASSWORD}"
     assert emails["environment"]["PRICE"] == "5$$"  # Compose reads "$$" as "$"
     assert "./hueyctl.yaml:/app/hueyctl.yaml:ro" in emails["volumes"]

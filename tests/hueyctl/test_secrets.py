@@ -177,6 +177,9 @@ def test_validate_masks_passwords_and_the_record_holds_no_secret(
         instances:
           a: {app: "app_a:huey", storage: "redis://:hunter2@127.0.0.1:6379/0"}
           b: {app: "app_b:huey", storage: "redis://ops:${REDIS_PASSWORD}@127.0.0.1:6379/1"}
+          c:
+            app: "app_c:huey"
+            storage: "redis+sentinel://:hunter2@s1,s2/m/2?socket_timeout=3&sentinel_password=spw-77"
         """,
     )
     env = {"TOKEN": "tok-secret", "REDIS_PASSWORD": PASSWORD}
@@ -187,10 +190,12 @@ def test_validate_masks_passwords_and_the_record_holds_no_secret(
     assert {r["instance"]: r["storage"] for r in json.loads(shown.stdout)} == {
         "a": "redis://:***@127.0.0.1:6379/0",
         "b": "redis://ops:${REDIS_PASSWORD}@127.0.0.1:6379/1",
+        "c": "redis+sentinel://:***@s1,s2/m/2?socket_timeout=3&sentinel_password=***",
     }
     model = load(path, environ=env)
     recorded = json.dumps([model.settings(i) for i in model.instances.values()])
     assert "hunter2" not in recorded and "literal-key-123" not in recorded
+    assert "spw-77" not in recorded
     assert "${REDIS_PASSWORD}" in recorded and "${TOKEN}" in recorded
     # A secret that changes still changes the record, so `up` restarts the consumer.
     changed = load(
