@@ -18,6 +18,7 @@ from .exceptions import (
     SignatureError,
     TaskException,
     TaskLockedException,
+    TaskTimeout,
 )
 from .lock import TaskLock
 from .presets import BlackHoleHuey, PriorityRedisExpireHuey, PriorityRedisHuey, RedisExpireHuey
@@ -53,6 +54,7 @@ __all__ = [
     "TaskException",
     "TaskLock",
     "TaskLockedException",
+    "TaskTimeout",
     "TaskResultWrapper",
     "TaskWrapper",
     "crontab",

@@ -241,6 +241,7 @@ class Huey(Huey3API):
             message.priority,
             message.expires,
             on_error,
+            message.timeout,
         )
 
     # -- enqueueing -----------------------------------------------------------------------

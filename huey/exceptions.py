@@ -149,6 +149,14 @@ class TaskLockedException(Exception):
     """lock_task could not acquire its lock; the task is skipped, not failed."""
 
 
+class TaskTimeout(Exception):
+    """huey 3's: the task ran past its ``timeout``; a failure like any other (retries apply)."""
+
+    @classmethod
+    def of(cls, task: Any) -> TaskTimeout:
+        return cls(f"{task} ran past its timeout of {task.timeout}s")
+
+
 class RateLimitExceeded(Exception):
     """A ``huey.rate_limit`` window is full; with ``retry`` the task runs again when the
     next window starts (``delay`` seconds), without using up one of its retries."""

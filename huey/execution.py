@@ -23,9 +23,11 @@ from .exceptions import (
     RetryTask,
     TaskException,
     TaskLockedException,
+    TaskTimeout,
 )
 from .result import ErrorResult
 from .task import QueueTask, compute_eta, utcnow
+from .timeout import enforced
 
 if TYPE_CHECKING:
     from .api import Huey
@@ -105,9 +107,12 @@ def execute(
     value: Any = None
     error: BaseException | None = None
     try:
-        value = task.execute()
+        with enforced(task):
+            value = task.execute()
     except _TASK_ERRORS as exc:  # the task's own failure: recorded, never propagated here
         error = exc
+    if error is None and task.is_timed_out:  # a thread's run that never checked its time
+        value, error = None, TaskTimeout.of(task)
     duration = time.perf_counter() - start
     if error is None and not eager:
         value, error = _storable(huey, task, value)
@@ -299,7 +304,8 @@ def _record(
             error=metadata["error"],
             traceback=metadata["traceback"],
         )
-        huey.signals.send(sig.SIGNAL_ERROR, task, error)
+        timed_out = isinstance(error, TaskTimeout)
+        huey.signals.send(sig.SIGNAL_TIMEOUT if timed_out else sig.SIGNAL_ERROR, task, error)
     if task.retries > 0 and _retry(huey, task, now):
         return Execution(Outcome.RETRYING, None, error, duration)
     if locked:

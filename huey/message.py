@@ -2,8 +2,8 @@
 
 Layout (FORMAT_VERSION 3): a 6-byte header (version, signed flag, metadata length),
 the HMAC of everything else when signed, the metadata as JSON (per pipeline step: id,
-task name, eta, retries, retry delay, enqueued at, and priority, expires and the error
-pipeline when set), then one pickle holding every step's data.
+task name, eta, retries, retry delay, enqueued at, and priority, expires, the error
+pipeline and the timeout when set), then one pickle holding every step's data.
 Metadata is read without unpickling anything (:func:`read_metadata`); with signing on,
 nothing is read before the signature, which covers header, metadata and pickle, verifies.
 
@@ -55,6 +55,7 @@ class Message:
     expires: datetime.datetime | None = None
     on_error: Message | None = None
     enqueued: float = 0.0
+    timeout: float | None = None
 
 
 def encode(task: QueueTask, serializer: Serializer) -> bytes:
@@ -80,14 +81,24 @@ def _chain_json(task: QueueTask, datas: list, sent: str) -> str:
 
 
 def _step_json(task: QueueTask, datas: list, sent: str) -> str:
-    """A step's metadata; priority, expires and the error pipeline (huey 3's options)
-    follow only when one of them is set."""
+    """A step's metadata; priority, expires, the error pipeline and the timeout (huey 3's
+    options) follow only when one of them is set, each only as far as the last one set."""
     extra = ""
-    if task.priority is not None or task.expires is not None or task.on_error is not None:
+    timeout = task.timeout
+    if (
+        task.priority is not None
+        or task.expires is not None
+        or task.on_error is not None
+        or timeout is not None
+    ):
         priority = "null" if task.priority is None else _number(task.priority)
         extra = f",{priority},{_time(task.expires)}"
         if task.on_error is not None:
             extra += "," + _chain_json(task.on_error, datas, sent)
+        elif timeout is not None:
+            extra += ",null"
+        if timeout is not None:
+            extra += "," + _number(timeout)
     return (
         f"[{_quote(task.task_id)},{_quote(task.name)},{_time(task.execute_time)},"
         f"{_number(task.retries)},{_number(task.retry_delay)},{sent}{extra}]"
@@ -185,7 +196,7 @@ def _build(steps: list, datas: Iterator[Any] | None, data: bytes) -> Message:
     for step in steps:
         try:
             task_id, name, eta, retries, retry_delay, enqueued, *extra = step
-            priority, expires, errors = (*extra, None)[:3] if extra else (None, None, None)
+            priority, expires, errors, timeout = (*extra, None, None)[:4] if extra else (None,) * 4
             when, until = _read_time(eta), _read_time(expires)
         except (TypeError, ValueError) as exc:
             raise MessageError(f"malformed task message: {exc}", data) from None
@@ -197,7 +208,8 @@ def _build(steps: list, datas: Iterator[Any] | None, data: bytes) -> Message:
             and isinstance(enqueued, float)
             and isinstance(priority, (int, type(None)))
             and (errors is None or (isinstance(errors, list) and errors))
-            and len(extra) in (0, 2, 3)
+            and isinstance(timeout, (int, float, type(None)))
+            and len(extra) in (0, 2, 3, 4)
         ):
             raise MessageError("malformed task message: a field has the wrong type", data)
         step_data = None if datas is None else next(datas, _END)
@@ -205,7 +217,7 @@ def _build(steps: list, datas: Iterator[Any] | None, data: bytes) -> Message:
             raise MessageError("message data does not match its steps", data)
         on_error = None if errors is None else _build(errors, datas, data)
         head = (task_id, name, step_data, when, retries, retry_delay)
-        fields.append((head, (priority, until, on_error, enqueued)))
+        fields.append((head, (priority, until, on_error, enqueued, timeout)))
     message = None
     for head, tail in reversed(fields):  # each step's on_complete is the step after it
         message = Message(*head, message, *tail)

@@ -27,6 +27,7 @@ SIGNAL_SCHEDULED = "scheduled"
 SIGNAL_INTERRUPTED = "interrupted"
 SIGNAL_ENQUEUED = "enqueued"
 SIGNAL_RATE_LIMITED = "rate-limited"
+SIGNAL_TIMEOUT = "timeout"
 
 Receiver = Callable[..., Any]
 

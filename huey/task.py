@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import datetime
 import functools
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
+
+from .exceptions import TaskTimeout
 
 if TYPE_CHECKING:
     from .api import Huey
@@ -78,6 +81,7 @@ class QueueTask(metaclass=_TaskClass):
     include_task: ClassVar[bool] = False
     default_priority: ClassVar[int | None] = None
     default_expires: ClassVar[Expires] = None
+    default_timeout: ClassVar[float | None] = None
     func: ClassVar[Callable[..., Any] | None] = None
 
     def __init__(
@@ -91,6 +95,7 @@ class QueueTask(metaclass=_TaskClass):
         priority: int | None = None,
         expires: Expires = None,
         on_error: QueueTask | None = None,
+        timeout: float | None = None,
     ) -> None:
         self.data = ((), {}) if data is None and self.func is not None else data
         self.task_id = task_id or str(uuid.uuid4())
@@ -103,6 +108,9 @@ class QueueTask(metaclass=_TaskClass):
         #: a datetime in the Huey's clock when enqueued. Not run after that time.
         self.expires = self.default_expires if expires is None else expires
         self.on_error = on_error
+        #: huey 3's option: seconds the run may take; past them it fails with TaskTimeout.
+        self.timeout = self.default_timeout if timeout is None else timeout
+        self.deadline: float | None = None  # monotonic time the run must end by (worker's)
 
     def resolve_expires(self, now: datetime.datetime) -> None:
         """Turn a relative ``expires`` into the time it is reached, counted from ``now``."""
@@ -141,6 +149,23 @@ class QueueTask(metaclass=_TaskClass):
     def eta(self) -> datetime.datetime | None:
         """huey 3's name for :attr:`execute_time`."""
         return self.execute_time
+
+    @property
+    def time_remaining(self) -> float | None:
+        """huey 3's: seconds left before this run times out (None without a timeout)."""
+        return None if self.deadline is None else self.deadline - time.monotonic()
+
+    @property
+    def is_timed_out(self) -> bool:
+        """huey 3's: whether this run has used up its timeout."""
+        remaining = self.time_remaining
+        return remaining is not None and remaining <= 0
+
+    def check_timeout(self) -> None:
+        """huey 3's cooperative check (thread and greenlet workers): TaskTimeout when the
+        run has used up its timeout."""
+        if self.is_timed_out:
+            raise TaskTimeout.of(self)
 
     def execute(self) -> Any:
         """Run the task and return its value."""
@@ -262,7 +287,7 @@ class TaskWrapper:
         attributes.update(
             {k: staticmethod(v) if callable(v) else v for k, v in task_settings.items()}
         )
-        for option in ("priority", "expires"):  # huey 3's per-task defaults
+        for option in ("priority", "expires", "timeout"):  # huey 3's per-task defaults
             if option in task_settings:
                 attributes[f"default_{option}"] = task_settings.pop(option)
         base = task_base or QueueTask
@@ -291,10 +316,11 @@ class TaskWrapper:
         retries: int | None = None,
         retry_delay: float | None = None,
         expires: Expires = None,
+        timeout: float | None = None,
     ) -> TaskResultWrapper | Any:
         """Enqueue a call to run at ``eta`` or after ``delay`` seconds (see compute_eta);
-        huey 3's ``id``, ``priority``, ``retries``, ``retry_delay`` and ``expires`` override
-        the task's defaults. With the Huey's ``utc=False`` times are local."""
+        huey 3's ``id``, ``priority``, ``retries``, ``retry_delay``, ``expires`` and
+        ``timeout`` override the task's defaults. With the Huey's ``utc=False`` times are local."""
         task = self.task_class(
             (tuple(args or ()), dict(kwargs or {})),
             task_id=task_id or id,
@@ -303,6 +329,7 @@ class TaskWrapper:
             retry_delay=retry_delay,
             priority=priority,
             expires=expires,
+            timeout=timeout,
         )
         return self.huey.enqueue(task)
 
