@@ -24,7 +24,7 @@ from .lock import TaskLock
 from .presets import BlackHoleHuey, PriorityRedisExpireHuey, PriorityRedisHuey, RedisExpireHuey
 from .rate_limit import RateLimit
 from .result import Result, ResultGroup, TaskResultWrapper
-from .task import PeriodicQueueTask, QueueTask, Task, TaskWrapper
+from .task import PeriodicQueueTask, PeriodicTask, QueueTask, Task, TaskWrapper
 
 __all__ = [
     "BlackHoleHuey",
@@ -36,6 +36,7 @@ __all__ = [
     "MemoryHuey",
     "MessageError",
     "PeriodicQueueTask",
+    "PeriodicTask",
     "PriorityRedisExpireHuey",
     "PriorityRedisHuey",
     "QueueException",

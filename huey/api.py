@@ -22,7 +22,15 @@ from .serializer import Serializer
 from .signals import Signals
 from .storage import BaseStorage, MemoryStorage, RedisStorage, SqliteStorage, storage_from_url
 from .storage.base import check_name
-from .task import HAND_WRITTEN, PeriodicQueueTask, QueueTask, Task, TaskWrapper, utcnow
+from .task import (
+    HAND_WRITTEN,
+    PeriodicQueueTask,
+    PeriodicTask,
+    QueueTask,
+    Task,
+    TaskWrapper,
+    utcnow,
+)
 
 # What huey 1.x applications import from huey.api: the classes and helpers of the reference,
 # and huey 3's names for the result handle and the task (docs/huey3.md).
@@ -31,6 +39,7 @@ __all__ = [
     "Huey",
     "MemoryHuey",
     "PeriodicQueueTask",
+    "PeriodicTask",
     "QueueTask",
     "RedisHuey",
     "Result",

@@ -251,6 +251,10 @@ class PeriodicQueueTask(QueueTask):
         return bool(cls.validate_datetime(timestamp))
 
 
+#: huey 3's name for a periodic task (signal receivers test ``isinstance(task, PeriodicTask)``).
+PeriodicTask = PeriodicQueueTask
+
+
 def default_task_name(func: Callable[..., Any]) -> str:
     """``module.qualname``: two functions of one name in different modules never collide."""
     return f"{func.__module__}.{func.__qualname__}"

@@ -9,12 +9,15 @@ import pytest
 from huey import (
     CancelExecution,
     MessageError,
+    PeriodicQueueTask,
     QueueTask,
     RetryTask,
     Task,
     TaskLockedException,
     crontab,
 )
+from huey import signals as S
+from huey.api import PeriodicTask
 from huey.task import utcnow
 
 
@@ -49,6 +52,29 @@ def test_task_is_the_queued_task_with_huey3_fields(huey):
         eta,
         2,
     )
+
+
+def test_periodic_task_is_huey3s_name_receivers_use_to_tell_periodic_runs_apart(huey, run_queued):
+    @huey.task()
+    def job():
+        return 1
+
+    @huey.periodic_task(crontab())
+    def tick():
+        return 2
+
+    periodic_seen = []
+
+    @huey.signal(S.SIGNAL_COMPLETE)
+    def done(signal, task):
+        periodic_seen.append((task.name, isinstance(task, PeriodicTask)))
+
+    job()
+    run_queued(huey)
+    (periodic,) = huey.read_periodic(datetime.datetime(2030, 1, 1))
+    huey.execute(periodic)
+    assert PeriodicTask is PeriodicQueueTask
+    assert periodic_seen == [(job.name, False), (tick.name, True)]
 
 
 def test_retry_task_runs_again_after_its_delay_keeping_retries(huey, run_queued):
