@@ -143,6 +143,20 @@ class Huey(Huey3API):
             self._storage = self.create_storage()
         return self._storage
 
+    @property
+    def named_storage(self) -> str | None:
+        """The storage the app chose itself (a URL's scheme, a storage object's or a Redis
+        class's backend, an SQLite filename), None when it left the default; hueyctl
+        refuses to move such an app silently onto its default SQLite file."""
+        if self._storage is not None:
+            return type(self._storage).__name__
+        if self._url:
+            return self._url.partition(":")[0] + "://"  # the scheme only: no password
+        if issubclass(self.storage_class, RedisStorage):
+            return self.storage_class.__name__
+        filename = self._storage_kwargs.get("filename")
+        return f"SQLite file {filename}" if filename else None
+
     def use_storage(self, storage: str | BaseStorage, **storage_kwargs: Any) -> None:
         """Point this instance at another storage (a URL or an object) before use;
         this is how a deployment manifest supplies storage to the app's Huey."""

@@ -20,7 +20,7 @@ from typing import Any
 
 from hueyctl.djangoapp import settings_problem, setup_django
 from hueyctl.errors import BadInput, ManifestError, MissingVariable, Problem
-from hueyctl.manifest import load
+from hueyctl.manifest import default_storage, load
 from hueyctl.model import Instance, Manifest, Schedule
 from hueyctl.statedir import STATE_DIR_ENV
 from hueyctl.values import SQLITE_PREFIX, expand, expand_url, sqlite_file
@@ -117,6 +117,9 @@ def _bind_one(manifest: Manifest, instance: Instance, environ: Mapping[str, str]
         url = storage_url(manifest, instance, environ)
     except MissingVariable as exc:
         raise _located(manifest, f"{prefix}.storage", str(exc)) from None
+    mismatch = _unset_storage(manifest, instance, huey)
+    if mismatch:
+        raise _located(manifest, f"{prefix}.storage", mismatch)
     huey.use_storage(url)
     for i, path in enumerate(instance.pre_execute):
         hook = _imported(manifest, f"{prefix}.hooks.pre_execute[{i}]", path)
@@ -155,6 +158,18 @@ def _with_arguments(func: Any, schedule: Schedule) -> Any:
         return func(*schedule.args, **schedule.kwargs)
 
     return scheduled
+
+
+def _unset_storage(manifest: Manifest, instance: Instance, huey: Any) -> str | None:
+    """Why the instance needs ``storage:``: its app names its own storage, so consumers on
+    the default SQLite file would never see what the app enqueues; None when it is fine."""
+    named = getattr(huey, "named_storage", None)
+    if named and instance.storage == default_storage(manifest.state_dir, instance.name):
+        return (
+            f"not set, but {instance.app} names its own storage ({named}): "
+            "give the instance that storage's URL"
+        )
+    return None
 
 
 def _imported(manifest: Manifest, field: str, path: str, left_out: Iterable[str] = ()) -> Any:
@@ -218,6 +233,9 @@ def _check_app(
 
     if not hasattr(app, "use_storage"):
         return problem(f"{instance.app!r} is a {type(app).__name__}, not a Huey object")
+    mismatch = _unset_storage(manifest, instance, app)
+    if mismatch:
+        return _located(manifest, f"instances.{instance.name}.storage", mismatch).problems
     queue = (instance.storage, getattr(app, "name", ""))
     if queue in queues:
         return problem(

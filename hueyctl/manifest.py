@@ -40,6 +40,11 @@ from hueyctl.values import (
 )
 
 
+def default_storage(state_dir: Path, instance: str) -> str:
+    """An instance without ``storage:`` gets an embedded SQLite database in the state directory."""
+    return SQLITE_PREFIX + str(state_dir / f"{instance}.db")
+
+
 def load(
     path: str | os.PathLike,
     environ: Mapping[str, str] | None = None,
@@ -289,8 +294,7 @@ class _Checker:
         keys = self.mapping(node, prefix, _INSTANCE_KEYS)
         if isinstance(node, yaml.MappingNode) and not {"app", "django_settings"} & set(keys):
             self.problem(None, f"{prefix}.app", "required key is missing")
-        # No storage: an embedded SQLite database in the state directory.
-        values: dict[str, Any] = {"storage": SQLITE_PREFIX + str(self.state_dir / f"{name}.db")}
+        values: dict[str, Any] = {"storage": default_storage(self.state_dir, name)}
         if "django_settings" in keys:
             values["app"] = DJANGO_APP
         for key, kind in _INSTANCE_SCALARS.items():

@@ -134,6 +134,40 @@ def test_a_schedule_calls_its_task_with_its_args_and_kwargs(
     ]
 
 
+HUEY3_APPS = {
+    "redis_url": 'RedisHuey("shop", url="redis://:hunter2@127.0.0.1:1/0")',
+    "redis_class": 'PriorityRedisHuey("shop")',
+    "sqlite_file": 'SqliteHuey("shop", filename="/srv/shop.db")',
+}
+
+
+@pytest.mark.parametrize("construction", HUEY3_APPS.values(), ids=HUEY3_APPS)
+def test_an_app_naming_its_own_storage_needs_storage_in_the_manifest(
+    hueyctl, tmp_path: Path, fresh_imports: None, construction: str
+) -> None:
+    # A huey 3 app under a manifest without storage: consumers on the default SQLite
+    # file would never see the tasks the app enqueues to its own storage.
+    (tmp_path / "own_app.py").write_text(
+        f"from huey import PriorityRedisHuey, RedisHuey, SqliteHuey\nhuey = {construction}\n"
+    )
+    manifest = """
+        version: 1
+        project: shop
+        instances:
+          shop:
+            app: own_app:huey
+        """
+    path = write_manifest(tmp_path / "m.yaml", manifest)
+    with pytest.raises(ManifestError, match=r"instances\.shop\.storage: not set, but own_app"):
+        bind(path)
+    result = hueyctl("validate", "--check-imports", path)
+    assert result.exit_code == 2
+    assert "instances.shop.storage: not set" in result.stderr
+    assert "hunter2" not in result.output
+    given = write_manifest(tmp_path / "given.yaml", manifest + "    storage: sqlite:///given.db\n")
+    assert bind(given)["shop"].storage.queue_size() == 0
+
+
 def test_anchors_aliases_and_merge_keys_work(tmp_path: Path) -> None:
     path = write_manifest(
         tmp_path / "m.yaml",
