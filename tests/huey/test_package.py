@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import huey
 from huey import exceptions
@@ -50,3 +51,12 @@ def test_huey_api_exposes_what_the_reference_shows_there():
     assert reference <= set(api.__all__)
     assert [name for name in api.__all__ if not hasattr(api, name)] == []
     assert crontab is huey.crontab and api.TaskResultWrapper is huey.TaskResultWrapper
+
+
+def test_the_consumer_also_installs_under_huey3s_script_name():
+    # Service files and supervisor configs written for huey 3 run `huey_consumer.py APP`.
+    script = Path(sys.executable).parent / "huey_consumer.py"
+    done = subprocess.run(
+        [str(script), "--help"], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert "MODULE.HUEY" in done.stdout
