@@ -20,7 +20,14 @@ from .message import Message, decode, encode, read_all
 from .result import EMPTY, Result, ResultGroup, TaskResultWrapper
 from .serializer import Serializer
 from .signals import Signals
-from .storage import BaseStorage, MemoryStorage, RedisStorage, SqliteStorage, storage_from_url
+from .storage import (
+    BaseStorage,
+    MemoryStorage,
+    PriorityRedisStorage,
+    RedisStorage,
+    SqliteStorage,
+    storage_from_url,
+)
 from .storage.base import check_name
 from .task import (
     HAND_WRITTEN,
@@ -132,9 +139,11 @@ class Huey(Huey3API):
 
     # -- storage --------------------------------------------------------------------
     def create_storage(self) -> BaseStorage:
-        """Build the storage from the URL, else the class's backend, with storage kwargs."""
+        """Build the storage from the URL, else the class's backend, with storage kwargs;
+        a priority Redis class keeps its priority queue when a URL names the server."""
         if self._url:
-            return storage_from_url(self._url, self.name, **self._storage_kwargs)
+            priority = issubclass(self.storage_class, PriorityRedisStorage)
+            return storage_from_url(self._url, self.name, priority, **self._storage_kwargs)
         return self.storage_class(self.name, **self._storage_kwargs)
 
     @property

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from .api import Huey, RedisHuey
-from .storage import BaseStorage, BlackHoleStorage, PriorityRedisStorage, storage_from_url
+from .storage import BlackHoleStorage, PriorityRedisStorage
 from .storage.redis_expire import (
     DEFAULT_EXPIRE_TIME,
     ExpiringRedisStorage,
@@ -19,12 +19,6 @@ class PriorityRedisHuey(RedisHuey):
     keeps the faster first-in, first-out list)."""
 
     storage_class = PriorityRedisStorage
-
-    def create_storage(self) -> BaseStorage:
-        """The priority queue whether a URL or the class names the Redis server."""
-        if self._url:
-            return storage_from_url(self._url, self.name, priority=True, **self._storage_kwargs)
-        return super().create_storage()
 
 
 class RedisExpireHuey(RedisHuey):

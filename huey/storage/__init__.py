@@ -9,7 +9,12 @@ from huey.storage.base import BaseStorage
 from huey.storage.blackhole import BlackHoleStorage
 from huey.storage.memory import MemoryStorage
 from huey.storage.redis import RedisStorage
-from huey.storage.redis_expire import ExpiringRedisStorage, PriorityExpiringRedisStorage
+from huey.storage.redis_expire import (
+    ExpiringRedisStorage,
+    PriorityExpiringRedisStorage,
+    PriorityRedisExpireStorage,
+    RedisExpireStorage,
+)
 from huey.storage.redis_priority import PriorityRedisStorage
 from huey.storage.sentinel import SCHEMES as SENTINEL_SCHEMES
 from huey.storage.sqlite import SqliteStorage
@@ -20,7 +25,9 @@ __all__ = [
     "ExpiringRedisStorage",
     "MemoryStorage",
     "PriorityExpiringRedisStorage",
+    "PriorityRedisExpireStorage",
     "PriorityRedisStorage",
+    "RedisExpireStorage",
     "RedisStorage",
     "SqliteStorage",
     "storage_from_url",

@@ -93,3 +93,8 @@ class ExpiringRedisStorage(RedisStorage):
 
 class PriorityExpiringRedisStorage(ExpiringRedisStorage, PriorityRedisStorage):
     """Both: the priority queue, and values that expire (huey 3's PriorityRedisExpireHuey)."""
+
+
+#: huey 3's names for the two, for apps that pass ``storage_class=`` themselves.
+RedisExpireStorage = ExpiringRedisStorage
+PriorityRedisExpireStorage = PriorityExpiringRedisStorage

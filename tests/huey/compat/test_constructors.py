@@ -22,7 +22,13 @@ from huey import (
     SqliteHuey,
 )
 from huey.serializer import Serializer
-from huey.storage import ExpiringRedisStorage, MemoryStorage, RedisStorage, SqliteStorage
+from huey.storage import (
+    ExpiringRedisStorage,
+    MemoryStorage,
+    PriorityRedisStorage,
+    RedisStorage,
+    SqliteStorage,
+)
 
 
 def test_memory_huey_with_utc_false_schedules_in_local_time():
@@ -179,6 +185,24 @@ def test_a_serializer_subclass_replaces_pickle(storage_url):
 def test_storage_class_option_picks_the_backend(tmp_path):
     huey = Huey("sc", storage_class=SqliteStorage, filename=str(tmp_path / "sc.db"))
     assert isinstance(huey.storage, SqliteStorage)
+
+
+def test_a_redis_storage_class_with_a_url_keeps_its_queue_and_huey3_names(redis_server):
+    from huey.storage import PriorityRedisExpireStorage, RedisExpireStorage
+
+    redis_server.start()
+    redis_server.flushdb()
+    options = {"expire_time": 60}
+    for cls, kwargs in [
+        (RedisExpireStorage, options),
+        (PriorityRedisExpireStorage, options),
+        (PriorityRedisStorage, {}),
+    ]:
+        huey = Huey("sc-redis", storage_class=cls, url=redis_server.url, **kwargs)
+        assert type(huey.storage) is cls
+        huey.put("k", 1)
+        assert huey.get("k") == 1
+        huey.flush()
 
 
 def test_redis_expire_huey_results_expire_and_redis_huey_keeps_them(redis_server):
