@@ -107,8 +107,9 @@ class Group:
         self.on_error = _as_task(task, args, kwargs)
         return self
 
-    def enqueue(self) -> ResultGroup | ChordResult:
-        """Queue every member (and nested chords); see the class docstring."""
+    def enqueue(self) -> ResultGroup | ChordResult | Any:
+        """Queue every member (and nested chords); see the class docstring. With
+        ``always_eager`` everything runs now: the members' values, or the callback's."""
         if self.callback is None:
             if self.on_error is not None:
                 raise ConfigurationError("a group's error() callback needs a then() callback")
@@ -117,14 +118,20 @@ class Group:
 
     __call__ = enqueue
 
-    def _enqueue_member(self, member: QueueTask | Group) -> Any:
+    def _enqueue_member(self, member: QueueTask | Group, end: QueueTask | None = None) -> Any:
+        """Queue ``member``; the handle (or eager value) of ``end``, its pipeline's last
+        step unless given (a chord's arrival steps are not the member's)."""
         if isinstance(member, Group):
             return member.enqueue()
-        handle = self.huey.enqueue(member)
-        return handle[0] if isinstance(handle, list) else handle
+        end = end or member.chain()[-1]
+        handle = self.huey.enqueue(member)  # a pipeline's: one per step
+        return handle[member.chain().index(end)] if isinstance(handle, list) else handle
 
-    def _enqueue_chord(self, callback: QueueTask) -> ChordResult:
+    def _enqueue_chord(self, callback: QueueTask) -> ChordResult | Any:
         size = len(self.tasks)
+        if self.huey.always_eager:  # the spec's eager contract: run now, return the value
+            callback.with_parent_result([self._enqueue_member(member) for member in self.tasks])
+            return self.huey.enqueue(callback)
         if not size:  # nothing to wait for
             callback.with_parent_result([])
             self.huey.enqueue(callback)
@@ -135,10 +142,11 @@ class Group:
         if self.on_error is not None:
             self.on_error.task_id = callback.task_id
             storage.put_data(_callback_key(chord_id, True), self.huey.serialize_task(self.on_error))
+        ends = [None if isinstance(m, Group) else m.chain()[-1] for m in self.tasks]
         for index, member in enumerate(self.tasks):
             for last in _last_tasks(member):
                 _attach(self.huey, last, chord_id, index, size)
-        handles = [self._enqueue_member(member) for member in self.tasks]
+        handles = [self._enqueue_member(m, end) for m, end in zip(self.tasks, ends, strict=True)]
         return ChordResult(self.huey, callback, ResultGroup(handles))
 
 

@@ -111,7 +111,17 @@ def test_plain_group_returns_its_members_handles(huey, tasks, run_queued):
     results = huey.group([add.s(1, 2), add.s(3, 4).then(add, 10)]).enqueue()
     assert isinstance(results, ResultGroup)
     run_queued(huey)
-    assert results.get() == [3, 7]
+    assert results.get() == [3, 17]  # a pipeline's handle is its last step's
+
+
+def test_always_eager_chord_runs_now_and_returns_the_callback_value(tasks):
+    add, _, _, collect, _ = tasks
+    huey = add.huey
+    huey.always_eager = True
+    try:
+        assert huey.chord([add.s(1, 2), add.s(2, 2).then(add, 1)], collect) == ("then", [3, 5])
+    finally:
+        huey.always_eager = False
 
 
 def test_empty_chord_runs_the_callback_with_no_results(huey, tasks, run_queued):
