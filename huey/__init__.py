@@ -20,6 +20,7 @@ from .exceptions import (
     TaskLockedException,
     TaskTimeout,
 )
+from .group import ChordResult, Group
 from .lock import TaskLock
 from .presets import BlackHoleHuey, PriorityRedisExpireHuey, PriorityRedisHuey, RedisExpireHuey
 from .rate_limit import RateLimit
@@ -29,8 +30,10 @@ from .task import PeriodicQueueTask, PeriodicTask, QueueTask, Task, TaskWrapper
 __all__ = [
     "BlackHoleHuey",
     "CancelExecution",
+    "ChordResult",
     "ConfigurationError",
     "DataStoreTimeout",
+    "Group",
     "Huey",
     "HueyException",
     "MemoryHuey",

@@ -14,6 +14,7 @@ from . import records, revocation
 from .crontab import crontab
 from .exceptions import MessageError, UnknownTaskError
 from .execution import execute
+from .group import arrival_task
 from .huey3 import NO_EFFECT_OPTIONS, Huey3API
 from .lock import LOCK_PREFIX, TaskLock
 from .message import Message, decode, encode, read_all
@@ -136,6 +137,7 @@ class Huey(Huey3API):
         self._startup: dict[str, Callable[[], Any]] = {}
         self._shutdown: dict[str, Callable[[], Any]] = {}
         self.immediate = immediate
+        arrival_task(self)
 
     # -- storage --------------------------------------------------------------------
     def create_storage(self) -> BaseStorage:
