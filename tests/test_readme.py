@@ -1,5 +1,6 @@
-"""The README and docs say only true things: their Python snippets run, and every
-``hueyctl`` and ``huey_consumer`` command they show exists with the flags shown."""
+"""The README and docs say only true things: their Python snippets run, their links stay
+in the repository, and every ``hueyctl`` and ``huey_consumer`` command they show exists
+with the flags shown."""
 
 from __future__ import annotations
 
@@ -64,3 +65,17 @@ def test_documented_consumer_flags_exist():
     known = {opt for action in build_parser()._actions for opt in action.option_strings}
     assert documented and documented <= known
     assert {o for o in known if o.startswith("--")} - {"--help"} <= documented
+
+
+MARKDOWN = sorted(p for p in REPO.rglob("*.md") if not {".venv", ".git"} & set(p.parts))
+
+
+@pytest.mark.parametrize("path", MARKDOWN, ids=lambda p: str(p.relative_to(REPO)))
+def test_every_relative_link_stays_inside_the_repository(path: Path) -> None:
+    """A clone has nothing beside it: a link must name a file of this repository."""
+    for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", path.read_text()):
+        if re.match(r"[a-z][a-z0-9+.-]*:", target):  # http:, mailto: ...
+            continue
+        resolved = (path.parent / target).resolve()
+        assert resolved.is_relative_to(REPO), f"{path.name}: {target} leaves the repository"
+        assert resolved.exists(), f"{path.name}: {target} does not exist"
