@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import functools
 import os
 import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import redis
@@ -34,6 +33,7 @@ from redis.retry import Retry
 from huey.exceptions import ConfigurationError, CorruptEntry, StorageError, StorageUnavailable
 from huey.storage import sentinel
 from huey.storage.base import BaseStorage, to_score
+from huey.storage.errors import ErrorMapping
 from huey.storage.redis_wire import Wire
 
 _LUA_DIR = Path(__file__).parent / "lua"
@@ -59,7 +59,6 @@ _URL_OPTIONS = {
 }
 # How much longer than its block a blocking command's socket waits for the reply.
 _REPLY_MARGIN = 1.0
-_Method = TypeVar("_Method", bound=Callable[..., Any])
 
 
 #: Error replies that mean "not now" rather than "no": the server is loading its data, a
@@ -87,26 +86,9 @@ def _storage_error(where: str, error: redis.RedisError) -> StorageError:
     return StorageError(f"Redis at {where} refused: {message}", message)
 
 
-@contextlib.contextmanager
-def _storage_errors(where: str) -> Iterator[None]:
-    """Raise redis-py's errors as :func:`_storage_error`, keeping the cause."""
-    try:
-        yield
-    except redis.RedisError as exc:
-        raise _storage_error(where, exc) from exc
-
-
-def _mapped(method: _Method) -> _Method:
-    """Decorate a storage method so every Redis error raises as :func:`_storage_error`."""
-
-    @functools.wraps(method)
-    def wrapper(self: RedisStorage, *args: Any, **kwargs: Any) -> Any:
-        try:  # not the context manager above: this runs several times per task
-            return method(self, *args, **kwargs)
-        except redis.RedisError as exc:
-            raise _storage_error(self.where, exc) from exc
-
-    return wrapper  # type: ignore[return-value]
+_MAPPING = ErrorMapping(redis.RedisError, _storage_error, "where")
+_storage_errors = _MAPPING.errors
+_mapped = _MAPPING.method
 
 
 def _make_client(

@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import functools
 import itertools
 import os
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from huey.exceptions import CorruptEntry, StorageError
 from huey.message import priority_of
 from huey.storage.base import BaseStorage, poll_until, to_score
+from huey.storage.errors import ErrorMapping
 
 # Every row carries the storage name, so instances with different names share a file.
 _SCHEMA = """
@@ -73,7 +73,6 @@ _NUMERIC_BEAT = "typeof(heartbeat) IN ('integer', 'real')"
 _EVENTS_KEPT = 1000  # listeners further behind than this miss events
 _POLL_FIRST_SLEEP = 0.002
 _SETUP_LOCK = threading.Lock()  # one thread of a process sets a file up, the others wait
-_Method = TypeVar("_Method", bound=Callable[..., Any])
 
 
 def _storage_error(filename: str, error: sqlite3.Error) -> StorageError:
@@ -82,26 +81,9 @@ def _storage_error(filename: str, error: sqlite3.Error) -> StorageError:
     return StorageError(f"SQLite file {filename}: {error}", str(error))
 
 
-@contextlib.contextmanager
-def _storage_errors(filename: str) -> Iterator[None]:
-    """Raise sqlite3's errors as :func:`_storage_error`, keeping the cause."""
-    try:
-        yield
-    except sqlite3.Error as exc:
-        raise _storage_error(filename, exc) from exc
-
-
-def _mapped(method: _Method) -> _Method:
-    """Decorate a storage method so every sqlite3 error raises as :func:`_storage_error`."""
-
-    @functools.wraps(method)
-    def wrapper(self: SqliteStorage, *args: Any, **kwargs: Any) -> Any:
-        try:  # not the context manager above: this runs several times per task
-            return method(self, *args, **kwargs)
-        except sqlite3.Error as exc:
-            raise _storage_error(self.filename, exc) from exc
-
-    return wrapper  # type: ignore[return-value]
+_MAPPING = ErrorMapping(sqlite3.Error, _storage_error, "filename")
+_storage_errors = _MAPPING.errors
+_mapped = _MAPPING.method
 
 
 class SqliteStorage(BaseStorage):
