@@ -324,3 +324,29 @@ def test_a_chord_under_a_real_consumer_runs_its_callback_once(huey, tasks, consu
     values = result.get(blocking=True, timeout=60)
     assert values[:30] == list(range(1, 31)) and values[31] == ["x"]
     assert isinstance(values[30], Error) and len(calls) == 2
+
+
+def test_a_member_whose_lock_is_held_gives_skipped(huey, tasks):
+    echo, _, collect, _ = tasks
+
+    @huey.task()
+    @huey.lock_task("only-one")
+    def locked():
+        return "ran"
+
+    result = huey.enqueue(chord([locked.s(), echo.s(1)], collect))
+    with huey.lock_task("only-one"):
+        drain(huey)
+    assert result.get() == [SKIPPED, 1]
+
+
+def test_a_scheduled_member_counts_when_it_runs(huey, tasks):
+    echo, _, collect, _ = tasks
+    later = echo.s("later")
+    later.execute_time = utcnow() + datetime.timedelta(seconds=30)
+    result = huey.enqueue(chord([echo.s("now"), later], collect))
+    assert drain(huey) == ["now"] and huey.scheduled_count() == 1
+    then = utcnow() + datetime.timedelta(seconds=31)
+    (due,) = huey.read_schedule(then)
+    huey.execute(due, timestamp=then)
+    assert drain(huey) == [["now", "later"]] and result.get() == ["now", "later"]
