@@ -44,6 +44,7 @@ from .task import (
 # and huey 3's names for the result handle and the task (docs/huey3.md).
 __all__ = [
     "BaseStorage",
+    "ChordResult",
     "Huey",
     "MemoryHuey",
     "PeriodicQueueTask",
@@ -57,7 +58,6 @@ __all__ = [
     "TaskLock",
     "TaskResultWrapper",
     "TaskWrapper",
-    "ChordResult",
     "chord",
     "crontab",
     "group",
