@@ -20,12 +20,13 @@ from .exceptions import (
     TaskLockedException,
     TaskTimeout,
 )
-from .group import ChordResult, Group
+from .group import ChordResult, chord, group
 from .lock import TaskLock
 from .presets import BlackHoleHuey, PriorityRedisExpireHuey, PriorityRedisHuey, RedisExpireHuey
 from .rate_limit import RateLimit
 from .result import Result, ResultGroup, TaskResultWrapper
 from .task import PeriodicQueueTask, PeriodicTask, QueueTask, Task, TaskWrapper
+from .utils import SKIPPED, Error
 
 __all__ = [
     "BlackHoleHuey",
@@ -33,7 +34,7 @@ __all__ = [
     "ChordResult",
     "ConfigurationError",
     "DataStoreTimeout",
-    "Group",
+    "Error",
     "Huey",
     "HueyException",
     "MemoryHuey",
@@ -52,6 +53,7 @@ __all__ = [
     "ResultGroup",
     "ResultTimeout",
     "RetryTask",
+    "SKIPPED",
     "SignatureError",
     "SqliteHuey",
     "Task",
@@ -61,6 +63,8 @@ __all__ = [
     "TaskTimeout",
     "TaskResultWrapper",
     "TaskWrapper",
+    "chord",
     "crontab",
+    "group",
     "parse_cron",
 ]

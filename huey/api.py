@@ -14,7 +14,7 @@ from . import records, revocation
 from .crontab import crontab
 from .exceptions import MessageError, UnknownTaskError
 from .execution import execute
-from .group import arrival_task
+from .group import ChordConfig, ChordResult, chord, enqueue_group, group
 from .huey3 import NO_EFFECT_OPTIONS, Huey3API
 from .lock import LOCK_PREFIX, TaskLock
 from .message import Message, decode, encode, read_all
@@ -44,6 +44,7 @@ from .task import (
 # and huey 3's names for the result handle and the task (docs/huey3.md).
 __all__ = [
     "BaseStorage",
+    "ChordResult",
     "Huey",
     "MemoryHuey",
     "PeriodicQueueTask",
@@ -57,7 +58,9 @@ __all__ = [
     "TaskLock",
     "TaskResultWrapper",
     "TaskWrapper",
+    "chord",
     "crontab",
+    "group",
 ]
 
 logger = logging.getLogger("huey")
@@ -137,7 +140,6 @@ class Huey(Huey3API):
         self._startup: dict[str, Callable[[], Any]] = {}
         self._shutdown: dict[str, Callable[[], Any]] = {}
         self.immediate = immediate
-        arrival_task(self)
 
     # -- storage --------------------------------------------------------------------
     def create_storage(self) -> BaseStorage:
@@ -265,7 +267,7 @@ class Huey(Huey3API):
     def _task(self, message: Message) -> QueueTask:
         child = self._task(message.on_complete) if message.on_complete is not None else None
         on_error = self._task(message.on_error) if message.on_error is not None else None
-        return self.task_class(message.name)(
+        task = self.task_class(message.name)(
             message.data,
             message.task_id,
             message.eta,
@@ -277,14 +279,23 @@ class Huey(Huey3API):
             on_error,
             message.timeout,
         )
+        if message.chord is not None:
+            cid, size, idx, callback = message.chord
+            task.chord_config = ChordConfig(cid, size, idx, self._task(callback))
+        return task
 
     # -- enqueueing -----------------------------------------------------------------------
-    def enqueue(self, task: QueueTask) -> TaskResultWrapper | list[TaskResultWrapper] | Any:
+    def enqueue(
+        self, task: QueueTask | group | chord
+    ) -> TaskResultWrapper | list[TaskResultWrapper] | ResultGroup | ChordResult | Any:
         """Queue ``task`` (or schedule it when it has an execute_time).
 
         Returns a TaskResultWrapper, a list of them for a pipeline, or None without a
         result store. With ``always_eager`` the task runs now and its value is returned.
+        huey 3's ``group`` gives a ResultGroup, its ``chord`` a ChordResult (huey.group).
         """
+        if isinstance(task, (group, chord)):
+            return enqueue_group(self, task)
         if self.always_eager:
             return self._run_eagerly(task)
         self.register(type(task))

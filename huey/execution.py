@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import events, records, revocation
 from . import signals as sig
+from .arrival import NOT_DONE, Arrival
 from .exceptions import (
     CancelExecution,
     DataStorePutException,
@@ -28,6 +29,7 @@ from .exceptions import (
 from .result import ErrorResult
 from .task import QueueTask, compute_eta, utcnow
 from .timeout import enforced
+from .utils import SKIPPED, Error
 
 if TYPE_CHECKING:
     from .api import Huey
@@ -79,6 +81,7 @@ class Execution:
     value: Any = None
     exception: BaseException | None = None
     duration: float = 0.0
+    requeued: bool = False  # queued again to run later (a retry, a canceled run retried)
 
 
 def execute(
@@ -98,9 +101,14 @@ def execute(
     task's :func:`open_task`, when the worker made it ahead (in the previous task's batch).
     """
     finish = finish or (lambda: None)
+    arrival = None if eager else Arrival.of(huey, task, finish)
+    if arrival is not None:  # a chord member acks once its outcome reached the chord
+        finish = arrival.defer
     received = time.perf_counter()  # ``now`` is the consumer's clock at this moment
     stopped = _begin(huey, task, now or huey._now(), finish, eager, opening)
     if stopped is not None:
+        if arrival is not None:
+            arrival.settle(_chord_value(task, stopped))
         return stopped
     huey.signals.send(sig.SIGNAL_EXECUTING, task)
     start = time.perf_counter()
@@ -127,6 +135,8 @@ def execute(
             elapsed = datetime.timedelta(seconds=time.perf_counter() - received)
             result = _record(huey, task, value, error, duration, (now or utcnow()) + elapsed)
             finish()
+        if arrival is not None:
+            arrival.settle(_chord_value(task, result))
     for hook in huey.post_execute_hooks():
         _call_hook(hook, task, value, error)
     if error is not None and (eager or (raise_errors and not _is_request(error, result))):
@@ -230,7 +240,20 @@ def _stop(
                 _retry(huey, task, retry_at, None if task.retries else RetryTask())
             finish()
     huey.signals.send(signal, task)
-    return Execution(outcome)
+    return Execution(outcome, requeued=retry_at is not None)
+
+
+def _chord_value(task: QueueTask, execution: Execution) -> Any:
+    """What a run gives the chord its pipeline ends in (huey 3): the last step's value, an
+    Error for a failure, SKIPPED when it never ran; NOT_DONE when the member goes on."""
+    outcome = execution.outcome
+    if execution.requeued or outcome is Outcome.RETRYING:
+        return NOT_DONE
+    if outcome is Outcome.FINISHED:
+        return NOT_DONE if task.on_complete is not None else execution.value
+    if outcome is Outcome.FAILED or (outcome is Outcome.CANCELED and execution.exception):
+        return Error(_error_metadata(task, execution.exception))
+    return SKIPPED  # revoked, expired, canceled before it ran, or its lock was held
 
 
 def _cancel_retries(task: QueueTask, cancel: CancelExecution) -> bool:
@@ -271,9 +294,10 @@ def _record(
         logger.info("%s canceled itself", task)
         huey.emit(events.EVENT_CANCELED, task)
         huey.signals.send(sig.SIGNAL_CANCELED, task)
-        if _cancel_retries(task, error):
-            _retry(huey, task, now, None if task.retries else RetryTask())
-        return Execution(Outcome.CANCELED, None, error, duration)
+        retried = _cancel_retries(task, error) and _retry(
+            huey, task, now, None if task.retries else RetryTask()
+        )
+        return Execution(Outcome.CANCELED, None, error, duration, requeued=retried)
     if isinstance(error, RetryTask):
         logger.info("%s asked to be retried", task)
         _retry(huey, task, now, error)

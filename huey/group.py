@@ -1,170 +1,189 @@
-"""huey 3's ``group`` and ``chord``: run tasks side by side, then one callback with all
-their results once every one finished or failed for good.
+"""huey 3's ``group`` and ``chord``: tasks that run side by side, and for a chord one
+callback that gets the list of their results once every one is done.
 
-Each member of a chord gets an arrival task as its success and error callback (at the
-end of its pipeline). An arrival stores the member's outcome in the member's own slot key
-of the storage's key/value store with ``put_if_empty`` (atomic on every backend, and a
-redelivered arrival changes nothing), then reads every slot. Whoever sees them all filled
-pops the stored callback; ``pop_data`` hands it to exactly one of them, so the callback is
-enqueued once, however many workers finish members at the same moment.
+``huey.enqueue(group([...]))`` queues the members and returns a ResultGroup of their
+handles; ``huey.enqueue(chord([...], callback))`` (or ``group([...]).then(callback)``)
+marks each member's last step with a :class:`ChordConfig` that travels in its message,
+and returns a :class:`ChordResult`. How a member's outcome reaches its chord, and how the
+callback gets enqueued exactly once, is :mod:`huey.arrival`'s part.
 """
 
 from __future__ import annotations
 
+import copy
 import uuid
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .exceptions import ConfigurationError
 from .result import ResultGroup, TaskResultWrapper
 from .task import QueueTask, TaskWrapper
 
 if TYPE_CHECKING:
     from .api import Huey
 
-CHORD_PREFIX = "huey.chord."
-ARRIVAL_TASK = "huey.chord.arrival"
+
+class ChordConfig(NamedTuple):
+    """What a chord member's last step carries (huey 3's ``Task.chord_config``): the
+    chord's id and size, the member's place in it, and the callback to run."""
+
+    cid: str
+    size: int
+    idx: int
+    callback: QueueTask
 
 
-class ChordArrival(QueueTask):
-    """The arrival task's base: the member's outcome is appended to its arguments as is
-    (a pipeline step would unpack a tuple or dict result)."""
-
-    def with_parent_result(self, value: Any) -> None:
-        args, kwargs = self.data
-        self.data = ((*args, value), kwargs)
-
-
-def _slots(chord_id: str, size: int) -> list[str]:
-    return [f"{CHORD_PREFIX}{chord_id}.{index}" for index in range(size)]
+def _signature(task: TaskWrapper | QueueTask, args: tuple = (), kwargs: dict | None = None):
+    """A task for ``task``: a decorated function's call with ``args``, or the given task
+    with ``args`` added after its own arguments and ``kwargs`` where it has none."""
+    if isinstance(task, TaskWrapper):
+        return task.s(*args, **(kwargs or {}))
+    if args or kwargs:
+        own_args, own_kwargs = task.data
+        task.data = ((*own_args, *args), {**(kwargs or {}), **own_kwargs})
+    return task
 
 
-def _callback_key(chord_id: str, failed: bool) -> str:
-    return f"{CHORD_PREFIX}{chord_id}.{'error' if failed else 'then'}"
+def with_results(callback: QueueTask, values: list[Any]) -> QueueTask:
+    """A copy of ``callback`` with the members' results as its last positional argument
+    (the callback object itself is left as it was, so it can be enqueued again)."""
+    callback = copy.copy(callback)
+    args, kwargs = callback.data
+    callback.data = ((*args, values), kwargs)
+    return callback
 
 
-def arrival_task(huey: Huey) -> TaskWrapper:
-    """Register the task that counts a chord member in; every Huey has it, so any
-    consumer of the instance can run it."""
+class group:  # noqa: N801 - huey 3's name
+    """Tasks (``task.s()``, pipelines, chords) to run side by side; enqueued, a
+    ResultGroup of their handles. :meth:`then` turns it into a :class:`chord`."""
 
-    def arrive(chord_id: str, index: int, size: int, ok: bool, outcome: Any) -> None:
-        storage = huey.storage
-        slots = _slots(chord_id, size)
-        storage.put_if_empty(slots[index], huey.serializer.dumps((ok, outcome)))
-        if None in storage.peek_or_emit(slots, None):
-            return
-        then = storage.pop_data(_callback_key(chord_id, False))
-        if then is None:  # another arrival saw every slot filled first and fired it
-            return
-        on_error = storage.pop_data(_callback_key(chord_id, True))
-        outcomes = [huey.serializer.loads(storage.pop_data(slot)) for slot in slots]
-        failed = not all(ok for ok, _ in outcomes)
-        callback = huey.deserialize_task(on_error if failed and on_error else then)
-        callback.with_parent_result([value for _, value in outcomes])
-        huey.enqueue(callback)
+    def __init__(self, tasks: Iterable[QueueTask | chord]) -> None:
+        self.tasks = list(tasks)
 
-    arrive.__module__ = __name__
-    return TaskWrapper(
-        huey, arrive, retries=3, retry_delay=1, name=ARRIVAL_TASK, task_base=ChordArrival
-    )
+    def then(self, task: TaskWrapper | QueueTask, *args: Any, **kwargs: Any) -> chord:
+        """The chord of these tasks with ``task`` as its callback."""
+        return chord(self.tasks, _signature(task, args, kwargs))
 
-
-def _as_task(task: TaskWrapper | QueueTask, args: tuple, kwargs: dict) -> QueueTask:
-    return task.s(*args, **kwargs) if isinstance(task, TaskWrapper) else task
-
-
-class ChordResult(TaskResultWrapper):
-    """The handle of an enqueued chord: reads the callback's result (or the error
-    callback's, which shares its id); ``group`` holds the members' handles."""
-
-    def __init__(self, huey: Huey, callback: QueueTask, group: ResultGroup) -> None:
-        super().__init__(huey, callback)
-        self.group = group
+    def error(self, task: TaskWrapper | QueueTask, *args: Any, **kwargs: Any) -> group:
+        """Give every member ``task`` as its error callback (see ``Task.error``)."""
+        for member in self.tasks:
+            member.error(task, *args, **kwargs)
+        return self
 
     def __repr__(self) -> str:
-        return f"<ChordResult {self.task!r} of {len(self.group)} tasks>"
+        return f"<group of {len(self.tasks)} tasks>"
 
 
-class Group:
-    """Tasks to run side by side; with :meth:`then` a chord. :meth:`enqueue` (or calling
-    it) queues them: a ResultGroup of the members' handles, or a ChordResult."""
+class chord:  # noqa: N801 - huey 3's name
+    """Tasks to run side by side, then ``callback`` once with the list of their results
+    in member order: a member that failed for good gives an ``Error``, one that never ran
+    (revoked, expired, canceled) ``SKIPPED``. A member may be a pipeline (its last step
+    counts) or a chord (its callback's pipeline counts)."""
 
-    def __init__(self, huey: Huey, tasks: Iterable[QueueTask | Group]) -> None:
-        self.huey = huey
+    def __init__(self, tasks: Iterable[QueueTask | chord], callback: TaskWrapper | QueueTask):
         self.tasks = list(tasks)
-        self.callback: QueueTask | None = None
-        self.on_error: QueueTask | None = None
+        self.callback = _signature(callback)
 
-    def then(self, task: TaskWrapper | QueueTask, *args: Any, **kwargs: Any) -> Group:
-        """Run ``task`` once every member is done, with the list of their results (a
-        failed member's exception in its place) as its first argument."""
-        self.callback = _as_task(task, args, kwargs)
+    def then(self, task: TaskWrapper | QueueTask, *args: Any, **kwargs: Any) -> chord:
+        """Run ``task`` with the callback's result (the callback's ``Task.then``)."""
+        self.callback.then(task, *args, **kwargs)
         return self
 
-    def error(self, task: TaskWrapper | QueueTask, *args: Any, **kwargs: Any) -> Group:
-        """Run ``task`` instead of the :meth:`then` callback when a member failed for good,
-        with the same list; it shares the callback's id, so the ChordResult reads it."""
-        self.on_error = _as_task(task, args, kwargs)
+    def error(self, task: TaskWrapper | QueueTask, *args: Any, **kwargs: Any) -> chord:
+        """Run ``task`` if the callback fails (the callback's ``Task.error``); a failed
+        member does not call it."""
+        self.callback.error(task, *args, **kwargs)
         return self
 
-    def enqueue(self) -> ResultGroup | ChordResult | Any:
-        """Queue every member (and nested chords); see the class docstring. With
-        ``always_eager`` everything runs now: the members' values, or the callback's."""
-        if self.callback is None:
-            if self.on_error is not None:
-                raise ConfigurationError("a group's error() callback needs a then() callback")
-            return ResultGroup([self._enqueue_member(member) for member in self.tasks])
-        return self._enqueue_chord(self.callback)
-
-    __call__ = enqueue
-
-    def _enqueue_member(self, member: QueueTask | Group, end: QueueTask | None = None) -> Any:
-        """Queue ``member``; the handle (or eager value) of ``end``, its pipeline's last
-        step unless given (a chord's arrival steps are not the member's)."""
-        if isinstance(member, Group):
-            return member.enqueue()
-        end = end or member.chain()[-1]
-        handle = self.huey.enqueue(member)  # a pipeline's: one per step
-        return handle[member.chain().index(end)] if isinstance(handle, list) else handle
-
-    def _enqueue_chord(self, callback: QueueTask) -> ChordResult | Any:
-        size = len(self.tasks)
-        if self.huey.always_eager:  # the spec's eager contract: run now, return the value
-            callback.with_parent_result([self._enqueue_member(member) for member in self.tasks])
-            return self.huey.enqueue(callback)
-        if not size:  # nothing to wait for
-            callback.with_parent_result([])
-            self.huey.enqueue(callback)
-            return ChordResult(self.huey, callback, ResultGroup([]))
-        storage = self.huey.storage
-        chord_id = uuid.uuid4().hex
-        storage.put_data(_callback_key(chord_id, False), self.huey.serialize_task(callback))
-        if self.on_error is not None:
-            self.on_error.task_id = callback.task_id
-            storage.put_data(_callback_key(chord_id, True), self.huey.serialize_task(self.on_error))
-        ends = [None if isinstance(m, Group) else m.chain()[-1] for m in self.tasks]
-        for index, member in enumerate(self.tasks):
-            for last in _last_tasks(member):
-                _attach(self.huey, last, chord_id, index, size)
-        handles = [self._enqueue_member(m, end) for m, end in zip(self.tasks, ends, strict=True)]
-        return ChordResult(self.huey, callback, ResultGroup(handles))
+    def __repr__(self) -> str:
+        return f"<chord of {len(self.tasks)} tasks, then {self.callback!r}>"
 
 
-def _last_tasks(member: QueueTask | Group) -> list[QueueTask]:
-    """The tasks whose end means ``member`` is done: a pipeline's, or a nested chord's
-    callbacks (only one of them runs)."""
-    if isinstance(member, QueueTask):
-        return [member]
-    if member.callback is None:
-        raise ConfigurationError("a group inside a chord needs a then() callback")
-    return [task for task in (member.callback, member.on_error) if task is not None]
+class ChordResult:
+    """What enqueueing a chord returns: ``results`` (the members' handles), ``callback``
+    (the callback's handle, which :meth:`get` reads) and ``pipeline_results`` (the
+    callback's and every task chained after it, None when nothing is chained)."""
+
+    def __init__(
+        self,
+        results: list[TaskResultWrapper],
+        callback_result: TaskResultWrapper,
+        pipeline: ResultGroup | None = None,
+    ) -> None:
+        self.results = ResultGroup(results)
+        self.callback = callback_result
+        self.pipeline_results = pipeline
+
+    def get(self, *args: Any, **kwargs: Any) -> Any:
+        """The callback's result (arguments as ``Result.get``)."""
+        return self.callback.get(*args, **kwargs)
+
+    __call__ = get
+
+    def reset(self) -> None:
+        """Forget the callback's value read, so the next :meth:`get` reads it again."""
+        self.callback.reset()
+
+    def __repr__(self) -> str:
+        return f"<ChordResult {self.callback.task!r} of {len(self.results)} tasks>"
 
 
-def _attach(huey: Huey, head: QueueTask, chord_id: str, index: int, size: int) -> None:
-    """Make every step of ``head``'s pipeline report a failure, and its end its result."""
-    arrival = huey.task_class(ARRIVAL_TASK)
-    for step in head.chain():
-        if step.on_error is not None:
-            raise ConfigurationError("a chord member cannot have its own error() callback")
-        step.on_error = arrival(((chord_id, index, size, False), {}))
-    head.then(arrival(((chord_id, index, size, True), {})))
+def enqueue_group(huey: Huey, tasks: group | chord) -> ResultGroup | ChordResult | Any:
+    """``huey.enqueue()`` of a group or a chord. With ``always_eager`` everything runs now:
+    a group gives its members' values, a chord its callback's."""
+    if huey.always_eager:
+        return _run_now(huey, tasks)
+    if isinstance(tasks, group):
+        return ResultGroup([_as_handle(huey.enqueue(member)) for member in tasks.tasks])
+    _check_members(tasks)
+    return _enqueue_chord(huey, tasks)
+
+
+def _as_handle(enqueued: Any) -> Any:
+    """A pipeline's list of handles as one ResultGroup (reading it gives every step's)."""
+    return ResultGroup(enqueued) if isinstance(enqueued, list) else enqueued
+
+
+def _check_members(tasks: chord) -> None:
+    """Refuse a chord holding a plain group before anything is queued."""
+    for member in tasks.tasks:
+        if isinstance(member, group):
+            raise ValueError("a group cannot be a chord member: give it a callback with .then()")
+        if isinstance(member, chord):
+            _check_members(member)
+
+
+def _enqueue_chord(huey: Huey, tasks: chord) -> ChordResult:
+    cid, size = uuid.uuid4().hex, len(tasks.tasks)
+    results = []
+    for idx, member in enumerate(tasks.tasks):
+        head = member.callback if isinstance(member, chord) else member
+        last = head.chain()[-1]
+        last.chord_config = ChordConfig(cid, size, idx, tasks.callback)
+        if isinstance(member, chord):
+            _enqueue_chord(huey, member)
+        else:
+            huey.enqueue(head)
+        results.append(TaskResultWrapper(huey, last))
+    if not size:  # nothing to wait for (huey 3.5.3)
+        huey.enqueue(with_results(tasks.callback, []))
+    pipeline = [TaskResultWrapper(huey, task) for task in tasks.callback.chain()]
+    return ChordResult(results, pipeline[0], ResultGroup(pipeline) if len(pipeline) > 1 else None)
+
+
+def _run_now(huey: Huey, tasks: group | chord) -> Any:
+    """always_eager: the spec's eager contract (run now, return values, raise failures)."""
+    values = [_eager_value(huey, member) for member in tasks.tasks]
+    if isinstance(tasks, group):
+        return values
+    return huey.enqueue(with_results(tasks.callback, values))
+
+
+def _eager_value(huey: Huey, member: QueueTask | group | chord) -> Any:
+    """A member's value run now: a pipeline's last step's, a nested chord's callback's."""
+    if isinstance(member, group):
+        return _run_now(huey, member)
+    if isinstance(member, chord):
+        value = _run_now(huey, member)
+        return value[-1] if member.callback.on_complete is not None else value
+    value = huey.enqueue(member)
+    return value[-1] if member.on_complete is not None else value

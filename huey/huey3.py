@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import datetime
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .execution import execute
-from .group import ChordResult, Group
 from .rate_limit import RateLimit
 from .result import EMPTY
 from .signals import SIGNAL_ENQUEUED, SIGNAL_SCHEDULED, Receiver, Signals
@@ -165,17 +164,6 @@ class Huey3API:
             return self.task(**task_options)(inside)
 
         return decorator
-
-    def group(self, tasks: Iterable[QueueTask | Group]) -> Group:
-        """Tasks (``task.s()``) or nested chords to run side by side; ``.then()`` makes it
-        a chord, ``.enqueue()`` queues it."""
-        return Group(self, tasks)
-
-    def chord(
-        self, tasks: Iterable[QueueTask | Group], callback: Any, *args: Any, **kwargs: Any
-    ) -> ChordResult:
-        """Queue ``tasks`` and run ``callback`` once with the list of their results."""
-        return self.group(tasks).then(callback, *args, **kwargs).enqueue()
 
     def unregister(self, task_class: type[QueueTask]) -> bool:
         """Forget a task class (messages naming it are then refused); True if it was known."""

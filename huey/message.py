@@ -3,8 +3,8 @@
 Layout (FORMAT_VERSION 3): a 6-byte header (version, signed flag, metadata length),
 the HMAC of everything else when signed, the metadata as JSON (per pipeline step: id,
 task name, eta, retries, retry delay, enqueued at, and priority, expires, the error
-pipeline and the timeout when set), then one pickle holding every step's data.
-Metadata is read without unpickling anything (:func:`read_metadata`); with signing on,
+pipeline, the timeout and a chord member's chord when set), then one pickle holding every
+step's data. Metadata is read without unpickling anything (:func:`read_metadata`); with signing on,
 nothing is read before the signature, which covers header, metadata and pickle, verifies.
 
 A task is written straight from its fields (no Message is built for that: enqueueing in
@@ -56,6 +56,8 @@ class Message:
     on_error: Message | None = None
     enqueued: float = 0.0
     timeout: float | None = None
+    #: huey 3's chord membership of a member's last step: (chord id, size, index, callback).
+    chord: tuple[str, int, int, Message] | None = None
 
 
 def encode(task: QueueTask, serializer: Serializer) -> bytes:
@@ -81,24 +83,31 @@ def _chain_json(task: QueueTask, datas: list, sent: str) -> str:
 
 
 def _step_json(task: QueueTask, datas: list, sent: str) -> str:
-    """A step's metadata; priority, expires, the error pipeline and the timeout (huey 3's
-    options) follow only when one of them is set, each only as far as the last one set."""
+    """A step's metadata; priority, expires, the error pipeline, the timeout and the chord
+    (huey 3's options) follow only when one of them is set, each only as far as the last
+    one set."""
     extra = ""
-    timeout = task.timeout
+    timeout, chord = task.timeout, task.chord_config
     if (
         task.priority is not None
         or task.expires is not None
         or task.on_error is not None
         or timeout is not None
+        or chord is not None
     ):
         priority = "null" if task.priority is None else _number(task.priority)
         extra = f",{priority},{_time(task.expires)}"
         if task.on_error is not None:
             extra += "," + _chain_json(task.on_error, datas, sent)
-        elif timeout is not None:
+        elif timeout is not None or chord is not None:
             extra += ",null"
         if timeout is not None:
             extra += "," + _number(timeout)
+        elif chord is not None:
+            extra += ",null"
+        if chord is not None:
+            callback = _chain_json(chord.callback, datas, sent)
+            extra += f",[{_quote(chord.cid)},{_number(chord.size)},{_number(chord.idx)},{callback}]"
     return (
         f"[{_quote(task.task_id)},{_quote(task.name)},{_time(task.execute_time)},"
         f"{_number(task.retries)},{_number(task.retry_delay)},{sent}{extra}]"
@@ -196,7 +205,7 @@ def _build(steps: list, datas: Iterator[Any] | None, data: bytes) -> Message:
     for step in steps:
         try:
             task_id, name, eta, retries, retry_delay, enqueued, *extra = step
-            priority, expires, errors, timeout = (*extra, None, None)[:4] if extra else (None,) * 4
+            priority, expires, errors, timeout, chord = (*extra, *(None,) * 5)[:5]
             when, until = _read_time(eta), _read_time(expires)
         except (TypeError, ValueError) as exc:
             raise MessageError(f"malformed task message: {exc}", data) from None
@@ -209,17 +218,33 @@ def _build(steps: list, datas: Iterator[Any] | None, data: bytes) -> Message:
             and isinstance(priority, (int, type(None)))
             and (errors is None or (isinstance(errors, list) and errors))
             and isinstance(timeout, (int, float, type(None)))
-            and len(extra) in (0, 2, 3, 4)
+            and (chord is None or _is_chord(chord))
+            and len(extra) in (0, 2, 3, 4, 5)
         ):
             raise MessageError("malformed task message: a field has the wrong type", data)
         step_data = None if datas is None else next(datas, _END)
         if step_data is _END:
             raise MessageError("message data does not match its steps", data)
         on_error = None if errors is None else _build(errors, datas, data)
+        if chord is not None:
+            chord = (*chord[:3], _build(chord[3], datas, data))
         head = (task_id, name, step_data, when, retries, retry_delay)
-        fields.append((head, (priority, until, on_error, enqueued, timeout)))
+        fields.append((head, (priority, until, on_error, enqueued, timeout, chord)))
     message = None
     for head, tail in reversed(fields):  # each step's on_complete is the step after it
         message = Message(*head, message, *tail)
     assert message is not None  # _open refuses an empty step list
     return message
+
+
+def _is_chord(chord: Any) -> bool:
+    """A chord field's shape: [chord id, size, index, callback steps]."""
+    return (
+        isinstance(chord, list)
+        and len(chord) == 4
+        and isinstance(chord[0], str)
+        and type(chord[1]) is int
+        and type(chord[2]) is int
+        and isinstance(chord[3], list)
+        and bool(chord[3])
+    )

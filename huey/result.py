@@ -192,8 +192,10 @@ class ResultGroup:
                 self.results[0].huey.storage.wait_for_data(pending[0].task_id, delay)
                 delay = min(delay * backoff, max_delay)
 
-    def __getitem__(self, index: int) -> TaskResultWrapper:
-        return self.results[index]
+    def __getitem__(self, index: int) -> Any:
+        """huey 3's: the result at ``index``, waiting until it is stored (iterate for the
+        handles)."""
+        return self.results[index].get(blocking=True)
 
     def __iter__(self) -> Iterator[TaskResultWrapper]:
         return iter(self.results)

@@ -83,6 +83,9 @@ class QueueTask(metaclass=_TaskClass):
     default_expires: ClassVar[Expires] = None
     default_timeout: ClassVar[float | None] = None
     func: ClassVar[Callable[..., Any] | None] = None
+    #: huey 3's: on a chord member's last step, the chord it reports to (a
+    #: :class:`huey.group.ChordConfig`, set by huey when the chord is enqueued).
+    chord_config: Any = None
 
     def __init__(
         self,

@@ -11,6 +11,7 @@ import pytest
 
 from huey import Huey
 from huey.exceptions import MessageError, SignatureError
+from huey.group import ChordConfig
 from huey.message import FORMAT_VERSION, decode, priority_of, read_metadata
 
 
@@ -38,6 +39,19 @@ def test_a_pipeline_round_trips_with_every_field(huey):
         None,
         None,
     )
+
+
+def test_a_chord_members_chord_and_its_callback_pipeline_round_trip(huey):
+    @huey.task()
+    def job(*args):
+        return args
+
+    member = job.s(1)
+    member.chord_config = ChordConfig("cid", 3, 2, job.s("cb").then(job, "next"))
+    task = huey.deserialize_task(huey.serialize_task(member))
+    config = task.chord_config
+    assert (config.cid, config.size, config.idx, task.data) == ("cid", 3, 2, ((1,), {}))
+    assert [step.data for step in config.callback.chain()] == [(("cb",), {}), (("next",), {})]
 
 
 def test_metadata_is_plain_json_in_the_message(huey):
@@ -132,6 +146,7 @@ def test_the_signature_covers_header_metadata_and_data(position):
         b'[["id", "n", null, "0", 0, 1.5]]',
         b'[["id", "n", null, 0, 0, "yesterday"]]',
         b'[["id", "n", null, 0, 0]]',
+        b'[["id", "n", null, 0, 0, 1.5, null, null, null, null, ["c", "2", 0, []]]]',
     ],
 )
 def test_malformed_metadata_raises_message_error(metadata):

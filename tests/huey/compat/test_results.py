@@ -71,7 +71,7 @@ def test_map_returns_a_result_group(huey, run_queued):
     assert isinstance(group, ResultGroup) and len(group) == 4
     run_queued(huey)
     assert group.get() == [0, 1, 4, 9]
-    assert [r.id for r in group] == [group[i].id for i in range(4)]
+    assert [r.get() for r in group] == [group[i] for i in range(4)]  # handles; values
 
 
 def test_result_group_as_completed_yields_every_ready_result(huey):
