@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from huey.exceptions import ConfigurationError, TaskLockedException
+from huey.storage import RedisStorage
 
 if TYPE_CHECKING:
     import redis
@@ -36,19 +37,26 @@ class RedisSemaphore:
         self.name = name
         self.value = value
         self.timeout = timeout or DEFAULT_TIMEOUT
-        self.key = f"huey:{{{huey.name}}}:semaphore:{name}"
         self._scripts: dict[str, Any] = {}
+
+    def _storage(self) -> RedisStorage:
+        storage = self.huey.storage
+        if not isinstance(storage, RedisStorage):
+            raise ConfigurationError(
+                f"RedisSemaphore {self.name!r} needs a Redis storage, not"
+                f" {type(storage).__name__}: use RedisHuey or a redis:// URL"
+            )
+        return storage
 
     @property
     def conn(self) -> redis.Redis:
         """The Redis client of the Huey's storage."""
-        conn = getattr(self.huey.storage, "conn", None)
-        if conn is None:
-            raise ConfigurationError(
-                f"RedisSemaphore {self.name!r} needs a Redis storage, not"
-                f" {type(self.huey.storage).__name__}: use RedisHuey or a redis:// URL"
-            )
-        return conn
+        return self._storage().conn
+
+    @property
+    def key(self) -> str:
+        """The sorted set holding the holders, among the instance's own keys."""
+        return self._storage().app_key(f"semaphore:{self.name}")
 
     def _run(self, script: str, *args: object) -> int:
         conn = self.conn

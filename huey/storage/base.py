@@ -222,7 +222,8 @@ class BaseStorage:
         raise NotImplementedError
 
     def peek_many(self, keys: Sequence[str]) -> dict[str, bytes]:
-        """huey 3: the values under ``keys`` (as given) that exist, in one round trip."""
+        """huey 3: the values under ``keys`` (as given) that exist, in one round trip.
+        A read, so not inside :meth:`batch`."""
         if not keys:
             return {}
         values = self.peek_or_emit([as_key(key) for key in keys], None)
@@ -236,8 +237,8 @@ class BaseStorage:
         self, key: str, timeout: float | None = None, backoff: float = 1.15, max_delay: float = 1.0
     ) -> bool:
         """huey 3: block until ``key`` holds a value (True) or ``timeout`` seconds pass
-        (False; None waits forever). ``backoff`` and ``max_delay`` are accepted: waits
-        here wake on the store's own signal (:meth:`wait_for_data`), not by polling."""
+        (False; None waits forever). ``backoff`` and ``max_delay`` are accepted; the
+        wait is the backend's :meth:`wait_for_data`."""
         if timeout is not None:
             return self.wait_for_data(key, timeout)
         while not self.wait_for_data(key, 60.0):

@@ -252,6 +252,11 @@ class RedisStorage(BaseStorage):
         """The redis-py client (huey 3's ``storage.conn``), for commands of your own."""
         return self._client
 
+    def app_key(self, suffix: str) -> str:
+        """A Redis key among this instance's own, for data an extension keeps beside them
+        (``flush_all`` removes it too)."""
+        return self._prefix + suffix
+
     @functools.cached_property
     def supports_hash_ttl(self) -> bool:
         """True when the server expires single hash fields (Redis 7.4+, Valkey 9+), which

@@ -26,14 +26,14 @@ from huey.storage import (
 )
 from tests.conftest import backend_url
 
-BACKENDS = ["memory", "sqlite", "redis", "redis-priority", "redis-expire"]
+BACKENDS = ["memory", "sqlite", "redis", "redis-priority", "redis-expire", "redis-priority-expire"]
 
 
 @pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path) -> Iterator[BaseStorage]:
     backend = request.param
-    url = backend_url(backend.replace("redis-expire", "redis"), request, tmp_path)
-    options = {"expire_time": 60} if backend == "redis-expire" else {}
+    url = backend_url(backend.removesuffix("-expire"), request, tmp_path)
+    options = {"expire_time": 60} if backend.endswith("-expire") else {}
     storage = storage_from_url(url, name=f"h3-{uuid.uuid4().hex[:8]}", **options)
     yield storage
     storage.flush_all()
