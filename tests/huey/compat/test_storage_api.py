@@ -227,3 +227,28 @@ def test_huey_api_offers_huey3s_preset_classes():
     ):
         assert getattr(huey.api, name) is getattr(huey, name)
         assert name in huey.api.__all__
+
+
+def test_presets_take_huey3s_storage_options(tmp_path, redis_server):
+    redis_server.start()
+    sqlite_app = huey.SqliteHuey(
+        "h3-late", filename=str(tmp_path / "p.db"), create_tables=False, cache_mb=4, fsync=True
+    )
+    with pytest.raises(StorageError):
+        sqlite_app.pending_count()
+    sqlite_app.storage.initialize_schema()
+    assert sqlite_app.pending_count() == 0
+    for cls in (huey.RedisHuey, huey.PriorityRedisHuey, huey.RedisExpireHuey):
+        app = cls(
+            "h3-preset",
+            url=redis_server.url,
+            notify_result=True,
+            notify_result_ttl=30,
+            clean_name=False,
+            client_name="h3-preset",
+            read_timeout=2,
+        )
+        assert app.storage.conn.client_getname() == "h3-preset"
+        app.put("k", 1)
+        assert app.storage.wait_result("k", timeout=1) and app.get("k") == 1
+        app.flush()
