@@ -571,3 +571,15 @@ class MemoryHuey(Huey):
     """Huey in this process's memory: for tests and eager development."""
 
     storage_class = MemoryStorage
+
+
+# huey 3 apps import its preset classes from huey.api as well; they live in presets.py,
+# which builds on the classes above (hence the import at the end).
+from .presets import (  # noqa: E402
+    BlackHoleHuey,
+    PriorityRedisExpireHuey,
+    PriorityRedisHuey,
+    RedisExpireHuey,
+)
+
+__all__ += ["BlackHoleHuey", "PriorityRedisExpireHuey", "PriorityRedisHuey", "RedisExpireHuey"]

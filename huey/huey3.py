@@ -123,9 +123,10 @@ class Huey3API:
         self.storage.put_data(key, self.serializer.dumps(data))
         return True
 
-    def put_if_empty(self, key: str, data: Any) -> bool:
-        """:meth:`put` only when ``key`` holds nothing; True if stored."""
-        return self.storage.put_if_empty(key, self.serializer.dumps(data))
+    def put_if_empty(self, key: str, data: Any, ttl: float | None = None) -> bool:
+        """:meth:`put` only when ``key`` holds nothing; True if stored. ``ttl``: seconds
+        until it expires, where the storage supports it (``BaseStorage.put_if_empty``)."""
+        return self.storage.put_if_empty(key, self.serializer.dumps(data), ttl)
 
     def get(self, key: str, peek: bool = False) -> Any:
         """The value under ``key`` (None when absent), removed unless ``peek``; read as

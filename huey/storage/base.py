@@ -1,9 +1,15 @@
 """BaseStorage: the contract every backend fulfils (the spec's method list plus the
 consumer's needs: in-flight tracking, heartbeats, atomic put-if-empty, blocking waits).
 
-All payloads are ``bytes``; keys are ``str``. Schedule timestamps are ``datetime``
-objects (naive, in whatever clock the Huey instance uses: UTC by default, local
-time with ``-o``); backends order them with :func:`to_score`.
+All payloads are ``bytes``; keys are ``str`` (``bytes`` keys, as huey 3 apps pass them,
+are read as UTF-8: :func:`as_key`). Schedule timestamps are ``datetime`` objects (naive,
+in whatever clock the Huey instance uses: UTC by default, local time with ``-o``);
+backends order them with :func:`to_score`.
+
+Beside the specification's methods, every backend offers huey 3's storage API
+(``enqueue(data, priority)``, ``put_data(..., is_result)``, ``put_if_empty(..., ttl)``,
+``peek_many``, ``delete_data``, ``wait_result``, counters); docs/huey3.md lists where
+it differs from huey 3 (a missing key reads as None, not ``EmptyData``).
 """
 
 from __future__ import annotations
@@ -29,6 +35,11 @@ def to_score(timestamp: datetime.datetime) -> float:
     if timestamp.tzinfo is not None:
         timestamp = timestamp.astimezone(datetime.timezone.utc).replace(tzinfo=None)
     return calendar.timegm(timestamp.timetuple()) + timestamp.microsecond / 1e6
+
+
+def as_key(key: str | bytes) -> str:
+    """A key as the backends store it: ``str``, so ``b"k"`` and ``"k"`` name one entry."""
+    return key.decode() if isinstance(key, bytes) else key
 
 
 def check_name(name: str) -> str:
@@ -57,13 +68,17 @@ class BaseStorage:
     #: True when :meth:`fetch`, :meth:`wait_for_data` and :meth:`wait_schedule_change`
     #: wake on a real signal rather than by polling.
     blocking: bool = True
+    #: huey 3's flag: True when the queue orders messages by priority.
+    priority: bool = True
 
     def __init__(self, name: str = "huey", **storage_kwargs: object) -> None:
         self.name = check_name(name)
 
     # -- queue ------------------------------------------------------------------
-    def enqueue(self, data: bytes) -> None:
-        """Add one message behind the queued messages of its priority."""
+    def enqueue(self, data: bytes, priority: float | None = None) -> None:
+        """Add one message behind the queued messages of its priority: ``priority`` when
+        given (huey 3's argument), else the one the message carries. A requeue after a
+        crash goes by the message's own priority."""
         raise NotImplementedError
 
     def enqueue_many(self, items: Sequence[bytes]) -> None:
@@ -170,8 +185,9 @@ class BaseStorage:
         raise NotImplementedError
 
     # -- key/value: results and locks -------------------------------------------------
-    def put_data(self, key: str, value: bytes) -> None:
-        """Store ``value`` under ``key`` and wake :meth:`wait_for_data` waiters on it."""
+    def put_data(self, key: str, value: bytes, is_result: bool = False) -> None:
+        """Store ``value`` under ``key`` and wake :meth:`wait_for_data` waiters on it.
+        ``is_result`` (huey 3) marks a task's result; every value is kept alike here."""
         raise NotImplementedError
 
     def peek_data(self, key: str) -> bytes | None:
@@ -194,13 +210,40 @@ class BaseStorage:
     def has_data_for_key(self, key: str) -> bool:
         raise NotImplementedError
 
-    def put_if_empty(self, key: str, value: bytes) -> bool:
-        """Store ``value`` only if ``key`` holds nothing; True if it was stored (atomic)."""
+    def put_if_empty(self, key: str, value: bytes, ttl: float | None = None) -> bool:
+        """Store ``value`` only if ``key`` holds nothing; True if it was stored (atomic).
+        ``ttl``: seconds until the value expires, as huey 3 has it: on Redis (with
+        hash-field expiry, 7.4+, or always on the expiring storage), ignored in memory,
+        NotImplementedError elsewhere."""
         raise NotImplementedError
 
     def wait_for_data(self, key: str, timeout: float) -> bool:
         """Block up to ``timeout`` seconds until ``key`` holds a value; True if it does."""
         raise NotImplementedError
+
+    def peek_many(self, keys: Sequence[str]) -> dict[str, bytes]:
+        """huey 3: the values under ``keys`` (as given) that exist, in one round trip.
+        A read, so not inside :meth:`batch`."""
+        if not keys:
+            return {}
+        values = self.peek_or_emit([as_key(key) for key in keys], None)
+        return {key: value for key, value in zip(keys, values, strict=True) if value is not None}
+
+    def delete_data(self, key: str) -> bool:
+        """huey 3: remove the value under ``key``; True if there was one."""
+        return self.pop_data(key) is not None
+
+    def wait_result(
+        self, key: str, timeout: float | None = None, backoff: float = 1.15, max_delay: float = 1.0
+    ) -> bool:
+        """huey 3: block until ``key`` holds a value (True) or ``timeout`` seconds pass
+        (False; None waits forever). ``backoff`` and ``max_delay`` are accepted; the
+        wait is the backend's :meth:`wait_for_data`."""
+        if timeout is not None:
+            return self.wait_for_data(key, timeout)
+        while not self.wait_for_data(key, 60.0):
+            pass
+        return True
 
     def result_store_size(self) -> int:
         raise NotImplementedError
@@ -209,6 +252,18 @@ class BaseStorage:
         raise NotImplementedError
 
     def flush_results(self) -> None:
+        raise NotImplementedError
+
+    # -- counters (huey 3) ----------------------------------------------------------------
+    def incr(self, key: str, amount: int = 1) -> int:
+        """Add ``amount`` to the counter ``key`` (0 when new) atomically; the new value.
+        Counters live apart from the key/value store."""
+        raise NotImplementedError
+
+    def delete_counter(self, key: str) -> None:
+        raise NotImplementedError
+
+    def flush_counters(self) -> None:
         raise NotImplementedError
 
     # -- errors -------------------------------------------------------------------------
@@ -248,7 +303,8 @@ class BaseStorage:
         yield
 
     def flush_all(self) -> None:
-        """Empty everything this instance stores: queue, schedule, results, errors, in-flight."""
+        """Empty everything this instance stores: queue, schedule, results, counters, errors,
+        in-flight."""
         raise NotImplementedError
 
     def close(self) -> None:

@@ -15,7 +15,7 @@ class BlackHoleStorage(BaseStorage):
 
     blocking = True
 
-    def enqueue(self, data: bytes) -> None:
+    def enqueue(self, data: bytes, priority: float | None = None) -> None:
         pass
 
     def enqueue_many(self, items: Sequence[bytes]) -> None:
@@ -89,7 +89,7 @@ class BlackHoleStorage(BaseStorage):
     def flush_schedule(self) -> None:
         pass
 
-    def put_data(self, key: str, value: bytes) -> None:
+    def put_data(self, key: str, value: bytes, is_result: bool = False) -> None:
         pass
 
     def peek_data(self, key: str) -> bytes | None:
@@ -104,7 +104,7 @@ class BlackHoleStorage(BaseStorage):
     def has_data_for_key(self, key: str) -> bool:
         return False
 
-    def put_if_empty(self, key: str, value: bytes) -> bool:
+    def put_if_empty(self, key: str, value: bytes, ttl: float | None = None) -> bool:
         return True  # nothing is ever held, so every claim wins
 
     def wait_for_data(self, key: str, timeout: float) -> bool:
@@ -118,6 +118,15 @@ class BlackHoleStorage(BaseStorage):
         return {}
 
     def flush_results(self) -> None:
+        pass
+
+    def incr(self, key: str, amount: int = 1) -> int:
+        return amount  # a counter that keeps nothing starts from 0 every time
+
+    def delete_counter(self, key: str) -> None:
+        pass
+
+    def flush_counters(self) -> None:
         pass
 
     def put_error(self, metadata: bytes) -> None:

@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 
 from huey.message import priority_of
-from huey.storage.base import BaseStorage, to_score
+from huey.storage.base import BaseStorage, as_key, to_score
 
 
 class _PriorityQueue:
@@ -23,9 +23,11 @@ class _PriorityQueue:
     def __init__(self) -> None:
         self._lanes: dict[int, deque[bytes]] = {}
 
-    def extend(self, items: Sequence[bytes]) -> None:
+    def extend(self, items: Sequence[bytes], priority: float | None = None) -> None:
+        """Append ``items`` to their lanes: ``priority``'s, or each message's own."""
         for data in items:
-            self._lanes.setdefault(priority_of(data), deque()).append(data)
+            lane = priority_of(data) if priority is None else priority
+            self._lanes.setdefault(lane, deque()).append(data)
 
     def put_back(self, items: list[bytes]) -> None:
         """Put ``items`` (oldest first) in front of their lanes, as if never taken."""
@@ -41,13 +43,17 @@ class _PriorityQueue:
         return data
 
     def remove(self, data: bytes) -> int:
-        """Remove every copy of ``data``; how many there were."""
-        priority = priority_of(data)
-        lane = self._lanes.pop(priority, deque())
-        kept = deque(item for item in lane if item != data)
-        if kept:
-            self._lanes[priority] = kept
-        return len(lane) - len(kept)
+        """Remove every copy of ``data`` (from any lane); how many there were."""
+        removed = 0
+        for priority in list(self._lanes):
+            lane = self._lanes[priority]
+            kept = deque(item for item in lane if item != data)
+            removed += len(lane) - len(kept)
+            if kept:
+                self._lanes[priority] = kept
+            else:
+                del self._lanes[priority]
+        return removed
 
     def clear(self) -> None:
         self._lanes.clear()
@@ -79,6 +85,7 @@ class MemoryStorage(BaseStorage):
         self._schedule: dict[bytes, float] = {}  # message -> score; re-adding moves it
         self._schedule_version = 0
         self._data: dict[str, bytes] = {}
+        self._counters: dict[str, int] = {}
         self._errors: deque[bytes] = deque()  # newest on the left
         self._subscribers: weakref.WeakSet[queue.SimpleQueue[str]] = weakref.WeakSet()
         self._reset_locks()
@@ -111,8 +118,8 @@ class MemoryStorage(BaseStorage):
             self._cond.notify_all()
 
     # -- queue ------------------------------------------------------------------
-    def enqueue(self, data: bytes) -> None:
-        self._write(lambda: self._queue.extend([data]))
+    def enqueue(self, data: bytes, priority: float | None = None) -> None:
+        self._write(lambda: self._queue.extend([data], priority))
 
     def enqueue_many(self, items: Sequence[bytes]) -> None:
         items = list(items)
@@ -256,12 +263,13 @@ class MemoryStorage(BaseStorage):
             self._schedule.clear()
 
     # -- key/value --------------------------------------------------------------
-    def put_data(self, key: str, value: bytes) -> None:
+    def put_data(self, key: str, value: bytes, is_result: bool = False) -> None:
+        key = as_key(key)
         self._write(lambda: self._data.__setitem__(key, value))
 
     def peek_data(self, key: str) -> bytes | None:
         with self._lock():
-            return self._data.get(key)
+            return self._data.get(as_key(key))
 
     def peek_or_emit(self, keys: Sequence[str], message: str | None) -> list[bytes | None]:
         values: list[bytes | None] = []
@@ -276,13 +284,15 @@ class MemoryStorage(BaseStorage):
 
     def pop_data(self, key: str) -> bytes | None:
         with self._lock():
-            return self._data.pop(key, None)
+            return self._data.pop(as_key(key), None)
 
     def has_data_for_key(self, key: str) -> bool:
         with self._lock():
-            return key in self._data
+            return as_key(key) in self._data
 
-    def put_if_empty(self, key: str, value: bytes) -> bool:
+    def put_if_empty(self, key: str, value: bytes, ttl: float | None = None) -> bool:
+        """``ttl`` is ignored, as in huey 3's memory storage: values live with the process."""
+        key = as_key(key)
         with self._lock():
             if key in self._data:
                 return False
@@ -291,6 +301,7 @@ class MemoryStorage(BaseStorage):
             return True
 
     def wait_for_data(self, key: str, timeout: float) -> bool:
+        key = as_key(key)
         with self._lock():
             return self._cond.wait_for(lambda: key in self._data, max(timeout, 0))
 
@@ -305,6 +316,21 @@ class MemoryStorage(BaseStorage):
     def flush_results(self) -> None:
         with self._lock():
             self._data.clear()
+
+    # -- counters ---------------------------------------------------------------
+    def incr(self, key: str, amount: int = 1) -> int:
+        key = as_key(key)
+        with self._lock():
+            value = self._counters[key] = self._counters.get(key, 0) + amount
+            return value
+
+    def delete_counter(self, key: str) -> None:
+        with self._lock():
+            self._counters.pop(as_key(key), None)
+
+    def flush_counters(self) -> None:
+        with self._lock():
+            self._counters.clear()
 
     # -- errors -----------------------------------------------------------------
     def put_error(self, metadata: bytes) -> None:
@@ -359,6 +385,7 @@ class MemoryStorage(BaseStorage):
             self._heartbeats.clear()
             self._schedule.clear()
             self._data.clear()
+            self._counters.clear()
             self._errors.clear()
 
 

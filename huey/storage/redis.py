@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import os
 import re
 import threading
@@ -32,7 +33,7 @@ from redis.retry import Retry
 
 from huey.exceptions import ConfigurationError, CorruptEntry, StorageError, StorageUnavailable
 from huey.storage import sentinel
-from huey.storage.base import BaseStorage, to_score
+from huey.storage.base import BaseStorage, as_key, to_score
 from huey.storage.errors import ErrorMapping
 from huey.storage.redis_wire import Wire
 
@@ -91,12 +92,24 @@ _storage_errors = _MAPPING.errors
 _mapped = _MAPPING.method
 
 
+# Keywords that say where the server is, so they conflict with a url (None means unset).
+_ADDRESS_KWARGS = ("host", "port", "db", "unix_socket_path")
+
+
 def _make_client(
     url: str | None, pool: redis.ConnectionPool | None, client: redis.Redis | None, kwargs: dict
 ) -> redis.Redis:
     """One client from exactly one of url / connection_pool / client / plain redis kwargs."""
+    for key in _ADDRESS_KWARGS:
+        if key in kwargs and kwargs[key] is None:
+            del kwargs[key]  # as huey 3: host=None means "not given"
     given = [source for source in (url, pool, client) if source is not None]
-    if len(given) > 1 or (kwargs and (pool is not None or client is not None)):
+    addressed = any(key in kwargs for key in _ADDRESS_KWARGS)
+    if (
+        len(given) > 1
+        or (kwargs and (pool is not None or client is not None))
+        or (addressed and url is not None)
+    ):
         raise ConfigurationError("RedisStorage takes one of url, connection_pool, client or kwargs")
     if client is None and pool is not None:
         client = redis.Redis(connection_pool=pool)
@@ -158,9 +171,16 @@ class RedisStorage(BaseStorage):
     repeated. ``wait_replicas=N`` ends every per-task call with ``WAIT N`` (up to
     ``wait_timeout`` seconds), so nothing acknowledged can be lost to a failover
     (docs/deploy/redis-ha.md). All four may also come as query parameters of ``url``.
+
+    huey 3's options: ``client_name`` names the connections (CLIENT SETNAME);
+    ``blocking``, ``notify_result``, ``notify_result_ttl`` and ``clean_name`` are accepted
+    with no effect (waits always block on a wake-up key; names are checked, not cleaned).
+    ``conn`` is the redis-py client. The list queue has no priorities (``priority`` is
+    False): :class:`PriorityRedisStorage` has them.
     """
 
     blocking = True
+    priority = False
     #: The queue's Redis type, and the Lua file defining how scripts add to it.
     queue_type = "list"
     queue_lua = "fifo"
@@ -175,9 +195,16 @@ class RedisStorage(BaseStorage):
         read_timeout: float = _LONGEST_BLOCK,
         wait_replicas: int = 0,
         wait_timeout: float = 1.0,
+        client_name: str | None = None,
+        blocking: bool = True,
+        notify_result: bool = False,
+        notify_result_ttl: float = 60,
+        clean_name: bool = True,
         **redis_kwargs: Any,
     ) -> None:
         super().__init__(name)
+        if client_name is not None and connection_pool is None and client is None:
+            redis_kwargs["client_name"] = client_name
         url, url_options = _split_url_options(url)
         max_errors = url_options.get("max_errors", max_errors)
         read_timeout = url_options.get("read_timeout", read_timeout)
@@ -196,6 +223,7 @@ class RedisStorage(BaseStorage):
         self._consumers = self._prefix + "consumers"  # sorted set: consumer id -> heartbeat
         self._schedule = self._prefix + "schedule"
         self._results = self._prefix + "results"
+        self._counters = self._prefix + "counters"
         self._errors = self._prefix + "errors"
         self._events = self._prefix + "events"
         self._schedule_changed = self._prefix + "schedule-changed"
@@ -206,6 +234,7 @@ class RedisStorage(BaseStorage):
         self._take_foreign_script = self._load_script("take_foreign")
         self._peek_or_emit_script = self._load_script("peek_or_emit")
         self._pop_data_script = self._load_script("pop_data")
+        self._put_if_empty_ttl_script = self._load_script("put_if_empty_ttl")
         self._has_blmove: bool | None = None  # learnt from the server on first blocking move
         self._local = threading.local()  # per thread: the open batch, the schedule pubsub
         replicas = url_options.get("wait_replicas", wait_replicas)
@@ -217,6 +246,30 @@ class RedisStorage(BaseStorage):
         if socket_timeout and socket_timeout < patient:
             patient_client = _patient_client(self._client, patient)
             self._blocking_wire = Wire(patient_client, replicas, replica_wait)
+
+    @property
+    def conn(self) -> redis.Redis:
+        """The redis-py client (huey 3's ``storage.conn``), for commands of your own."""
+        return self._client
+
+    def app_key(self, suffix: str) -> str:
+        """A Redis key among this instance's own, for data an extension keeps beside them
+        (``flush_all`` removes it too)."""
+        return self._prefix + suffix
+
+    @functools.cached_property
+    def supports_hash_ttl(self) -> bool:
+        """True when the server expires single hash fields (Redis 7.4+, Valkey 9+), which
+        :meth:`put_if_empty` needs for a ``ttl``."""
+        info = self._client.info("server")
+        for field, least in (("redis_version", (7, 4)), ("valkey_version", (9,))):
+            try:
+                version = tuple(int(part) for part in str(info[field]).split(".")[:2])
+            except (KeyError, ValueError):
+                continue
+            if version >= least:
+                return True
+        return False
 
     # -- plumbing ---------------------------------------------------------------
     def _load_script(self, *names: str) -> Script:
@@ -275,7 +328,11 @@ class RedisStorage(BaseStorage):
         return ("BRPOPLPUSH", source, destination, block)
 
     # -- queue ------------------------------------------------------------------
-    def enqueue(self, data: bytes) -> None:
+    def enqueue(self, data: bytes, priority: float | None = None) -> None:
+        """A ``priority`` other than 0 raises NotImplementedError, as in huey 3: the list
+        queue has no order but arrival (a task's own priority is carried, not used)."""
+        if priority:
+            raise NotImplementedError("RedisStorage has no priorities: use PriorityRedisStorage")
         self.enqueue_many([data])
 
     @_mapped
@@ -467,12 +524,13 @@ class RedisStorage(BaseStorage):
 
     # -- key/value --------------------------------------------------------------
     @_mapped
-    def put_data(self, key: str, value: bytes) -> None:
+    def put_data(self, key: str, value: bytes, is_result: bool = False) -> None:
+        key = as_key(key)
         self._write(("HSET", self._results, key, value), *self._notify(key))
 
     @_mapped
     def peek_data(self, key: str) -> bytes | None:
-        return self._read(("HGET", self._results, key), repeatable=True)[0]
+        return self._read(("HGET", self._results, as_key(key)), repeatable=True)[0]
 
     @_mapped
     def peek_or_emit(self, keys: Sequence[str], message: str | None) -> list[bytes | None]:
@@ -497,6 +555,7 @@ class RedisStorage(BaseStorage):
     @_mapped
     def pop_data(self, key: str) -> bytes | None:
         """Take the value in one script that leaves a receipt, so it can be sent again."""
+        key = as_key(key)
         receipt = self._prefix + "popped:" + uuid.uuid4().hex
         keys = [self._results, self._notify_key(key), receipt]
         command = self._wire.script(self._pop_data_script, keys, [key, _RECEIPT_TTL])
@@ -504,16 +563,26 @@ class RedisStorage(BaseStorage):
 
     @_mapped
     def has_data_for_key(self, key: str) -> bool:
-        return bool(self._read(self._has_command(key), repeatable=True)[0])
+        return bool(self._read(self._has_command(as_key(key)), repeatable=True)[0])
 
     @_mapped
-    def put_if_empty(self, key: str, value: bytes) -> bool:
-        return bool(self._read(("HSETNX", self._results, key, value), *self._notify(key))[0])
+    def put_if_empty(self, key: str, value: bytes, ttl: float | None = None) -> bool:
+        """``ttl`` needs a server that expires hash fields (:attr:`supports_hash_ttl`);
+        NotImplementedError otherwise, as in huey 3."""
+        key = as_key(key)
+        if ttl is None:
+            return bool(self._read(("HSETNX", self._results, key, value), *self._notify(key))[0])
+        if not self.supports_hash_ttl:
+            raise NotImplementedError("a ttl needs Redis 7.4+ (or RedisExpireStorage)")
+        args = [key, value, max(1, int(ttl * 1000))]
+        command = self._wire.script(self._put_if_empty_ttl_script, [self._results], args)
+        return bool(self._read(command, *self._notify(key))[0])
 
     @_mapped
     def wait_for_data(self, key: str, timeout: float) -> bool:
         """Block on the key's token list (rotating the token, so every waiter wakes); the
         check after a wake-up rides in the same round trip as the wait."""
+        key = as_key(key)
         notify = self._notify_key(key)
         deadline = time.monotonic() + timeout
         if self.has_data_for_key(key):
@@ -541,6 +610,19 @@ class RedisStorage(BaseStorage):
     @_mapped
     def flush_results(self) -> None:
         self._redis().delete(self._results)
+
+    # -- counters ---------------------------------------------------------------
+    @_mapped
+    def incr(self, key: str, amount: int = 1) -> int:
+        return self._read(("HINCRBY", self._counters, as_key(key), amount))[0]
+
+    @_mapped
+    def delete_counter(self, key: str) -> None:
+        self._redis().hdel(self._counters, as_key(key))
+
+    @_mapped
+    def flush_counters(self) -> None:
+        self._redis().delete(self._counters)
 
     # -- errors -----------------------------------------------------------------
     @_mapped

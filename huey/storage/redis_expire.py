@@ -2,7 +2,8 @@
 
 Redis before 7.4 has no per-field expiry in a hash, so each entry (result, revocation,
 lock) lives under its own key ``huey:{name}:kv:<key>`` with a TTL of ``expire_time``
-seconds. The queue, schedule, errors and events are RedisStorage's, unchanged.
+seconds, and so does each counter (``huey:{name}:counter:<key>``). The queue, schedule,
+errors and events are RedisStorage's, unchanged.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from huey.exceptions import ConfigurationError
+from huey.storage.base import as_key
 from huey.storage.redis import _RECEIPT_TTL, RedisStorage, _mapped, match_prefix
 from huey.storage.redis_priority import PriorityRedisStorage
 
@@ -32,14 +34,16 @@ class ExpiringRedisStorage(RedisStorage):
         self.expire_time = expire_time
         self._ttl_ms = max(1, int(expire_time * 1000))
         self._kv_prefix = self._prefix + "kv:"
+        self._counter_prefix = self._prefix + "counter:"
         self._peek_keys_script = self._load_script("peek_keys_or_emit")
         self._pop_key_script = self._load_script("pop_key")
 
     def _kv(self, key: str) -> str:
-        return self._kv_prefix + key
+        return self._kv_prefix + as_key(key)
 
-    def _kv_keys(self) -> list[bytes]:
-        return list(self._redis().scan_iter(match=match_prefix(self._kv_prefix), count=1000))
+    def _kv_keys(self, prefix: str | None = None) -> list[bytes]:
+        match = match_prefix(prefix or self._kv_prefix)
+        return list(self._redis().scan_iter(match=match, count=1000))
 
     def _peek_or_emit_command(self, keys: Sequence[str], message: str | None) -> tuple:
         args = ["0" if message is None else "1", message or ""]
@@ -50,7 +54,8 @@ class ExpiringRedisStorage(RedisStorage):
         return ("EXISTS", self._kv(key))
 
     @_mapped
-    def put_data(self, key: str, value: bytes) -> None:
+    def put_data(self, key: str, value: bytes, is_result: bool = False) -> None:
+        key = as_key(key)
         self._write(("SET", self._kv(key), value, "PX", self._ttl_ms), *self._notify(key))
 
     @_mapped
@@ -59,14 +64,18 @@ class ExpiringRedisStorage(RedisStorage):
 
     @_mapped
     def pop_data(self, key: str) -> bytes | None:
+        key = as_key(key)
         receipt = self._prefix + "popped:" + uuid.uuid4().hex
         keys = [self._kv(key), self._notify_key(key), receipt]
         command = self._wire.script(self._pop_key_script, keys, [_RECEIPT_TTL])
         return self._read(command, repeatable=True)[0]
 
     @_mapped
-    def put_if_empty(self, key: str, value: bytes) -> bool:
-        command = ("SET", self._kv(key), value, "NX", "PX", self._ttl_ms)
+    def put_if_empty(self, key: str, value: bytes, ttl: float | None = None) -> bool:
+        """Expires after ``ttl`` seconds when given, else ``expire_time``."""
+        key = as_key(key)
+        ttl_ms = self._ttl_ms if ttl is None else max(1, int(ttl * 1000))
+        command = ("SET", self._kv(key), value, "NX", "PX", ttl_ms)
         return self._read(command, *self._notify(key))[0] is not None
 
     @_mapped
@@ -87,6 +96,22 @@ class ExpiringRedisStorage(RedisStorage):
     @_mapped
     def flush_results(self) -> None:
         keys = self._kv_keys()
+        if keys:
+            self._redis().delete(*keys)
+
+    # -- counters: each under its own key, expiring ``expire_time`` after its last change
+    @_mapped
+    def incr(self, key: str, amount: int = 1) -> int:
+        counter = self._counter_prefix + as_key(key)
+        return self._read(("INCRBY", counter, amount), ("PEXPIRE", counter, self._ttl_ms))[0]
+
+    @_mapped
+    def delete_counter(self, key: str) -> None:
+        self._redis().delete(self._counter_prefix + as_key(key))
+
+    @_mapped
+    def flush_counters(self) -> None:
+        keys = self._kv_keys(self._counter_prefix)
         if keys:
             self._redis().delete(*keys)
 

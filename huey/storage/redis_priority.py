@@ -24,12 +24,14 @@ class PriorityRedisStorage(RedisStorage):
 
     queue_type = "zset"
     queue_lua = "priority"
+    priority = True
 
     def __init__(self, name: str = "huey", **options: Any) -> None:
         super().__init__(name, **options)
         self._queue = self._prefix + "pqueue"
         self._wake = self._queue + ":wake"
         self._enqueue_script = self._load_script("priority", "enqueue")
+        self._enqueue_with_priority_script = self._load_script("priority", "enqueue_with_priority")
         self._take_script = self._load_script("priority", "priority_take")
 
     def _take(self, consumer_id: str, limit: int) -> tuple:
@@ -39,6 +41,14 @@ class PriorityRedisStorage(RedisStorage):
         return self._wire.script(self._take_script, keys, [max(limit, 1), consumer_id, time.time()])
 
     # -- queue ------------------------------------------------------------------
+    @_mapped
+    def enqueue(self, data: bytes, priority: float | None = None) -> None:
+        if priority is None:
+            self.enqueue_many([data])
+            return
+        script = self._enqueue_with_priority_script
+        self._write(self._wire.script(script, [self._queue], [repr(priority), data]))
+
     @_mapped
     def enqueue_many(self, items: Sequence[bytes]) -> None:
         if items:

@@ -20,7 +20,7 @@ from typing import Any
 
 from huey.exceptions import CorruptEntry, StorageError
 from huey.message import priority_of
-from huey.storage.base import BaseStorage, poll_until, to_score
+from huey.storage.base import BaseStorage, as_key, poll_until, to_score
 from huey.storage.errors import ErrorMapping
 
 # Every row carries the storage name, so instances with different names share a file.
@@ -42,6 +42,8 @@ CREATE TABLE IF NOT EXISTS huey_schedule_version (
     name TEXT PRIMARY KEY, version INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS huey_kv (
     name TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (name, key));
+CREATE TABLE IF NOT EXISTS huey_counters (
+    name TEXT NOT NULL, key TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (name, key));
 CREATE TABLE IF NOT EXISTS huey_errors (
     id INTEGER PRIMARY KEY, name TEXT NOT NULL, data BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS huey_errors_order ON huey_errors (name, id);
@@ -63,6 +65,7 @@ _TABLES = (
     "schedule",
     "schedule_version",
     "kv",
+    "counters",
     "errors",
     "events",
 )
@@ -91,7 +94,9 @@ class SqliteStorage(BaseStorage):
 
     huey 3's options: ``cache_mb`` sets SQLite's page cache, ``fsync=True`` syncs every
     commit to disk (power-loss safe, slower); ``strict_fifo`` is accepted, the queue is
-    always strictly first in, first out.
+    always strictly first in, first out; ``journal_mode`` is accepted, the file is always
+    in WAL mode; ``create_tables=False`` leaves the schema to :meth:`initialize_schema`;
+    other keywords go to :func:`sqlite3.connect`.
     """
 
     blocking = False
@@ -104,10 +109,15 @@ class SqliteStorage(BaseStorage):
         cache_mb: int | None = None,
         fsync: bool = False,
         strict_fifo: bool = True,
+        journal_mode: str = "wal",
+        create_tables: bool = True,
+        **connect_kwargs: Any,
     ) -> None:
         super().__init__(name)
         self.filename = filename
         self.timeout = timeout
+        self._connect_kwargs = connect_kwargs
+        self._create_tables = create_tables
         self._pragmas = [f"PRAGMA synchronous={'FULL' if fsync else 'NORMAL'}"]
         if cache_mb:
             self._pragmas.append(f"PRAGMA cache_size={-1024 * int(cache_mb)}")  # negative: KiB
@@ -126,18 +136,26 @@ class SqliteStorage(BaseStorage):
         conn = getattr(self._local, "conn", None)
         if conn is None:
             # isolation_level=None: no implicit transactions, we say BEGIN where one is needed.
-            conn = sqlite3.connect(self.filename, timeout=self.timeout, isolation_level=None)
+            conn = sqlite3.connect(
+                self.filename, timeout=self.timeout, isolation_level=None, **self._connect_kwargs
+            )
             for pragma in self._pragmas:  # NORMAL with WAL: durable across app crashes
                 conn.execute(pragma)
             with _SETUP_LOCK:
                 if not self._ready:
-                    self._set_up(conn)
+                    self._set_up(conn, self._create_tables)
                     self._ready = True
             self._local.conn = conn
         return conn
 
-    def _set_up(self, conn: sqlite3.Connection) -> None:
-        """Switch the file to WAL and create the tables, retrying while another process does.
+    @_mapped
+    def initialize_schema(self) -> None:
+        """Create the tables (huey 3's name): for a storage built with ``create_tables=False``."""
+        self._set_up(self._connection(), create_tables=True)
+
+    def _set_up(self, conn: sqlite3.Connection, create_tables: bool) -> None:
+        """Switch the file to WAL and (unless told not to) create the tables, retrying
+        while another process does.
 
         SQLite answers a journal-mode change that races another one with "database is locked"
         at once, without waiting for the busy timeout.
@@ -146,6 +164,8 @@ class SqliteStorage(BaseStorage):
         while True:
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
+                if not create_tables:
+                    return
                 conn.executescript(_SCHEMA)
                 conn.execute("BEGIN IMMEDIATE")  # one process adds the column
                 columns = [row[1] for row in conn.execute("PRAGMA table_info(huey_queue)")]
@@ -224,17 +244,21 @@ class SqliteStorage(BaseStorage):
 
     # -- queue ------------------------------------------------------------------
     @_mapped
-    def enqueue(self, data: bytes) -> None:
-        self.enqueue_many([data])
+    def enqueue(self, data: bytes, priority: float | None = None) -> None:
+        with self._writing():
+            self._append([data], priority)
 
     @_mapped
     def enqueue_many(self, items: Sequence[bytes]) -> None:
         with self._writing():
             self._append(items)
 
-    def _append(self, items: Sequence[bytes]) -> None:
-        """Insert ``items`` at the tail of their priorities (inside the caller's transaction)."""
-        rows = [(self.name, data, priority_of(data)) for data in items]
+    def _append(self, items: Sequence[bytes], priority: float | None = None) -> None:
+        """Insert ``items`` at the tail of ``priority`` or their own priorities (inside the
+        caller's transaction)."""
+        rows = [
+            (self.name, data, priority_of(data) if priority is None else priority) for data in items
+        ]
         sql = "INSERT INTO huey_queue (name, data, priority) VALUES (?, ?, ?)"
         self._connection().executemany(sql, rows)
 
@@ -461,12 +485,13 @@ class SqliteStorage(BaseStorage):
 
     # -- key/value --------------------------------------------------------------
     @_mapped
-    def put_data(self, key: str, value: bytes) -> None:
-        self._run("INSERT OR REPLACE INTO huey_kv VALUES (?, ?, ?)", key, value, in_batch=True)
+    def put_data(self, key: str, value: bytes, is_result: bool = False) -> None:
+        sql = "INSERT OR REPLACE INTO huey_kv VALUES (?, ?, ?)"
+        self._run(sql, as_key(key), value, in_batch=True)
 
     @_mapped
     def peek_data(self, key: str) -> bytes | None:
-        return self._scalar("SELECT value FROM huey_kv WHERE name = ? AND key = ?", key)
+        return self._scalar("SELECT value FROM huey_kv WHERE name = ? AND key = ?", as_key(key))
 
     @_mapped
     def peek_or_emit(self, keys: Sequence[str], message: str | None) -> list[bytes | None]:
@@ -481,6 +506,7 @@ class SqliteStorage(BaseStorage):
 
     @_mapped
     def pop_data(self, key: str) -> bytes | None:
+        key = as_key(key)
         with self._atomic():
             value = self.peek_data(key)
             self._run("DELETE FROM huey_kv WHERE name = ? AND key = ?", key)
@@ -488,14 +514,20 @@ class SqliteStorage(BaseStorage):
 
     @_mapped
     def has_data_for_key(self, key: str) -> bool:
-        return self._scalar("SELECT 1 FROM huey_kv WHERE name = ? AND key = ?", key) is not None
+        sql = "SELECT 1 FROM huey_kv WHERE name = ? AND key = ?"
+        return self._scalar(sql, as_key(key)) is not None
 
     @_mapped
-    def put_if_empty(self, key: str, value: bytes) -> bool:
-        return self._run("INSERT OR IGNORE INTO huey_kv VALUES (?, ?, ?)", key, value).rowcount == 1
+    def put_if_empty(self, key: str, value: bytes, ttl: float | None = None) -> bool:
+        """``ttl`` raises NotImplementedError, as in huey 3's SqliteStorage."""
+        if ttl is not None:
+            raise NotImplementedError("SqliteStorage keeps values until removed: no ttl")
+        sql = "INSERT OR IGNORE INTO huey_kv VALUES (?, ?, ?)"
+        return self._run(sql, as_key(key), value).rowcount == 1
 
     @_mapped
     def wait_for_data(self, key: str, timeout: float) -> bool:
+        key = as_key(key)
         return self._poll(lambda: self.has_data_for_key(key), timeout)
 
     @_mapped
@@ -509,6 +541,24 @@ class SqliteStorage(BaseStorage):
     @_mapped
     def flush_results(self) -> None:
         self._run("DELETE FROM huey_kv WHERE name = ?")
+
+    # -- counters ---------------------------------------------------------------
+    @_mapped
+    def incr(self, key: str, amount: int = 1) -> int:
+        sql = (
+            "INSERT INTO huey_counters VALUES (?, ?, ?) ON CONFLICT (name, key)"
+            " DO UPDATE SET value = value + excluded.value RETURNING value"
+        )
+        with self._atomic():  # RETURNING's row must be read before the commit
+            return self._run(sql, as_key(key), amount).fetchone()[0]
+
+    @_mapped
+    def delete_counter(self, key: str) -> None:
+        self._run("DELETE FROM huey_counters WHERE name = ? AND key = ?", as_key(key))
+
+    @_mapped
+    def flush_counters(self) -> None:
+        self._run("DELETE FROM huey_counters WHERE name = ?")
 
     # -- errors -----------------------------------------------------------------
     @_mapped

@@ -26,13 +26,14 @@ local function priority_of(message)
   return 0
 end
 
-local function add(queue, items, at_head)
+-- A given priority (huey 3's enqueue argument) overrides the messages' own.
+local function add(queue, items, at_head, priority)
   local counter = queue .. (at_head and ':head' or ':tail')
   for _, message in ipairs(items) do
     local n = redis.call('INCR', counter)
     local order = at_head and ('0' .. string.format('%016d', 1e15 - n))
       or ('1' .. string.format('%016d', n))
-    redis.call('ZADD', queue, -priority_of(message), order .. message)
+    redis.call('ZADD', queue, -(priority or priority_of(message)), order .. message)
   end
   for first = 1, #items, 1000 do
     local tokens = {}
