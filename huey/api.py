@@ -12,13 +12,14 @@ from typing import Any
 
 from . import records, revocation
 from .crontab import crontab
-from .exceptions import MessageError, UnknownTaskError
+from .exceptions import MessageError, TaskNameTaken, UnknownTaskError
 from .execution import execute
 from .group import ChordConfig, ChordResult, chord, enqueue_group, group
 from .huey3 import NO_EFFECT_OPTIONS, Huey3API
 from .lock import LOCK_PREFIX, TaskLock
 from .message import Message, decode, encode, read_all
-from .result import EMPTY, Result, ResultGroup, TaskResultWrapper
+from .rate_limit import RateLimit
+from .result import EMPTY, PipelineResults, Result, ResultGroup, TaskResultWrapper
 from .serializer import Serializer
 from .signals import Signals
 from .storage import (
@@ -41,15 +42,20 @@ from .task import (
 )
 
 # What huey 1.x applications import from huey.api: the classes and helpers of the reference,
-# and huey 3's names for the result handle and the task (docs/huey3.md).
+# and the names huey 3's huey.api offers (docs/huey3.md).
 __all__ = [
     "BaseStorage",
+    "BlackHoleHuey",
     "ChordResult",
     "Huey",
     "MemoryHuey",
     "PeriodicQueueTask",
     "PeriodicTask",
+    "PriorityRedisExpireHuey",
+    "PriorityRedisHuey",
     "QueueTask",
+    "RateLimit",
+    "RedisExpireHuey",
     "RedisHuey",
     "Result",
     "ResultGroup",
@@ -232,8 +238,15 @@ class Huey(Huey3API):
         return decorator
 
     def register(self, task_class: type[QueueTask]) -> None:
-        """Make a task class known so messages naming it can be executed."""
-        self._registry[task_class.name] = task_class
+        """Make a task class known so messages naming it can be executed; TaskNameTaken
+        when another class holds its name (the same function decorated twice, or a second
+        function given a task's name): messages would run the wrong function."""
+        known = self._registry.setdefault(task_class.name, task_class)
+        if known is not task_class:
+            raise TaskNameTaken(
+                f"a task named {task_class.name!r} is registered already: give this one "
+                "another name= (or unregister the first)"
+            )
 
     def task_class(self, name: str) -> type[QueueTask]:
         """The class registered as ``name``, else the hand-written QueueTask subclass of
@@ -290,9 +303,9 @@ class Huey(Huey3API):
     ) -> TaskResultWrapper | list[TaskResultWrapper] | ResultGroup | ChordResult | Any:
         """Queue ``task`` (or schedule it when it has an execute_time).
 
-        Returns a TaskResultWrapper, a list of them for a pipeline, or None without a
-        result store. With ``always_eager`` the task runs now and its value is returned.
-        huey 3's ``group`` gives a ResultGroup, its ``chord`` a ChordResult (huey.group).
+        Returns a TaskResultWrapper, a PipelineResults (a list) of them for a pipeline, or
+        None without a result store. With ``always_eager`` the task runs now and its value is
+        returned. huey 3's ``group`` gives a ResultGroup, its ``chord`` a ChordResult.
         """
         if isinstance(task, (group, chord)):
             return enqueue_group(self, task)
@@ -306,7 +319,7 @@ class Huey(Huey3API):
         if not self.result_store:
             return None
         if task.on_complete is not None:
-            return [TaskResultWrapper(self, t) for t in task.chain()]
+            return PipelineResults(TaskResultWrapper(self, t) for t in task.chain())
         return TaskResultWrapper(self, task)
 
     def enqueue_many(self, tasks: Iterable[QueueTask]) -> list[TaskResultWrapper | Any]:
@@ -573,13 +586,10 @@ class MemoryHuey(Huey):
     storage_class = MemoryStorage
 
 
-# huey 3 apps import its preset classes from huey.api as well; they live in presets.py,
-# which builds on the classes above (hence the import at the end).
+# huey 3 apps import these from huey.api too; they subclass the classes above.
 from .presets import (  # noqa: E402
     BlackHoleHuey,
     PriorityRedisExpireHuey,
     PriorityRedisHuey,
     RedisExpireHuey,
 )
-
-__all__ += ["BlackHoleHuey", "PriorityRedisExpireHuey", "PriorityRedisHuey", "RedisExpireHuey"]

@@ -4,6 +4,7 @@ The tree::
 
     HueyException
     +-- ConfigurationError          a Huey, storage URL or consumer option is wrong
+    |   +-- TaskNameTaken           a second task claims a registered name (also a ValueError)
     +-- QueueException              the storage failed an operation
     |   +-- QueueWriteException
     |   +-- QueueReadException
@@ -41,6 +42,10 @@ class HueyException(Exception):
 
 class ConfigurationError(HueyException):
     """A Huey, storage URL or consumer option is invalid."""
+
+
+class TaskNameTaken(ConfigurationError, ValueError):
+    """Another task is registered under this name; a ValueError too, as huey 3 raises."""
 
 
 class QueueException(HueyException):
