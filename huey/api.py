@@ -95,8 +95,8 @@ class Huey(Huey3API):
 
     huey 3's options are accepted too: ``results`` (``result_store``), ``utc=False``
     (times in local time), ``immediate`` (run tasks as they are enqueued, on in-memory
-    storage), ``serializer`` (any object with dumps/loads), ``compression`` (zlib) and
-    ``storage_class``; see docs/huey3.md.
+    storage unless ``immediate_use_memory=False``), ``serializer`` (any object with
+    dumps/loads), ``compression`` (zlib) and ``storage_class``; see docs/huey3.md.
     """
 
     storage_class: type[BaseStorage] = SqliteStorage
@@ -117,6 +117,7 @@ class Huey(Huey3API):
         results: bool | None = None,
         utc: bool = True,
         immediate: bool = False,
+        immediate_use_memory: bool = True,
         serializer: Serializer | None = None,
         compression: bool = False,
         storage_class: type[BaseStorage] | None = None,
@@ -145,16 +146,22 @@ class Huey(Huey3API):
         self.signals = Signals()
         self._startup: dict[str, Callable[[], Any]] = {}
         self._shutdown: dict[str, Callable[[], Any]] = {}
+        self.immediate_use_memory = immediate_use_memory
         self.immediate = immediate
 
     # -- storage --------------------------------------------------------------------
     def create_storage(self) -> BaseStorage:
-        """Build the storage from the URL, else the class's backend, with storage kwargs;
-        a priority Redis class keeps its priority queue when a URL names the server."""
+        """The live storage, built by :meth:`get_storage` with the storage kwargs."""
+        return self.get_storage(**self._storage_kwargs)
+
+    def get_storage(self, **storage_kwargs: Any) -> BaseStorage:
+        """Build the storage from the URL, else the class's backend (huey 3's hook: a
+        subclass may return any storage); a priority Redis class keeps its priority queue
+        when a URL names the server."""
         if self._url:
             priority = issubclass(self.storage_class, PriorityRedisStorage)
-            return storage_from_url(self._url, self.name, priority, **self._storage_kwargs)
-        return self.storage_class(self.name, **self._storage_kwargs)
+            return storage_from_url(self._url, self.name, priority, **storage_kwargs)
+        return self.storage_class(self.name, **storage_kwargs)
 
     @property
     def storage(self) -> BaseStorage:
