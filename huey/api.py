@@ -488,11 +488,12 @@ class Huey(Huey3API):
             self.storage.put_error(json.dumps(metadata, default=str).encode())
 
     # -- locks --------------------------------------------------------------------------------
-    def lock_task(self, lock_name: str) -> TaskLock:
+    def lock_task(self, lock_name: str, ttl: float | None = None) -> TaskLock:
         """A lock usable as decorator or context manager; a second holder gets
-        TaskLockedException, which the consumer treats as 'skip', not as an error."""
+        TaskLockedException, which the consumer treats as 'skip', not as an error.
+        With ``ttl`` (seconds) a holder that never releases it blocks no one longer."""
         self._locks.add(lock_name)
-        return TaskLock(self, lock_name)
+        return TaskLock(self, lock_name, ttl)
 
     def flush_locks(self, *names: str) -> set[str]:
         """Release every lock this process declared, and the locks ``names``; the names

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import time
 
 import pytest
 
@@ -244,3 +245,24 @@ def test_an_expired_task_publishes_an_expired_event(huey, in_thread):
     huey.execute(huey.dequeue(), timestamp=utcnow() + datetime.timedelta(seconds=1))
     listener = in_thread(lambda: next(e for e in stream if e["status"] == "expired"))
     assert listener.finish()["task"] == job.name
+
+
+def test_a_lock_with_a_ttl_is_taken_over_once_it_lapses(huey, run_queued):
+    lock = huey.lock_task("nightly", ttl=0.2)
+    assert lock.acquire() and lock.locked() and huey.is_locked("nightly")
+    with pytest.raises(TaskLockedException):
+        huey.lock_task("nightly", ttl=0.2).acquire()
+    time.sleep(0.3)  # the holder died without releasing it
+    assert not huey.is_locked("nightly")
+
+    @huey.task()
+    @huey.lock_task("nightly", ttl=60)
+    def report():
+        return "ran"
+
+    report()
+    assert run_queued(huey) == ["ran"] and not lock.is_locked()
+    with huey.lock_task("forever"):
+        time.sleep(0.05)
+        assert huey.is_locked("forever")  # no ttl: held until released
+    assert lock.release() is False
