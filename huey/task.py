@@ -199,7 +199,7 @@ class QueueTask(metaclass=_TaskClass):
         last = self
         while last.on_complete is not None:
             last = last.on_complete
-        last.on_complete = _signature(task, args, kwargs)
+        last.on_complete = as_callback(task, args, kwargs)
         return self
 
     def error(self, task: TaskWrapper | QueueTask, *args: Any, **kwargs: Any) -> QueueTask:
@@ -209,7 +209,7 @@ class QueueTask(metaclass=_TaskClass):
         if self.on_error is not None:
             self.on_error.error(task, *args, **kwargs)
         else:
-            self.on_error = _signature(task, args, kwargs)
+            self.on_error = as_callback(task, args, kwargs)
         return self
 
     def chain(self) -> list[QueueTask]:
@@ -256,9 +256,12 @@ class QueueTask(metaclass=_TaskClass):
 Task = QueueTask
 
 
-def _signature(task: TaskWrapper | QueueTask, args: tuple, kwargs: dict[str, Any]) -> QueueTask:
+def as_callback(
+    task: TaskWrapper | QueueTask, args: tuple = (), kwargs: dict[str, Any] | None = None
+) -> QueueTask:
     """The task ``then()``/``error()`` attach: a call of a TaskWrapper, or a task instance
     with ``args`` after its own and ``kwargs`` filling keywords it was not given."""
+    kwargs = kwargs or {}
     if isinstance(task, TaskWrapper):
         return task.s(*args, **kwargs)
     if args or kwargs:
