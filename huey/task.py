@@ -419,16 +419,17 @@ class TaskWrapper:
         )
         return self.huey.enqueue(task)
 
-    def map(self, argument_list: Iterable[Any]) -> ResultGroup | list[Any]:
+    def map(self, argument_list: Iterable[Any]) -> ResultGroup | list[Any] | None:
         """Enqueue one call per item (a tuple item is unpacked as args) in one round trip;
-        a ResultGroup of their handles (a list of values or Nones without handles)."""
+        a ResultGroup of their handles, None without a result store (as huey 3), the list
+        of values with ``always_eager``."""
         from .result import ResultGroup  # result imports this module
 
         tasks = [self.s(*(a if isinstance(a, tuple) else (a,))) for a in argument_list]
         results = self.huey.enqueue_many(tasks)
-        if self.huey.always_eager or not self.huey.result_store:
+        if self.huey.always_eager:
             return results
-        return ResultGroup(results)
+        return ResultGroup(results) if self.huey.result_store else None
 
     def call_local(self, *args: Any, **kwargs: Any) -> Any:
         """Call the user function directly, without enqueueing."""

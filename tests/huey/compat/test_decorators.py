@@ -121,3 +121,17 @@ def test_huey_api_offers_huey3s_names():
     names = ["BlackHoleHuey", "PriorityRedisHuey", "RedisExpireHuey", "PriorityRedisExpireHuey"]
     for name in [*names, "RateLimit", "ResultGroup", "TaskWrapper", "Task", "crontab"]:
         assert getattr(api, name) is getattr(package, name)
+
+
+def test_map_without_a_result_store_returns_none(storage_url, run_queued):
+    huey = package.Huey("map-no-results", url=storage_url, results=False)
+
+    @huey.task()
+    def square(n):
+        return n * n
+
+    try:
+        assert square.map([1, 2]) is None
+        assert run_queued(huey) == [1, 4]
+    finally:
+        huey.flush()
