@@ -432,14 +432,26 @@ class Huey(Huey3API):
         """Undo revoke_all; instances revoked one by one stay revoked."""
         return revocation.restore(self.storage, revocation.class_key(task_class))
 
-    def is_revoked(self, task, dt: datetime.datetime | None = None) -> bool:
+    def is_revoked(
+        self,
+        task,
+        dt: datetime.datetime | None = None,
+        peek: bool = True,
+        *,
+        timestamp: datetime.datetime | None = None,
+    ) -> bool:
         """For a class (or TaskWrapper or name known as a task): is the class revoked?
-        For an instance or a task id: is the instance or its class revoked?"""
+        For an instance, its result handle or a task id: is the instance (or, but for a
+        bare id, its class) revoked? huey 3's ``peek=False`` checks as a worker does (a
+        revoke_once is used up, a lapsed revoke_until cleared); ``timestamp`` is ``dt``."""
+        dt, consume = dt or timestamp, not peek
+        if isinstance(task, TaskResultWrapper):
+            task = task.task
         if isinstance(task, QueueTask):
-            return self._revoked(task.task_id, task.name, dt)
+            return self._revoked(task.task_id, task.name, dt, consume)
         if isinstance(task, str) and task not in self._registry:
-            return revocation.check(self, revocation.instance_key(task), dt)
-        return revocation.check(self, revocation.class_key(task), dt)
+            return revocation.check(self, revocation.instance_key(task), dt, consume)
+        return revocation.check(self, revocation.class_key(task), dt, consume)
 
     def _revoked(self, task_id: str, name: str, dt=None, consume: bool = False) -> bool:
         class_revoked = revocation.check(self, revocation.class_key(name), dt, consume)

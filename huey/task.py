@@ -131,6 +131,12 @@ class QueueTask(metaclass=_TaskClass):
                 seconds = datetime.timedelta(seconds=seconds)
             self.expires = now + seconds
 
+    @property
+    def expires_resolved(self) -> datetime.datetime | None:
+        """huey 3's: the time this task expires at, once enqueueing fixed it (None before,
+        or without ``expires``)."""
+        return self.expires if isinstance(self.expires, datetime.datetime) else None
+
     def is_expired(self, now: datetime.datetime) -> bool:
         return isinstance(self.expires, datetime.datetime) and now > self.expires
 
@@ -439,8 +445,16 @@ class TaskWrapper:
         """Revoke every instance of this task (see Huey.revoke_all)."""
         return self.huey.revoke_all(self.task_class, revoke_until, revoke_once)
 
-    def is_revoked(self, dt: datetime.datetime | None = None) -> bool:
-        return self.huey.is_revoked(self.task_class, dt)
+    def is_revoked(
+        self,
+        dt: datetime.datetime | None = None,
+        peek: bool = True,
+        *,
+        timestamp: datetime.datetime | None = None,
+    ) -> bool:
+        """Whether every instance is revoked (at ``dt``, huey 3's ``timestamp``); see
+        Huey.is_revoked for ``peek``."""
+        return self.huey.is_revoked(self.task_class, dt or timestamp, peek)
 
     def restore(self) -> bool:
         return self.huey.restore_all(self.task_class)

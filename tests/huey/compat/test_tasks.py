@@ -266,3 +266,29 @@ def test_a_lock_with_a_ttl_is_taken_over_once_it_lapses(huey, run_queued):
         time.sleep(0.05)
         assert huey.is_locked("forever")  # no ttl: held until released
     assert lock.release() is False
+
+
+def test_is_revoked_takes_a_result_handle_huey3s_timestamp_and_peek(huey):
+    @huey.task()
+    def job():
+        return 1
+
+    result = job()
+    result.revoke(revoke_once=True)
+    assert huey.is_revoked(result) and job.is_revoked(timestamp=utcnow()) is False
+    assert huey.is_revoked(result, peek=False)  # checked as a worker does: used up
+    assert not huey.is_revoked(result)
+    later = utcnow() + datetime.timedelta(hours=1)
+    job.revoke(revoke_until=later)
+    assert job.is_revoked(timestamp=utcnow()) and not job.is_revoked(timestamp=later)
+
+
+def test_expires_resolved_is_the_time_enqueueing_fixed(huey):
+    @huey.task(expires=60)
+    def job():
+        return 1
+
+    assert job.s().expires_resolved is None
+    job()
+    (task,) = huey.pending()
+    assert utcnow() < task.expires_resolved <= utcnow() + datetime.timedelta(seconds=60)
