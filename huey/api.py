@@ -214,8 +214,9 @@ class Huey(Huey3API):
                 retries,
                 retry_delay,
                 retries_as_argument,
-                include_task or context,
+                include_task,
                 name,
+                context=context,
                 **task_settings,
             )
 

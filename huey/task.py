@@ -343,6 +343,7 @@ class TaskWrapper:
         self.func = func
         self.name = name or default_task_name(func)
         self._call_options = _call_options(func)
+        include_task = include_task or task_settings.pop("context", False)  # huey 3's name
         attributes = {
             "name": self.name,
             "func": staticmethod(func),

@@ -135,3 +135,12 @@ def test_map_without_a_result_store_returns_none(storage_url, run_queued):
         assert run_queued(huey) == [1, 4]
     finally:
         huey.flush()
+
+
+def test_task_wrapper_built_directly_takes_huey3s_context(huey, run_queued):
+    def whoami(task=None):
+        return task.id
+
+    wrapper = package.TaskWrapper(huey, whoami, context=True, name="whoami")
+    result = wrapper()
+    assert run_queued(huey) == [result.id]
