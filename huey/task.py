@@ -133,8 +133,8 @@ class QueueTask(metaclass=_TaskClass):
 
     @property
     def expires_resolved(self) -> datetime.datetime | None:
-        """huey 3's: the time this task expires at, once enqueueing fixed it (None before,
-        or without ``expires``)."""
+        """huey 3's: the time this task expires at (None without ``expires``, or while it
+        is still relative: enqueueing fixes it)."""
         return self.expires if isinstance(self.expires, datetime.datetime) else None
 
     def is_expired(self, now: datetime.datetime) -> bool:
@@ -390,7 +390,7 @@ class TaskWrapper:
 
     def schedule(
         self,
-        args: Iterable[Any] | None = None,
+        args: Iterable[Any] | float | datetime.timedelta | datetime.datetime | None = None,
         kwargs: dict[str, Any] | None = None,
         eta: datetime.datetime | None = None,
         delay: float | datetime.timedelta | None = None,
