@@ -18,6 +18,7 @@ from .exceptions import (
     SignatureError,
     TaskException,
     TaskLockedException,
+    TaskNameTaken,
     TaskTimeout,
 )
 from .group import ChordResult, chord, group
@@ -60,6 +61,7 @@ __all__ = [
     "TaskException",
     "TaskLock",
     "TaskLockedException",
+    "TaskNameTaken",
     "TaskTimeout",
     "TaskResultWrapper",
     "TaskWrapper",

@@ -12,13 +12,14 @@ from typing import Any
 
 from . import records, revocation
 from .crontab import crontab
-from .exceptions import MessageError, UnknownTaskError
+from .exceptions import MessageError, TaskNameTaken, UnknownTaskError
 from .execution import execute
 from .group import ChordConfig, ChordResult, chord, enqueue_group, group
 from .huey3 import NO_EFFECT_OPTIONS, Huey3API
 from .lock import LOCK_PREFIX, TaskLock
 from .message import Message, decode, encode, read_all
-from .result import EMPTY, Result, ResultGroup, TaskResultWrapper
+from .rate_limit import RateLimit
+from .result import EMPTY, PipelineResults, Result, ResultGroup, TaskResultWrapper
 from .serializer import Serializer
 from .signals import Signals
 from .storage import (
@@ -41,15 +42,20 @@ from .task import (
 )
 
 # What huey 1.x applications import from huey.api: the classes and helpers of the reference,
-# and huey 3's names for the result handle and the task (docs/huey3.md).
+# and the names huey 3's huey.api offers (docs/huey3.md).
 __all__ = [
     "BaseStorage",
+    "BlackHoleHuey",
     "ChordResult",
     "Huey",
     "MemoryHuey",
     "PeriodicQueueTask",
     "PeriodicTask",
+    "PriorityRedisExpireHuey",
+    "PriorityRedisHuey",
     "QueueTask",
+    "RateLimit",
+    "RedisExpireHuey",
     "RedisHuey",
     "Result",
     "ResultGroup",
@@ -89,8 +95,8 @@ class Huey(Huey3API):
 
     huey 3's options are accepted too: ``results`` (``result_store``), ``utc=False``
     (times in local time), ``immediate`` (run tasks as they are enqueued, on in-memory
-    storage), ``serializer`` (any object with dumps/loads), ``compression`` (zlib) and
-    ``storage_class``; see docs/huey3.md.
+    storage unless ``immediate_use_memory=False``), ``serializer`` (any object with
+    dumps/loads), ``compression`` (zlib) and ``storage_class``; see docs/huey3.md.
     """
 
     storage_class: type[BaseStorage] = SqliteStorage
@@ -111,6 +117,7 @@ class Huey(Huey3API):
         results: bool | None = None,
         utc: bool = True,
         immediate: bool = False,
+        immediate_use_memory: bool = True,
         serializer: Serializer | None = None,
         compression: bool = False,
         storage_class: type[BaseStorage] | None = None,
@@ -139,16 +146,22 @@ class Huey(Huey3API):
         self.signals = Signals()
         self._startup: dict[str, Callable[[], Any]] = {}
         self._shutdown: dict[str, Callable[[], Any]] = {}
+        self.immediate_use_memory = immediate_use_memory
         self.immediate = immediate
 
     # -- storage --------------------------------------------------------------------
     def create_storage(self) -> BaseStorage:
-        """Build the storage from the URL, else the class's backend, with storage kwargs;
-        a priority Redis class keeps its priority queue when a URL names the server."""
+        """The live storage, built by :meth:`get_storage` with the storage kwargs."""
+        return self.get_storage(**self._storage_kwargs)
+
+    def get_storage(self, **storage_kwargs: Any) -> BaseStorage:
+        """Build the storage from the URL, else the class's backend (huey 3's hook: a
+        subclass may return any storage); a priority Redis class keeps its priority queue
+        when a URL names the server."""
         if self._url:
             priority = issubclass(self.storage_class, PriorityRedisStorage)
-            return storage_from_url(self._url, self.name, priority, **self._storage_kwargs)
-        return self.storage_class(self.name, **self._storage_kwargs)
+            return storage_from_url(self._url, self.name, priority, **storage_kwargs)
+        return self.storage_class(self.name, **storage_kwargs)
 
     @property
     def storage(self) -> BaseStorage:
@@ -201,8 +214,9 @@ class Huey(Huey3API):
                 retries,
                 retry_delay,
                 retries_as_argument,
-                include_task or context,
+                include_task,
                 name,
+                context=context,
                 **task_settings,
             )
 
@@ -232,8 +246,15 @@ class Huey(Huey3API):
         return decorator
 
     def register(self, task_class: type[QueueTask]) -> None:
-        """Make a task class known so messages naming it can be executed."""
-        self._registry[task_class.name] = task_class
+        """Make a task class known so messages naming it can be executed; TaskNameTaken
+        when another class holds its name (the same function decorated twice, or a second
+        function given a task's name): messages would run the wrong function."""
+        known = self._registry.setdefault(task_class.name, task_class)
+        if known is not task_class:
+            raise TaskNameTaken(
+                f"a task named {task_class.name!r} is registered already: give this one "
+                "another name= (or unregister the first)"
+            )
 
     def task_class(self, name: str) -> type[QueueTask]:
         """The class registered as ``name``, else the hand-written QueueTask subclass of
@@ -290,9 +311,9 @@ class Huey(Huey3API):
     ) -> TaskResultWrapper | list[TaskResultWrapper] | ResultGroup | ChordResult | Any:
         """Queue ``task`` (or schedule it when it has an execute_time).
 
-        Returns a TaskResultWrapper, a list of them for a pipeline, or None without a
-        result store. With ``always_eager`` the task runs now and its value is returned.
-        huey 3's ``group`` gives a ResultGroup, its ``chord`` a ChordResult (huey.group).
+        Returns a TaskResultWrapper, a PipelineResults (a list) of them for a pipeline, or
+        None without a result store. With ``always_eager`` the task runs now and its value is
+        returned. huey 3's ``group`` gives a ResultGroup, its ``chord`` a ChordResult.
         """
         if isinstance(task, (group, chord)):
             return enqueue_group(self, task)
@@ -306,7 +327,7 @@ class Huey(Huey3API):
         if not self.result_store:
             return None
         if task.on_complete is not None:
-            return [TaskResultWrapper(self, t) for t in task.chain()]
+            return PipelineResults(TaskResultWrapper(self, t) for t in task.chain())
         return TaskResultWrapper(self, task)
 
     def enqueue_many(self, tasks: Iterable[QueueTask]) -> list[TaskResultWrapper | Any]:
@@ -412,14 +433,26 @@ class Huey(Huey3API):
         """Undo revoke_all; instances revoked one by one stay revoked."""
         return revocation.restore(self.storage, revocation.class_key(task_class))
 
-    def is_revoked(self, task, dt: datetime.datetime | None = None) -> bool:
+    def is_revoked(
+        self,
+        task,
+        dt: datetime.datetime | None = None,
+        peek: bool = True,
+        *,
+        timestamp: datetime.datetime | None = None,
+    ) -> bool:
         """For a class (or TaskWrapper or name known as a task): is the class revoked?
-        For an instance or a task id: is the instance or its class revoked?"""
+        For an instance, its result handle or a task id: is the instance (or, but for a
+        bare id, its class) revoked? huey 3's ``peek=False`` checks as a worker does (a
+        revoke_once is used up, a lapsed revoke_until cleared); ``timestamp`` is ``dt``."""
+        dt, consume = dt or timestamp, not peek
+        if isinstance(task, TaskResultWrapper):
+            task = task.task
         if isinstance(task, QueueTask):
-            return self._revoked(task.task_id, task.name, dt)
+            return self._revoked(task.task_id, task.name, dt, consume)
         if isinstance(task, str) and task not in self._registry:
-            return revocation.check(self, revocation.instance_key(task), dt)
-        return revocation.check(self, revocation.class_key(task), dt)
+            return revocation.check(self, revocation.instance_key(task), dt, consume)
+        return revocation.check(self, revocation.class_key(task), dt, consume)
 
     def _revoked(self, task_id: str, name: str, dt=None, consume: bool = False) -> bool:
         class_revoked = revocation.check(self, revocation.class_key(name), dt, consume)
@@ -468,11 +501,12 @@ class Huey(Huey3API):
             self.storage.put_error(json.dumps(metadata, default=str).encode())
 
     # -- locks --------------------------------------------------------------------------------
-    def lock_task(self, lock_name: str) -> TaskLock:
+    def lock_task(self, lock_name: str, ttl: float | None = None) -> TaskLock:
         """A lock usable as decorator or context manager; a second holder gets
-        TaskLockedException, which the consumer treats as 'skip', not as an error."""
+        TaskLockedException, which the consumer treats as 'skip', not as an error.
+        With ``ttl`` (seconds) a holder that never releases it blocks no one longer."""
         self._locks.add(lock_name)
-        return TaskLock(self, lock_name)
+        return TaskLock(self, lock_name, ttl)
 
     def flush_locks(self, *names: str) -> set[str]:
         """Release every lock this process declared, and the locks ``names``; the names
@@ -573,13 +607,10 @@ class MemoryHuey(Huey):
     storage_class = MemoryStorage
 
 
-# huey 3 apps import its preset classes from huey.api as well; they live in presets.py,
-# which builds on the classes above (hence the import at the end).
+# huey 3 apps import these from huey.api too; they subclass the classes above.
 from .presets import (  # noqa: E402
     BlackHoleHuey,
     PriorityRedisExpireHuey,
     PriorityRedisHuey,
     RedisExpireHuey,
 )
-
-__all__ += ["BlackHoleHuey", "PriorityRedisExpireHuey", "PriorityRedisHuey", "RedisExpireHuey"]

@@ -4,6 +4,7 @@ The tree::
 
     HueyException
     +-- ConfigurationError          a Huey, storage URL or consumer option is wrong
+    |   +-- TaskNameTaken           a second task claims a registered name (also a ValueError)
     +-- QueueException              the storage failed an operation
     |   +-- QueueWriteException
     |   +-- QueueReadException
@@ -41,6 +42,10 @@ class HueyException(Exception):
 
 class ConfigurationError(HueyException):
     """A Huey, storage URL or consumer option is invalid."""
+
+
+class TaskNameTaken(ConfigurationError, ValueError):
+    """Another task is registered under this name; a ValueError too, as huey 3 raises."""
 
 
 class QueueException(HueyException):
@@ -161,11 +166,14 @@ class RateLimitExceeded(Exception):
     """A ``huey.rate_limit`` window is full; with ``retry`` the task runs again when the
     next window starts (``delay`` seconds), without using up one of its retries."""
 
-    def __init__(self, key: str, retry: bool, delay: float) -> None:
-        super().__init__(f"rate limit {key!r} exceeded")
+    def __init__(self, key: str, delay: float, retry: bool = True) -> None:
+        super().__init__(key, delay, retry)  # what pickling passes back to __init__
         self.key = key
-        self.retry = retry
         self.delay = delay
+        self.retry = retry
+
+    def __str__(self) -> str:
+        return f'Rate limit exceeded on "{self.key}"'
 
 
 class TaskException(Exception):

@@ -27,7 +27,7 @@ from .exceptions import (
     TaskTimeout,
 )
 from .result import ErrorResult
-from .task import QueueTask, compute_eta, utcnow
+from .task import PeriodicQueueTask, QueueTask, compute_eta, utcnow
 from .timeout import enforced
 from .utils import SKIPPED, Error
 
@@ -161,11 +161,21 @@ _TASK_ERRORS = (Exception, SystemExit, KeyboardInterrupt)
 _ALWAYS_PICKLES = frozenset({type(None), bool, int, float, str, bytes})
 
 
+def _stores_value(huey: Huey, task: QueueTask, value: Any) -> bool:
+    """Whether a run's return value goes to the result store; a periodic task's never
+    does (as in huey 3: nobody holds a handle to read it, so it would pile up)."""
+    return (
+        huey.result_store
+        and (value is not None or huey.store_none)
+        and not isinstance(task, PeriodicQueueTask)
+    )
+
+
 def _storable(huey: Huey, task: QueueTask, value: Any) -> tuple[Any, BaseException | None]:
     """``(value, None)`` when the value can be stored (or need not be); else the task's
     failure, so a value that does not pickle fails the task once instead of escaping
     before the ack and running the task again and again."""
-    stored = huey.result_store and (value is not None or huey.store_none)
+    stored = _stores_value(huey, task, value)
     if (not stored and task.on_complete is None) or type(value) in _ALWAYS_PICKLES:
         return value, None
     try:
@@ -280,7 +290,7 @@ def _record(
     """Store what happened (result, error, retry, pipeline child) and emit the event."""
     if error is None:
         logger.info("%s finished in %.3fs", task, duration)
-        if huey.result_store and (value is not None or huey.store_none):
+        if _stores_value(huey, task, value):
             huey.store_result(task.task_id, value)
         huey.emit(events.EVENT_FINISHED, task, duration=duration)
         huey.signals.send(sig.SIGNAL_COMPLETE, task)

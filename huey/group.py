@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .result import ResultGroup, TaskResultWrapper
-from .task import QueueTask, TaskWrapper
+from .task import QueueTask, TaskWrapper, as_callback
 
 if TYPE_CHECKING:
     from .api import Huey
@@ -30,17 +30,6 @@ class ChordConfig(NamedTuple):
     size: int
     idx: int
     callback: QueueTask
-
-
-def _signature(task: TaskWrapper | QueueTask, args: tuple = (), kwargs: dict | None = None):
-    """A task for ``task``: a decorated function's call with ``args``, or the given task
-    with ``args`` added after its own arguments and ``kwargs`` where it has none."""
-    if isinstance(task, TaskWrapper):
-        return task.s(*args, **(kwargs or {}))
-    if args or kwargs:
-        own_args, own_kwargs = task.data
-        task.data = ((*own_args, *args), {**(kwargs or {}), **own_kwargs})
-    return task
 
 
 def with_results(callback: QueueTask, values: list[Any]) -> QueueTask:
@@ -61,7 +50,7 @@ class group:  # noqa: N801 - huey 3's name
 
     def then(self, task: TaskWrapper | QueueTask, *args: Any, **kwargs: Any) -> chord:
         """The chord of these tasks with ``task`` as its callback."""
-        return chord(self.tasks, _signature(task, args, kwargs))
+        return chord(self.tasks, as_callback(task, args, kwargs))
 
     def error(self, task: TaskWrapper | QueueTask, *args: Any, **kwargs: Any) -> group:
         """Give every member ``task`` as its error callback (see ``Task.error``)."""
@@ -81,7 +70,7 @@ class chord:  # noqa: N801 - huey 3's name
 
     def __init__(self, tasks: Iterable[QueueTask | chord], callback: TaskWrapper | QueueTask):
         self.tasks = list(tasks)
-        self.callback = _signature(callback)
+        self.callback = as_callback(callback)
 
     def then(self, task: TaskWrapper | QueueTask, *args: Any, **kwargs: Any) -> chord:
         """Run ``task`` with the callback's result (the callback's ``Task.then``)."""

@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 NO_EFFECT_OPTIONS = (
     "notify_result",
     "clean_name",
-    "immediate_use_memory",
     "use_zlib",
     "journal_mode",
 )
@@ -41,22 +40,35 @@ class Huey3API:
     _storage: BaseStorage | None
     _startup: dict[str, Callable[[], Any]]
     _shutdown: dict[str, Callable[[], Any]]
-    _stored_storage: BaseStorage | None = None  # the real storage while immediate mode is on
+    immediate_use_memory = True  # immediate mode runs on a private in-memory storage
+    _immediate = False
+    _swapped = False  # the live storage is set aside in _stored_storage
+    _stored_storage: BaseStorage | None = None
     _draining = False  # immediate mode is running queued tasks
 
     # -- immediate mode -------------------------------------------------------------------
     @property
     def immediate(self) -> bool:
-        """True while tasks run as they are enqueued, on a private in-memory storage."""
-        return self._stored_storage is not None
+        """True while tasks run as they are enqueued (on a private in-memory storage
+        unless ``immediate_use_memory`` is False)."""
+        return self._immediate
 
     @immediate.setter
     def immediate(self, value: bool) -> None:
-        if value and not self.immediate:
-            self._stored_storage = self.storage
-            self._storage = MemoryStorage(self.name)
-        elif not value and self.immediate:
+        if bool(value) == self._immediate:
+            return
+        self._immediate = bool(value)
+        if self._immediate and self.immediate_use_memory:
+            # The live storage (None when not created yet) waits untouched.
+            self._stored_storage, self._storage = self._storage, self.get_immediate_storage()
+            self._swapped = True
+        elif not self._immediate and self._swapped:
             self._storage, self._stored_storage = self._stored_storage, None
+            self._swapped = False
+
+    def get_immediate_storage(self) -> BaseStorage:
+        """The storage immediate mode uses: a new, empty in-memory one each time it starts."""
+        return MemoryStorage(self.name)
 
     def _announce(self, task: QueueTask) -> None:
         """Send huey 3's enqueued (and, for a future execute time, scheduled) signal."""

@@ -25,8 +25,8 @@ class RateLimit:
     """A named limit of ``limit`` calls per ``per`` seconds; see Huey.rate_limit."""
 
     def __init__(self, huey: Huey, name: str, limit: int, per: float, retry: bool = True) -> None:
-        if limit < 1 or per <= 0:
-            raise ConfigurationError(f"rate limit {name!r} needs limit >= 1 and per > 0")
+        if limit < 0 or per <= 0:  # limit 0 refuses every call (a switch to pause a task)
+            raise ConfigurationError(f"rate limit {name!r} needs limit >= 0 and per > 0")
         self.huey = huey
         self.name = name
         self.limit = limit
@@ -61,8 +61,12 @@ class RateLimit:
 
     def current_usage(self) -> int:
         """Calls counted in the current window."""
-        taken = self.huey.storage.peek_or_emit(self._slots(self._window()), None)
+        taken = self._peek(self._slots(self._window()))
         return sum(value is not None for value in taken)
+
+    def _peek(self, slots: list[str]) -> list[bytes | None]:
+        """The slots' values (a limit of 0 has none to read)."""
+        return self.huey.storage.peek_or_emit(slots, None) if slots else []
 
     def acquire(self) -> bool:
         """Count one call (True); RateLimitExceeded, counting nothing, when the window's
@@ -70,12 +74,12 @@ class RateLimit:
         storage = self.huey.storage
         window = self._window()
         slots = self._slots(window)
-        for slot, value in zip(slots, storage.peek_or_emit(slots, None), strict=True):
+        for slot, value in zip(slots, self._peek(slots), strict=True):
             if value is None and storage.put_if_empty(slot, b"1"):
                 if slot == slots[0]:
                     self._forget_previous(window)
                 return True
-        raise RateLimitExceeded(self.name, self.retry, self.seconds_to_next_window())
+        raise RateLimitExceeded(self.name, self.seconds_to_next_window(), self.retry)
 
     def _forget_previous(self, window: int) -> None:
         """Clear the slots of the last window used before ``window``; run once per window."""

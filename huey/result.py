@@ -202,3 +202,15 @@ class ResultGroup:
 
     def __len__(self) -> int:
         return len(self.results)
+
+
+class PipelineResults(list):
+    """A pipeline's handles, one per step: the specification's list of TaskResultWrapper
+    (indexing gives a handle), which reads every value when called, as huey 3's
+    ResultGroup does."""
+
+    def get(self, *args: Any, **kwargs: Any) -> list[Any]:
+        """Each step's result, in order; arguments as :meth:`TaskResultWrapper.get`."""
+        return [result.get(*args, **kwargs) for result in self]
+
+    __call__ = get

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import datetime
 import functools
+import inspect
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .exceptions import TaskTimeout
+from .exceptions import ConfigurationError, TaskTimeout
 
 if TYPE_CHECKING:
     from .api import Huey
@@ -99,10 +100,17 @@ class QueueTask(metaclass=_TaskClass):
         expires: Expires = None,
         on_error: QueueTask | None = None,
         timeout: float | None = None,
+        *,
+        args: Iterable[Any] | None = None,
+        kwargs: dict[str, Any] | None = None,
+        id: str | None = None,
+        eta: datetime.datetime | None = None,
     ) -> None:
+        if args is not None or kwargs is not None:  # huey 3's spelling of ``data``
+            data = (tuple(args or ()), dict(kwargs or {}))
         self.data = ((), {}) if data is None and self.func is not None else data
-        self.task_id = task_id or str(uuid.uuid4())
-        self.execute_time = execute_time
+        self.task_id = task_id or id or str(uuid.uuid4())
+        self.execute_time = execute_time or eta
         self.retries = self.default_retries if retries is None else retries
         self.retry_delay = self.default_retry_delay if retry_delay is None else retry_delay
         self.on_complete = on_complete
@@ -122,6 +130,12 @@ class QueueTask(metaclass=_TaskClass):
             if not isinstance(seconds, datetime.timedelta):
                 seconds = datetime.timedelta(seconds=seconds)
             self.expires = now + seconds
+
+    @property
+    def expires_resolved(self) -> datetime.datetime | None:
+        """huey 3's: the time this task expires at (None without ``expires``, or while it
+        is still relative: enqueueing fixes it)."""
+        return self.expires if isinstance(self.expires, datetime.datetime) else None
 
     def is_expired(self, now: datetime.datetime) -> bool:
         return isinstance(self.expires, datetime.datetime) and now > self.expires
@@ -186,22 +200,22 @@ class QueueTask(metaclass=_TaskClass):
     def then(self, task: TaskWrapper | QueueTask, *args: Any, **kwargs: Any) -> QueueTask:
         """Run ``task`` with this task's result when this one finishes; returns ``self``
         so calls chain. A tuple result extends the child's args, a dict its kwargs, and
-        anything else becomes its first argument."""
-        child = task.s(*args, **kwargs) if isinstance(task, TaskWrapper) else task
+        anything else one more argument (None adds nothing). ``task`` may be a task
+        instance (``task.s()``): ``args`` and ``kwargs`` are added to its own."""
         last = self
         while last.on_complete is not None:
             last = last.on_complete
-        last.on_complete = child
+        last.on_complete = as_callback(task, args, kwargs)
         return self
 
     def error(self, task: TaskWrapper | QueueTask, *args: Any, **kwargs: Any) -> QueueTask:
         """huey 3's error callback: when this task fails for good (no retries left),
-        enqueue ``task`` with the exception as its first argument; returns ``self``.
+        enqueue ``task`` with the exception added after its arguments; returns ``self``.
         Called again, it sets the callback's own error callback."""
         if self.on_error is not None:
             self.on_error.error(task, *args, **kwargs)
         else:
-            self.on_error = task.s(*args, **kwargs) if isinstance(task, TaskWrapper) else task
+            self.on_error = as_callback(task, args, kwargs)
         return self
 
     def chain(self) -> list[QueueTask]:
@@ -213,14 +227,18 @@ class QueueTask(metaclass=_TaskClass):
         return tasks
 
     def with_parent_result(self, value: Any) -> None:
-        """Feed a finished parent's return value into this task's arguments."""
+        """Feed a finished parent's return value into this task's arguments: a tuple's
+        items follow the arguments given, a dict's keys fill keyword arguments not given
+        already, None adds nothing and any other value is one more argument."""
+        if value is None:
+            return
         args, kwargs = self.data
         if isinstance(value, tuple):
-            args = value + tuple(args)
+            args = (*args, *value)
         elif isinstance(value, dict):
-            kwargs = {**kwargs, **value}
+            kwargs = {**value, **kwargs}
         else:
-            args = (value, *args)
+            args = (*args, value)
         self.data = (tuple(args), kwargs)
 
     def __eq__(self, other: object) -> bool:
@@ -244,6 +262,20 @@ class QueueTask(metaclass=_TaskClass):
 Task = QueueTask
 
 
+def as_callback(
+    task: TaskWrapper | QueueTask, args: tuple = (), kwargs: dict[str, Any] | None = None
+) -> QueueTask:
+    """The task ``then()``/``error()`` attach: a call of a TaskWrapper, or a task instance
+    with ``args`` after its own and ``kwargs`` filling keywords it was not given."""
+    kwargs = kwargs or {}
+    if isinstance(task, TaskWrapper):
+        return task.s(*args, **kwargs)
+    if args or kwargs:
+        own_args, own_kwargs = task.data
+        task.data = ((*own_args, *args), {**kwargs, **own_kwargs})
+    return task
+
+
 class PeriodicQueueTask(QueueTask):
     """A task the consumer enqueues itself whenever ``validate_datetime(now)`` is true."""
 
@@ -256,6 +288,28 @@ class PeriodicQueueTask(QueueTask):
 
 #: huey 3's name for a periodic task (signal receivers test ``isinstance(task, PeriodicTask)``).
 PeriodicTask = PeriodicQueueTask
+
+
+#: What huey 3's schedule() accepts as its first argument in place of ``args``.
+_WHEN = (int, float, datetime.timedelta, datetime.datetime)
+
+#: Keywords a call of a task takes as options for the task (huey 3's), not for the function.
+CALL_OPTIONS = frozenset(
+    {"id", "eta", "delay", "retries", "retry_delay", "priority", "expires", "timeout"}
+)
+
+
+def _call_options(func: Callable[..., Any]) -> frozenset[str]:
+    """The call options ``func`` leaves to the task: those it has no parameter for (none
+    when it takes ``**kwargs``, or has no signature to read: the specification passes
+    every keyword of a call to the function)."""
+    try:
+        parameters = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return frozenset()
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return frozenset()
+    return CALL_OPTIONS.difference(p.name for p in parameters if p.kind is not p.VAR_POSITIONAL)
 
 
 def default_task_name(func: Callable[..., Any]) -> str:
@@ -278,9 +332,18 @@ class TaskWrapper:
         task_base: type[QueueTask] | None = None,
         **task_settings: Any,
     ) -> None:
+        if isinstance(func, TaskWrapper):  # a task of one Huey made a task of another
+            func = func.func
+        if inspect.iscoroutinefunction(func):
+            raise ConfigurationError(
+                f"{func.__qualname__} is a coroutine function, which a worker cannot run: "
+                "decorate a plain function that calls asyncio.run() on it"
+            )
         self.huey = huey
         self.func = func
         self.name = name or default_task_name(func)
+        self._call_options = _call_options(func)
+        include_task = include_task or task_settings.pop("context", False)  # huey 3's name
         attributes = {
             "name": self.name,
             "func": staticmethod(func),
@@ -305,13 +368,29 @@ class TaskWrapper:
     def __call__(self, *args: Any, **kwargs: Any) -> TaskResultWrapper | Any:
         return self.huey.enqueue(self.s(*args, **kwargs))
 
+    @property
+    def retries(self) -> int:
+        """The retries each call gets unless it says otherwise."""
+        return self.task_class.default_retries
+
+    @property
+    def retry_delay(self) -> float:
+        """The seconds between retries unless a call says otherwise."""
+        return self.task_class.default_retry_delay
+
     def s(self, *args: Any, **kwargs: Any) -> QueueTask:
-        """A task for this call, not yet enqueued (for pipelines and enqueue())."""
-        return self.task_class((args, kwargs))
+        """A task for this call, not yet enqueued (for pipelines and enqueue()).
+
+        huey 3's call options ``id``, ``eta``, ``delay``, ``retries``, ``retry_delay``,
+        ``priority``, ``expires`` and ``timeout`` are taken from ``kwargs`` unless the
+        function itself accepts that keyword (then it is the function's argument)."""
+        options = {k: kwargs.pop(k) for k in self._call_options.intersection(kwargs)}
+        eta = compute_eta(options.pop("eta", None), options.pop("delay", None), self.huey.utc)
+        return self.task_class((args, kwargs), execute_time=eta, **options)
 
     def schedule(
         self,
-        args: Iterable[Any] | None = None,
+        args: Iterable[Any] | float | datetime.timedelta | datetime.datetime | None = None,
         kwargs: dict[str, Any] | None = None,
         eta: datetime.datetime | None = None,
         delay: float | datetime.timedelta | None = None,
@@ -327,7 +406,14 @@ class TaskWrapper:
     ) -> TaskResultWrapper | Any:
         """Enqueue a call to run at ``eta`` or after ``delay`` seconds (see compute_eta);
         huey 3's ``id``, ``priority``, ``retries``, ``retry_delay``, ``expires`` and
-        ``timeout`` override the task's defaults. With the Huey's ``utc=False`` times are local."""
+        ``timeout`` override the task's defaults. With the Huey's ``utc=False`` times are local.
+        As in huey 3, a call without arguments may pass its time first: ``schedule(60)``,
+        ``schedule(timedelta(...))`` or ``schedule(datetime)``."""
+        if eta is None and delay is None and isinstance(args, _WHEN):
+            if isinstance(args, datetime.datetime):
+                eta, args = args, None
+            else:
+                delay, args = args, None
         task = self.task_class(
             (tuple(args or ()), dict(kwargs or {})),
             task_id=task_id or id,
@@ -340,16 +426,17 @@ class TaskWrapper:
         )
         return self.huey.enqueue(task)
 
-    def map(self, argument_list: Iterable[Any]) -> ResultGroup | list[Any]:
+    def map(self, argument_list: Iterable[Any]) -> ResultGroup | list[Any] | None:
         """Enqueue one call per item (a tuple item is unpacked as args) in one round trip;
-        a ResultGroup of their handles (a list of values or Nones without handles)."""
+        a ResultGroup of their handles, None without a result store (as huey 3), the list
+        of values with ``always_eager``."""
         from .result import ResultGroup  # result imports this module
 
         tasks = [self.s(*(a if isinstance(a, tuple) else (a,))) for a in argument_list]
         results = self.huey.enqueue_many(tasks)
-        if self.huey.always_eager or not self.huey.result_store:
+        if self.huey.always_eager:
             return results
-        return ResultGroup(results)
+        return ResultGroup(results) if self.huey.result_store else None
 
     def call_local(self, *args: Any, **kwargs: Any) -> Any:
         """Call the user function directly, without enqueueing."""
@@ -359,8 +446,16 @@ class TaskWrapper:
         """Revoke every instance of this task (see Huey.revoke_all)."""
         return self.huey.revoke_all(self.task_class, revoke_until, revoke_once)
 
-    def is_revoked(self, dt: datetime.datetime | None = None) -> bool:
-        return self.huey.is_revoked(self.task_class, dt)
+    def is_revoked(
+        self,
+        dt: datetime.datetime | None = None,
+        peek: bool = True,
+        *,
+        timestamp: datetime.datetime | None = None,
+    ) -> bool:
+        """Whether every instance is revoked (at ``dt``, huey 3's ``timestamp``); see
+        Huey.is_revoked for ``peek``."""
+        return self.huey.is_revoked(self.task_class, dt or timestamp, peek)
 
     def restore(self) -> bool:
         return self.huey.restore_all(self.task_class)

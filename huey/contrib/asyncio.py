@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -12,21 +13,29 @@ from huey.result import TaskResultWrapper
 
 
 async def aget_result(
-    result: TaskResultWrapper, backoff: float = 1.15, max_delay: float = 1.0, preserve: bool = False
+    result: TaskResultWrapper,
+    backoff: float = 1.15,
+    max_delay: float = 1.0,
+    preserve: bool = False,
+    timeout: float | None = None,
 ) -> Any:
-    """The task's return value once it is stored; a failed task raises TaskException.
+    """The task's return value once it is stored; a failed task raises TaskException,
+    and ResultTimeout (DataStoreTimeout) when ``timeout`` seconds pass first.
 
     Each wait is a blocking read in a worker thread, bounded by ``max_delay`` so many
     awaits share the loop's thread pool in turn; it wakes as soon as the result is
     stored. A value read by a cancelled await stays on ``result`` for the next get.
     """
+    deadline = None if timeout is None else time.monotonic() + timeout
     while True:
+        wait = max_delay if deadline is None else min(max_delay, deadline - time.monotonic())
         try:
             return await asyncio.to_thread(
-                result.get, True, max_delay, backoff, max_delay, False, preserve
+                result.get, True, max(wait, 0), backoff, max_delay, False, preserve
             )
         except DataStoreTimeout:
-            continue
+            if deadline is not None and time.monotonic() >= deadline:
+                raise
 
 
 async def aget_result_group(results: Iterable[TaskResultWrapper], *args: Any, **kwargs: Any):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import pickle
 
 import pytest
 
@@ -93,3 +94,16 @@ def test_without_retry_a_task_with_retries_left_uses_one_and_a_set_retry_delay(h
     assert retried.id == second.id and retried.retries == 1
     soon = utcnow() + datetime.timedelta(seconds=121)
     assert utcnow() + datetime.timedelta(seconds=100) < retried.eta < soon
+
+
+def test_rate_limit_exceeded_takes_huey3s_arguments_and_pickles():
+    exc = pickle.loads(pickle.dumps(RateLimitExceeded("k", 12.5, retry=False)))
+    assert (exc.key, exc.delay, exc.retry) == ("k", 12.5, False)
+    assert str(exc) == 'Rate limit exceeded on "k"'
+
+
+def test_a_limit_of_zero_refuses_every_call(huey):
+    paused = huey.rate_limit("paused", limit=0, per=60)
+    with pytest.raises(RateLimitExceeded):
+        paused.acquire()
+    assert paused.current_usage() == 0

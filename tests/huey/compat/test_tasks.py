@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import time
 
 import pytest
 
@@ -244,3 +245,50 @@ def test_an_expired_task_publishes_an_expired_event(huey, in_thread):
     huey.execute(huey.dequeue(), timestamp=utcnow() + datetime.timedelta(seconds=1))
     listener = in_thread(lambda: next(e for e in stream if e["status"] == "expired"))
     assert listener.finish()["task"] == job.name
+
+
+def test_a_lock_with_a_ttl_is_taken_over_once_it_lapses(huey, run_queued):
+    lock = huey.lock_task("nightly", ttl=0.2)
+    assert lock.acquire() and lock.locked() and huey.is_locked("nightly")
+    with pytest.raises(TaskLockedException):
+        huey.lock_task("nightly", ttl=0.2).acquire()
+    time.sleep(0.3)  # the holder died without releasing it
+    assert not huey.is_locked("nightly")
+
+    @huey.task()
+    @huey.lock_task("nightly", ttl=60)
+    def report():
+        return "ran"
+
+    report()
+    assert run_queued(huey) == ["ran"] and not lock.is_locked()
+    with huey.lock_task("forever"):
+        time.sleep(0.05)
+        assert huey.is_locked("forever")  # no ttl: held until released
+    assert lock.release() is False
+
+
+def test_is_revoked_takes_a_result_handle_huey3s_timestamp_and_peek(huey):
+    @huey.task()
+    def job():
+        return 1
+
+    result = job()
+    result.revoke(revoke_once=True)
+    assert huey.is_revoked(result) and job.is_revoked(timestamp=utcnow()) is False
+    assert huey.is_revoked(result, peek=False)  # checked as a worker does: used up
+    assert not huey.is_revoked(result)
+    later = utcnow() + datetime.timedelta(hours=1)
+    job.revoke(revoke_until=later)
+    assert job.is_revoked(timestamp=utcnow()) and not job.is_revoked(timestamp=later)
+
+
+def test_expires_resolved_is_the_time_enqueueing_fixed(huey):
+    @huey.task(expires=60)
+    def job():
+        return 1
+
+    assert job.s().expires_resolved is None
+    job()
+    (task,) = huey.pending()
+    assert utcnow() < task.expires_resolved <= utcnow() + datetime.timedelta(seconds=60)

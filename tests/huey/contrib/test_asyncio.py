@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from huey import TaskException
+from huey import Result, ResultTimeout, Task, TaskException
 from huey.contrib.asyncio import aget_result, aget_result_group
 
 
@@ -56,3 +56,9 @@ def test_aget_result_raises_a_failed_task_and_keeps_a_preserved_one(huey, consum
     handle = echo("kept")
     assert asyncio.run(asyncio.wait_for(aget_result(handle, preserve=True), 10)) == "kept"
     assert huey.result(handle.task_id) == "kept"  # still stored
+
+
+def test_aget_result_gives_up_after_its_timeout(huey) -> None:
+    handle = Result(huey, Task(id="never-run"))
+    with pytest.raises(ResultTimeout):
+        asyncio.run(asyncio.wait_for(aget_result(handle, timeout=0.05), 10))

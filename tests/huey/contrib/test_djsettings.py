@@ -49,7 +49,7 @@ def test_default_class_is_redis_and_connection_holds_its_keywords(redis_server) 
 
 def test_immediate_follows_debug_on_in_memory_storage(tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'q.db'}"
-    debug = huey_from_setting({"url": url, "immediate_use_memory": False}, debug=True)
+    debug = huey_from_setting({"url": url}, debug=True)
     assert debug.immediate and isinstance(debug.storage, MemoryStorage)
 
     @debug.task()
