@@ -78,8 +78,11 @@ class TaskResultWrapper:
         return self.task.task_id
 
     def is_ready(self) -> bool:
-        """True once the result is stored (or already read through this handle)."""
-        return self._value is not EMPTY or self.huey.storage.has_data_for_key(self.task_id)
+        """True once the result is stored, as huey 3: it is read into this handle then (and
+        so removed from the store), so this handle's next :meth:`get` cannot miss it."""
+        if self._value is EMPTY:
+            self._value = self.huey.read_result(self.task_id)
+        return self._value is not EMPTY
 
     def reset(self) -> None:
         """Forget the value read, so the next :meth:`get` reads the store again."""
@@ -139,9 +142,11 @@ class TaskResultWrapper:
         *,
         priority: int | None = None,
         expires: Any = None,
+        preserve_pipeline: bool = True,
     ) -> TaskResultWrapper | Any:
         """Revoke this instance and enqueue a copy (new id) at ``eta``/``delay``, or now;
-        huey 3's ``priority`` and ``expires`` replace the original's.
+        huey 3's ``priority`` and ``expires`` replace the original's, and without
+        ``preserve_pipeline`` the copy drops its ``then()`` and ``error()`` tasks.
 
         No check is made that the original has not already run.
         """
@@ -151,10 +156,12 @@ class TaskResultWrapper:
             execute_time=compute_eta(eta, delay, convert_utc and self.huey.utc),
             retries=self.task.retries,
             retry_delay=self.task.retry_delay,
-            on_complete=self.task.on_complete,
+            on_complete=self.task.on_complete if preserve_pipeline else None,
             priority=self.task.priority if priority is None else priority,
             expires=self.task.expires if expires is None else expires,
-            on_error=self.task.on_error,
+            on_error=self.task.on_error if preserve_pipeline else None,
+            timeout=self.task.timeout,
+            retry_backoff=self.task.retry_backoff,
         )
         return self.huey.enqueue(task)
 

@@ -5,7 +5,6 @@ test_chores_e2e.py runs the same chores against supervised consumers)."""
 from __future__ import annotations
 
 import base64
-import contextlib
 import datetime
 import json
 from pathlib import Path
@@ -62,9 +61,7 @@ def project(tmp_path: Path, fresh_imports: None) -> Path:
 
 def run_one(huey: Huey) -> None:
     """Run the next queued task as a worker would (its failure is recorded, not raised)."""
-    task = huey.deserialize_task(huey.storage.dequeue())
-    with contextlib.suppress(Exception):  # execute re-raises what the task raised
-        huey.execute(task)
+    huey.execute(huey.deserialize_task(huey.storage.dequeue()))
 
 
 def rows(result) -> list[dict]:
