@@ -40,7 +40,9 @@ def wait_for_result(
 
     Blocking waits use the storage's wake-up signal, so a result is seen within
     milliseconds of being stored; ``backoff`` and ``max_delay`` bound each wait
-    (they are the polling interval on storages that cannot signal).
+    (they are the polling interval on storages that cannot signal). A wait that saw the
+    result stored but could not read it (another reader took it, or it failed to verify)
+    raises DataStoreTimeout, as huey 3 does, rather than waiting for good.
     """
     value = huey.read_result(task_id, preserve)
     if not blocking or value is not EMPTY:
@@ -54,9 +56,11 @@ def wait_for_result(
             if remaining <= 0:
                 raise DataStoreTimeout(f"no result for task {task_id} within {timeout}s")
             wait = min(wait, remaining)
-        huey.storage.wait_for_data(task_id, wait)
+        stored = huey.storage.wait_result(task_id, wait, backoff, max_delay)
         delay = min(delay * backoff, max_delay)
         value = huey.read_result(task_id, preserve)
+        if stored and value is EMPTY:
+            raise DataStoreTimeout(f"the result of task {task_id} was stored but not readable")
     return value
 
 

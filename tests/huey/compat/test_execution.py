@@ -14,6 +14,8 @@ from huey import (
     Huey,
     QueueTask,
     RateLimitExceeded,
+    Result,
+    ResultTimeout,
     RetryTask,
     Task,
     TaskException,
@@ -386,3 +388,10 @@ def test_a_failure_is_stored_as_an_error_holding_its_metadata(huey):
     assert isinstance(stored, Error) and stored.metadata["error"] == "LookupError('gone')"
     with pytest.raises(TaskException):
         result.get()
+
+
+def test_a_wait_that_saw_the_result_but_cannot_read_it_raises(huey, monkeypatch):
+    # as when another reader took the result between the wake-up and the read
+    monkeypatch.setattr(huey.storage, "wait_result", lambda *args, **kwargs: True)
+    with pytest.raises(ResultTimeout):
+        Result(huey, Task(id="taken")).get(blocking=True)
