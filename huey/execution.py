@@ -354,8 +354,10 @@ def _react(
         huey.emit(events.EVENT_LOCKED, task, error=str(error))
         huey.signals.send(sig.SIGNAL_LOCKED, task)
         return Outcome.LOCKED, None
-    signal = sig.SIGNAL_TIMEOUT if isinstance(error, TaskTimeout) else sig.SIGNAL_ERROR
-    huey.signals.send(signal, task, error)
+    if isinstance(error, TaskTimeout):
+        huey.signals.send(sig.SIGNAL_TIMEOUT, task)  # huey 3 sends it without the exception
+    else:
+        huey.signals.send(sig.SIGNAL_ERROR, task, error)
     return Outcome.FAILED, None
 
 
