@@ -4,7 +4,6 @@ behind (result, error callback, signals, retry time), on every backend."""
 from __future__ import annotations
 
 import datetime
-import pickle
 
 import pytest
 
@@ -13,7 +12,6 @@ from huey import (
     Error,
     Huey,
     QueueTask,
-    RateLimitExceeded,
     Result,
     ResultTimeout,
     RetryTask,
@@ -148,13 +146,6 @@ def test_cancel_execution_carries_a_message_and_a_retry_flag():
     assert repr(CancelExecution()) == "CancelExecution()"
 
 
-def test_rate_limit_exceeded_pickles_and_says_when_to_retry():
-    copy = pickle.loads(pickle.dumps(RateLimitExceeded("api", 12.5, False)))
-    assert (copy.key, copy.delay, copy.retry) == ("api", 12.5, False)
-    assert str(copy) == 'Rate limit exceeded on "api"'
-    assert str(RateLimitExceeded("api", 12.5)) == 'Rate limit exceeded on "api", retry in 12.5s'
-
-
 def test_a_rate_limited_task_with_retries_but_no_delay_waits_for_the_next_window(huey):
     heard = []
     huey.signal()(lambda signal, task, *extra: heard.append(signal))
@@ -234,30 +225,8 @@ def test_revocations_are_judged_at_the_execute_timestamp(huey):
     assert not job.is_revoked(timestamp=until - second)  # that run cleared the passed revoke
 
 
-def test_is_revoked_without_peek_uses_up_a_revoke_once(huey):
-    @huey.task()
-    def job():
-        return 1
-
-    result = job()
-    result.revoke(revoke_once=True)
-    assert huey.is_revoked(result) and huey.is_revoked(result, peek=False)
-    assert not huey.is_revoked(result)
-
-
-def test_a_task_takes_huey3s_id_keyword_and_shows_its_resolved_expiry(huey):
+def test_a_task_takes_huey3s_id_keyword():
     assert Task(id="tx").id == "tx" and QueueTask(id="ty").task_id == "ty"
-
-    @huey.task(expires=60)
-    def job():
-        return 1
-
-    task = job.s()
-    assert task.expires_resolved is None  # fixed when enqueued
-    huey.enqueue(task)
-    now = utcnow()
-    resolved = huey.dequeue().expires_resolved
-    assert now + datetime.timedelta(seconds=58) < resolved <= now + datetime.timedelta(seconds=60)
 
 
 def test_a_zero_timeout_is_no_timeout(huey):

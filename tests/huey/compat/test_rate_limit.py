@@ -99,6 +99,7 @@ def test_rate_limit_exceeded_takes_huey3s_arguments_and_pickles():
     exc = pickle.loads(pickle.dumps(RateLimitExceeded("k", 12.5, retry=False)))
     assert (exc.key, exc.delay, exc.retry) == ("k", 12.5, False)
     assert str(exc) == 'Rate limit exceeded on "k"'
+    assert str(RateLimitExceeded("k", 12.5)) == 'Rate limit exceeded on "k", retry in 12.5s'
 
 
 def test_a_limit_of_zero_refuses_every_call(huey):
