@@ -12,8 +12,9 @@ from typing import Any
 
 from . import records, revocation
 from .crontab import crontab
+from .events import EVENT_SCHEDULED
 from .exceptions import MessageError, TaskNameTaken, UnknownTaskError
-from .execution import execute
+from .execution import error_metadata, execute
 from .group import ChordConfig, ChordResult, chord, enqueue_group, group
 from .huey3 import NO_EFFECT_OPTIONS, Huey3API
 from .lock import LOCK_PREFIX, TaskLock
@@ -21,7 +22,7 @@ from .message import Message, decode, encode, read_all
 from .rate_limit import RateLimit
 from .result import EMPTY, PipelineResults, Result, ResultGroup, TaskResultWrapper
 from .serializer import Serializer
-from .signals import Signals
+from .signals import SIGNAL_SCHEDULED, Signals
 from .storage import (
     BaseStorage,
     MemoryStorage,
@@ -88,15 +89,17 @@ class Huey(Huey3API):
     compatibility: workers always wait on the queue's own wake-up signal, never on a
     fixed poll interval.
 
-    Choices where the spec is silent: every failed attempt is added to the error
-    store, but only the final failure (no retries left) becomes the task's result, so
-    a reader waiting through retries gets the retried value; ``store_errors=False``
-    stores neither. A relative ``sqlite:///`` path is relative to the current directory.
+    Choices where the spec is silent, as huey 3: every failed attempt is added to the
+    error store and becomes the task's result (a retry that succeeds replaces it), unless
+    ``store_intermediate_errors=False`` keeps the result for the final attempt;
+    ``store_errors=False`` stores neither. A relative ``sqlite:///`` path is relative to
+    the current directory.
 
     huey 3's options are accepted too: ``results`` (``result_store``), ``utc=False``
     (times in local time), ``immediate`` (run tasks as they are enqueued, on in-memory
     storage unless ``immediate_use_memory=False``), ``serializer`` (any object with
-    dumps/loads), ``compression`` (zlib) and ``storage_class``; see docs/huey3.md.
+    dumps/loads), ``compression`` (zlib), ``storage_class`` and
+    ``store_intermediate_errors``; see docs/huey3.md.
     """
 
     storage_class: type[BaseStorage] = SqliteStorage
@@ -121,6 +124,7 @@ class Huey(Huey3API):
         serializer: Serializer | None = None,
         compression: bool = False,
         storage_class: type[BaseStorage] | None = None,
+        store_intermediate_errors: bool = True,
         **storage_kwargs: Any,
     ) -> None:
         self.name = check_name(name)
@@ -130,6 +134,7 @@ class Huey(Huey3API):
         self.store_none = store_none
         self.always_eager = always_eager
         self.store_errors = store_errors
+        self.store_intermediate_errors = store_intermediate_errors
         self.blocking = blocking
         self.serializer = serializer or Serializer(secret, context=name, compression=compression)
         if storage_class is not None:
@@ -273,7 +278,8 @@ class Huey(Huey3API):
 
     # -- messages -----------------------------------------------------------------------
     def serialize_task(self, task: QueueTask) -> bytes:
-        """The message for ``task``; a relative ``expires`` is fixed from now on."""
+        """The message for ``task``; each step's ``expires`` is fixed as from now (huey 3
+        fixes it at every enqueue)."""
         step: QueueTask | None = task
         while step is not None:
             if step.expires is not None:
@@ -296,9 +302,11 @@ class Huey(Huey3API):
             message.retry_delay,
             child,
             message.priority,
-            message.expires,
+            message.expires if message.expires_after is None else message.expires_after,
             on_error,
             message.timeout,
+            retry_backoff=message.retry_backoff,
+            expires_resolved=message.expires,
         )
         if message.chord is not None:
             cid, size, idx, callback = message.chord
@@ -309,7 +317,7 @@ class Huey(Huey3API):
     def enqueue(
         self, task: QueueTask | group | chord
     ) -> TaskResultWrapper | list[TaskResultWrapper] | ResultGroup | ChordResult | Any:
-        """Queue ``task`` (or schedule it when it has an execute_time).
+        """Queue ``task`` (or schedule it while its execute_time is still to come).
 
         Returns a TaskResultWrapper, a PipelineResults (a list) of them for a pipeline, or
         None without a result store. With ``always_eager`` the task runs now and its value is
@@ -320,8 +328,7 @@ class Huey(Huey3API):
         if self.always_eager:
             return self._run_eagerly(task)
         self.register(type(task))
-        self._put(task)
-        self._announce(task)
+        self._announce(task, self._put(task))
         if self.immediate:
             self._run_queued()
         if not self.result_store:
@@ -338,19 +345,20 @@ class Huey(Huey3API):
         immediate = [t for t in tasks if t.execute_time is None]
         self.storage.enqueue_many([self.serialize_task(t) for t in immediate])
         for task in tasks:
-            if task.execute_time is not None:
-                self._put(task)
-            self._announce(task)
+            self._announce(task, task.execute_time is not None and self._put(task))
         if self.immediate:
             self._run_queued()
         return [TaskResultWrapper(self, t) if self.result_store else None for t in tasks]
 
-    def _put(self, task: QueueTask) -> None:
+    def _put(self, task: QueueTask) -> bool:
+        """Queue the task's message, or schedule it while its execute time is still to
+        come (a time already passed queues it at once); True when scheduled."""
         data = self.serialize_task(task)
-        if task.execute_time is None:
+        if task.execute_time is None or task.execute_time <= self._now():
             self.storage.enqueue(data)
-        else:
-            self.storage.add_to_schedule(data, task.execute_time)
+            return False
+        self.storage.add_to_schedule(data, task.execute_time)
+        return True
 
     def _run_eagerly(self, task: QueueTask) -> Any:
         values = []
@@ -362,10 +370,22 @@ class Huey(Huey3API):
 
     def execute(self, task: QueueTask, timestamp: datetime.datetime | None = None) -> Any:
         """Run ``task`` here and now, as a worker would (hooks, result store, retries,
-        pipeline), and return its value; failures raise the task's exception. For
-        testing application code without a consumer. ``timestamp`` is the worker's
-        clock (retry times are counted from it)."""
-        return execute(self, task, now=timestamp, raise_errors=True).value
+        pipeline), and return its value: None when it failed (the failure is recorded as
+        a worker records it, and read through its result) or did not run. A task not due
+        at ``timestamp`` (default now, on the Huey's clock; revocations and expiry are
+        judged at it too) goes to the schedule instead. For testing application code
+        without a consumer."""
+        if not self.ready_to_run(task, timestamp):
+            self._put(task)
+            self.emit(EVENT_SCHEDULED, task)
+            self.signals.send(SIGNAL_SCHEDULED, task)
+            return None
+        return execute(self, task, as_of=timestamp).value
+
+    def build_error_result(self, task: QueueTask, exception: BaseException) -> dict[str, Any]:
+        """The metadata stored when ``task`` fails (its error result and error store entry);
+        override to record more, as huey 3 allows."""
+        return error_metadata(task, exception)
 
     # -- hooks --------------------------------------------------------------------------
     def register_pre_execute(self, name: str, fn: Callable[[QueueTask], Any]) -> None:
@@ -408,11 +428,12 @@ class Huey(Huey3API):
 
     # -- revocation -----------------------------------------------------------------------
     def revoke(self, task: QueueTask, revoke_until=None, revoke_once: bool = False) -> None:
-        """Stop one task instance from running (supersedes any earlier revoke of it)."""
-        self.revoke_by_id(task.task_id, revoke_until, revoke_once)
+        """Stop one task instance (or the one a result handle stands for) from running;
+        supersedes any earlier revoke of it."""
+        self.revoke_by_id(task.id, revoke_until, revoke_once)
 
     def restore(self, task: QueueTask) -> bool:
-        return self.restore_by_id(task.task_id)
+        return self.restore_by_id(task.id)
 
     def revoke_by_id(self, task_id: str, revoke_until=None, revoke_once: bool = False) -> None:
         revocation.revoke(self.storage, revocation.instance_key(task_id), revoke_until, revoke_once)
@@ -460,9 +481,10 @@ class Huey(Huey3API):
             revocation.check(self, revocation.instance_key(task_id), dt, consume) or class_revoked
         )
 
-    def consume_revocation(self, task: QueueTask) -> bool:
-        """The worker's check before running: uses up revoke_once, clears expired ones."""
-        return self._revoked(task.task_id, task.name, consume=True)
+    def consume_revocation(self, task: QueueTask, dt: datetime.datetime | None = None) -> bool:
+        """The worker's check before running, at ``dt`` (default now): uses up
+        revoke_once, clears expired ones."""
+        return self._revoked(task.task_id, task.name, dt, consume=True)
 
     # -- results ----------------------------------------------------------------------------
     def result(

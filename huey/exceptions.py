@@ -23,7 +23,7 @@ The tree::
 
 Control flow lives outside that tree, so ``except HueyException`` never swallows it::
 
-    CancelExecution                 raised by a pre-execute hook: the task does not run
+    CancelExecution                 raised by a hook (not run) or a task (retry= decides)
     RetryTask                       raised by a task: run it again (after eta/delay), retries kept
     TaskLockedException             lock_task could not acquire its lock
     RateLimitExceeded               a huey.rate_limit window is full (retried, or failed)
@@ -127,11 +127,12 @@ class UnknownTaskError(MessageError):
 
 
 class CancelExecution(Exception):
-    """Raised by a pre-execute hook (or the task) to stop the task. huey 3's ``retry``:
-    True queues it again, False never, None (default) when it has retries left."""
+    """Raised by a pre-execute hook (the task is dropped) or by the task itself. From the
+    task, huey 3's ``retry``: True queues it again (at least once), False never, None
+    (default) when it has retries left; either way the run is an error result."""
 
-    def __init__(self, retry: bool | None = None, *args: Any) -> None:
-        super().__init__(*args)
+    def __init__(self, msg: str | None = None, retry: bool | None = None) -> None:
+        super().__init__(*(() if msg is None else (msg,)))
         self.retry = retry
 
 
@@ -173,6 +174,8 @@ class RateLimitExceeded(Exception):
         self.retry = retry
 
     def __str__(self) -> str:
+        if self.retry:
+            return f'Rate limit exceeded on "{self.key}", retry in {self.delay:.1f}s'
         return f'Rate limit exceeded on "{self.key}"'
 
 

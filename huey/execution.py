@@ -4,6 +4,7 @@ result or error storage, retries and the next step of a pipeline."""
 from __future__ import annotations
 
 import base64
+import copy
 import datetime
 import enum
 import logging
@@ -27,7 +28,7 @@ from .exceptions import (
     TaskTimeout,
 )
 from .result import ErrorResult
-from .task import PeriodicQueueTask, QueueTask, compute_eta, utcnow
+from .task import PeriodicQueueTask, QueueTask, as_timedelta, compute_eta
 from .timeout import enforced
 from .utils import SKIPPED, Error
 
@@ -81,7 +82,6 @@ class Execution:
     value: Any = None
     exception: BaseException | None = None
     duration: float = 0.0
-    requeued: bool = False  # queued again to run later (a retry, a canceled run retried)
 
 
 def execute(
@@ -90,25 +90,27 @@ def execute(
     now: datetime.datetime | None = None,
     finish: Callable[[], None] | None = None,
     eager: bool = False,
-    raise_errors: bool = False,
     opening: Opening | None = None,
+    as_of: datetime.datetime | None = None,
 ) -> Execution:
-    """Run ``task``; ``now`` is the consumer's clock (for retry times), ``finish`` is
+    """Run ``task``; ``now`` is the worker's clock (retry times count from it), ``as_of``
+    the time its revocations and expiry are judged at (default ``now``), ``finish`` is
     called in the same storage batch as the final writes (the in-flight ack).
 
-    ``eager`` (always_eager mode) touches no storage and raises the task's exception;
-    ``raise_errors`` re-raises it after everything is recorded. ``opening`` is the
-    task's :func:`open_task`, when the worker made it ahead (in the previous task's batch).
+    A failure is recorded, never raised, except in ``eager`` (always_eager) mode, which
+    touches no storage and raises the task's exception. ``opening`` is the task's
+    :func:`open_task`, when the worker made it ahead (in the previous task's batch).
     """
     finish = finish or (lambda: None)
     arrival = None if eager else Arrival.of(huey, task, finish)
     if arrival is not None:  # a chord member acks once its outcome reached the chord
         finish = arrival.defer
-    received = time.perf_counter()  # ``now`` is the consumer's clock at this moment
-    stopped = _begin(huey, task, now or huey._now(), finish, eager, opening)
+    received = time.perf_counter()  # ``now`` is the worker's clock at this moment
+    now = now or huey._now()
+    stopped = _begin(huey, task, as_of or now, finish, eager, opening)
     if stopped is not None:
         if arrival is not None:
-            arrival.settle(_chord_value(task, stopped))
+            arrival.settle(_chord_value(huey, task, stopped))
         return stopped
     huey.signals.send(sig.SIGNAL_EXECUTING, task)
     start = time.perf_counter()
@@ -133,28 +135,27 @@ def execute(
     else:
         with huey.signals.hold(), huey.storage.batch():
             elapsed = datetime.timedelta(seconds=time.perf_counter() - received)
-            result = _record(huey, task, value, error, duration, (now or utcnow()) + elapsed)
+            if error is None:
+                result = _finished(huey, task, value, duration)
+            else:
+                result = _failed(huey, task, error, duration, now + elapsed)
             finish()
         if arrival is not None:
-            arrival.settle(_chord_value(task, result))
+            arrival.settle(_chord_value(huey, task, result))
     for hook in huey.post_execute_hooks():
         _call_hook(hook, task, value, error)
-    if error is not None and (eager or (raise_errors and not _is_request(error, result))):
-        raise error  # a retry or cancel request was acted on: not an error
+    if error is not None and eager:
+        raise error
     return result
-
-
-def _is_request(error: Exception, result: Execution) -> bool:
-    """True for what a task raises to steer its own run (retry, cancel, a rate limit that
-    postponed it) rather than to fail."""
-    if isinstance(error, RateLimitExceeded):
-        return result.outcome is Outcome.RETRYING
-    return isinstance(error, (RetryTask, CancelExecution))
 
 
 # In a worker only the task itself raises SystemExit or KeyboardInterrupt (the consumer
 # handles the signals): a failure like any other, not the end of the worker.
 _TASK_ERRORS = (Exception, SystemExit, KeyboardInterrupt)
+
+#: What a task raises to be run again rather than to fail: while a retry is pending it
+#: stores no error result and runs no error callback, whatever store_intermediate_errors.
+_RETRYING = (RetryTask, RateLimitExceeded, TaskLockedException)
 
 
 # Results of these types always pickle: no trial pickling on the hot path.
@@ -189,13 +190,14 @@ def _storable(huey: Huey, task: QueueTask, value: Any) -> tuple[Any, BaseExcepti
 def _begin(
     huey: Huey,
     task: QueueTask,
-    now: datetime.datetime,
+    as_of: datetime.datetime,
     finish: Callable[[], None],
     eager: bool,
     opening: Opening | None,
 ) -> Execution | None:
-    """Check revocations, run the pre-execute hooks, announce the start; the Execution
-    when the task ends here (revoked, canceled), None when it is to run.
+    """Check revocations and expiry at ``as_of``, run the pre-execute hooks, announce the
+    start; the Execution when the task ends here (revoked, expired, canceled by a hook),
+    None when it is to run.
 
     Without hooks to run in between, the revocation check and the ``started`` event
     share one storage round trip; the event is sent only if no revocation record exists.
@@ -206,22 +208,29 @@ def _begin(
         if opening is None:
             opening = open_task(huey, task, announce=not hooks)
         announced = opening.announced
-        if opening.has_records and huey.consume_revocation(task):
+        if opening.has_records and huey.consume_revocation(task, _on_clock(huey, as_of)):
             logger.info("%s revoked, discarded", task)
             return _stop(huey, task, Outcome.REVOKED, finish, eager)
-    if task.is_expired(now):
+    if task.is_expired(as_of):
         logger.info("%s expired at %s, discarded", task, task.expires)
         return _stop(huey, task, Outcome.EXPIRED, finish, eager)
     try:
         for hook in hooks:
             _call_hook(hook, task)
-    except CancelExecution as exc:
+    except CancelExecution:
         logger.info("%s canceled by a pre-execute hook", task)
-        retry_at = now if _cancel_retries(task, exc) else None
-        return _stop(huey, task, Outcome.CANCELED, finish, eager, retry_at)
+        return _stop(huey, task, Outcome.CANCELED, finish, eager)
     if not eager and not announced:
         huey.emit(events.EVENT_STARTED, task)
     return None
+
+
+def _on_clock(huey: Huey, when: datetime.datetime) -> datetime.datetime:
+    """``when``, a time on the Huey's clock, made aware when that clock is UTC (revocation
+    records read a naive time as local time)."""
+    if huey.utc and when.tzinfo is None:
+        return when.replace(tzinfo=datetime.timezone.utc)
+    return when
 
 
 #: The event and signal of each way a task ends without running.
@@ -233,41 +242,30 @@ _STOPPED = {
 
 
 def _stop(
-    huey: Huey,
-    task: QueueTask,
-    outcome: Outcome,
-    finish: Callable[[], None],
-    eager: bool,
-    retry_at: datetime.datetime | None = None,
+    huey: Huey, task: QueueTask, outcome: Outcome, finish: Callable[[], None], eager: bool
 ) -> Execution:
-    """End a task that does not run: its event, a retry when ``retry_at`` is given, and
-    the ack in one storage batch, then its signal."""
+    """End a task that does not run: its event and the ack in one storage batch, then
+    its signal."""
     event, signal = _STOPPED[outcome]
     if not eager:
         with huey.signals.hold(), huey.storage.batch():
             huey.emit(event, task)
-            if retry_at is not None:
-                _retry(huey, task, retry_at, None if task.retries else RetryTask())
             finish()
     huey.signals.send(signal, task)
-    return Execution(outcome, requeued=retry_at is not None)
+    return Execution(outcome)
 
 
-def _chord_value(task: QueueTask, execution: Execution) -> Any:
+def _chord_value(huey: Huey, task: QueueTask, execution: Execution) -> Any:
     """What a run gives the chord its pipeline ends in (huey 3): the last step's value, an
     Error for a failure, SKIPPED when it never ran; NOT_DONE when the member goes on."""
     outcome = execution.outcome
-    if execution.requeued or outcome is Outcome.RETRYING:
+    if outcome is Outcome.RETRYING:
         return NOT_DONE
     if outcome is Outcome.FINISHED:
         return NOT_DONE if task.on_complete is not None else execution.value
     if outcome is Outcome.FAILED or (outcome is Outcome.CANCELED and execution.exception):
-        return Error(_error_metadata(task, execution.exception))
+        return Error(huey.build_error_result(task, execution.exception))
     return SKIPPED  # revoked, expired, canceled before it ran, or its lock was held
-
-
-def _cancel_retries(task: QueueTask, cancel: CancelExecution) -> bool:
-    return cancel.retry if cancel.retry is not None else task.retries > 0
 
 
 def _call_hook(hook: Callable[..., Any], *args: Any) -> None:
@@ -279,118 +277,156 @@ def _call_hook(hook: Callable[..., Any], *args: Any) -> None:
         logger.exception("hook %r failed", getattr(hook, "__name__", hook))
 
 
-def _record(
-    huey: Huey,
-    task: QueueTask,
-    value: Any,
-    error: BaseException | None,
-    duration: float,
-    now: datetime.datetime,
-) -> Execution:
-    """Store what happened (result, error, retry, pipeline child) and emit the event."""
-    if error is None:
-        logger.info("%s finished in %.3fs", task, duration)
-        if _stores_value(huey, task, value):
-            huey.store_result(task.task_id, value)
-        huey.emit(events.EVENT_FINISHED, task, duration=duration)
-        huey.signals.send(sig.SIGNAL_COMPLETE, task)
-        if task.on_complete is not None:
-            child = task.on_complete
-            child.with_parent_result(value)
-            huey.enqueue(child)
-        return Execution(Outcome.FINISHED, value, None, duration)
+def _finished(huey: Huey, task: QueueTask, value: Any, duration: float) -> Execution:
+    """Store the value, announce it, and enqueue the pipeline's next step."""
+    logger.info("%s finished in %.3fs", task, duration)
+    if _stores_value(huey, task, value):
+        huey.store_result(task.task_id, value)
+    huey.emit(events.EVENT_FINISHED, task, duration=duration)
+    huey.signals.send(sig.SIGNAL_COMPLETE, task)
+    if task.on_complete is not None:
+        child = task.on_complete
+        child.with_parent_result(value)
+        huey.enqueue(child)
+    return Execution(Outcome.FINISHED, value, None, duration)
 
-    if isinstance(error, CancelExecution):
-        logger.info("%s canceled itself", task)
-        huey.emit(events.EVENT_CANCELED, task)
-        huey.signals.send(sig.SIGNAL_CANCELED, task)
-        retried = _cancel_retries(task, error) and _retry(
-            huey, task, now, None if task.retries else RetryTask()
-        )
-        return Execution(Outcome.CANCELED, None, error, duration, requeued=retried)
-    if isinstance(error, RetryTask):
-        logger.info("%s asked to be retried", task)
-        _retry(huey, task, now, error)
-        return Execution(Outcome.RETRYING, None, error, duration)
-    if isinstance(error, RateLimitExceeded):
-        logger.info("%s rate-limited on %r", task, error.key)
-        huey.signals.send(sig.SIGNAL_RATE_LIMITED, task)
-        if error.retry or task.retries > 0:
-            delay = task.retry_delay or error.delay  # the next window unless a delay is set
-            if not error.retry:  # an ordinary retry: uses one, after the task's retry_delay
-                task.retries, delay = task.retries - 1, task.retry_delay
-            _retry(huey, task, now, RetryTask(delay=delay))
-            return Execution(Outcome.RETRYING, None, error, duration)
-    locked = isinstance(error, TaskLockedException)
-    if locked:
-        logger.info("%s skipped: %s", task, error)
-        huey.emit(events.EVENT_LOCKED, task, error=str(error))
-        huey.signals.send(sig.SIGNAL_LOCKED, task)
-    else:
+
+def _failed(
+    huey: Huey, task: QueueTask, error: BaseException, duration: float, now: datetime.datetime
+) -> Execution:
+    """Act on a run that raised, as huey 3 does: its signal, then (unless it asked for a
+    retry) the error result and the error callback, and a retry while retries are left.
+    A lock not acquired is never an error result (the specification)."""
+    outcome, retry_at = _react(huey, task, error, now)
+    final = task.retries <= 0 or not _pickles(huey, task)
+    metadata = huey.build_error_result(task, error)
+    if _is_error(error, outcome):
         logger.exception("%s failed after %.3fs", task, duration, exc_info=error)
-        metadata = _error_metadata(task, error)
-        metadata["payload"] = _payload(huey, task)
-        huey.record_error(metadata)
+        huey.record_error({**metadata, "payload": _payload(huey, task)})
         huey.emit(
             events.EVENT_ERROR_TASK,
             task,
             duration=duration,
-            error=metadata["error"],
-            traceback=metadata["traceback"],
+            error=metadata.get("error"),
+            traceback=metadata.get("traceback"),
         )
-        timed_out = isinstance(error, TaskTimeout)
-        huey.signals.send(sig.SIGNAL_TIMEOUT if timed_out else sig.SIGNAL_ERROR, task, error)
-    if task.retries > 0 and _retry(huey, task, now):
+    surface = final or (huey.store_intermediate_errors and not isinstance(error, _RETRYING))
+    if surface and not isinstance(error, TaskLockedException):
+        _store_error(huey, task, ErrorResult(metadata), final)
+        if task.on_error is not None:
+            _enqueue_on_error(huey, task.on_error, error, metadata)
+    if not final:
+        _requeue(huey, task, now, retry_at)
         return Execution(Outcome.RETRYING, None, error, duration)
-    if locked:
-        return Execution(Outcome.LOCKED, None, error, duration)
-    if huey.store_errors and huey.result_store:
-        huey.store_result(task.task_id, ErrorResult(metadata))
-    if task.on_error is not None:
-        _enqueue_on_error(huey, task.on_error, error, metadata)
-    return Execution(Outcome.FAILED, None, error, duration)
+    if outcome is Outcome.RETRYING:  # asked for a retry that cannot be made
+        outcome = Outcome.FAILED
+    return Execution(outcome, None, error, duration)
+
+
+def _react(
+    huey: Huey, task: QueueTask, error: BaseException, now: datetime.datetime
+) -> tuple[Outcome, datetime.datetime | None]:
+    """Send the signal of the way the run ended and set its retries: a retry request
+    keeps them, a cancel decides them. The outcome should it end here, and the time a
+    retry is asked for (None: the task's own retry delay)."""
+    if isinstance(error, CancelExecution):
+        logger.info("%s canceled itself", task)
+        huey.emit(events.EVENT_CANCELED, task)
+        huey.signals.send(sig.SIGNAL_CANCELED, task)
+        retry = error.retry if error.retry is not None else task.retries > 0
+        task.retries = max(task.retries, 1) if retry else 0
+        return Outcome.CANCELED, None
+    if isinstance(error, RetryTask):
+        logger.info("%s asked to be retried", task)
+        task.retries += 1  # the retry uses none of its own
+        if error.eta is not None:
+            return Outcome.RETRYING, compute_eta(error.eta, convert_utc=huey.utc)
+        return Outcome.RETRYING, None if error.delay is None else now + as_timedelta(error.delay)
+    if isinstance(error, RateLimitExceeded):
+        logger.info("%s rate-limited: %s", task, error)
+        huey.signals.send(sig.SIGNAL_RATE_LIMITED, task)
+        if not (error.retry or task.retries):
+            return Outcome.FAILED, None
+        task.retries += 1 if error.retry else 0
+        return Outcome.RETRYING, now + as_timedelta(task.retry_delay or error.delay)
+    if isinstance(error, TaskLockedException):
+        logger.info("%s skipped: %s", task, error)
+        huey.emit(events.EVENT_LOCKED, task, error=str(error))
+        huey.signals.send(sig.SIGNAL_LOCKED, task)
+        return Outcome.LOCKED, None
+    if isinstance(error, TaskTimeout):
+        huey.signals.send(sig.SIGNAL_TIMEOUT, task)  # huey 3 sends it without the exception
+    else:
+        huey.signals.send(sig.SIGNAL_ERROR, task, error)
+    return Outcome.FAILED, None
+
+
+def _is_error(error: BaseException, outcome: Outcome) -> bool:
+    """A failure for the error store and event: not a cancel, a retry request, a lock not
+    acquired or a rate limit that postponed the run (its final refusal is one)."""
+    if isinstance(error, RateLimitExceeded):
+        return outcome is Outcome.FAILED
+    return not isinstance(error, (CancelExecution, RetryTask, TaskLockedException))
+
+
+def _store_error(huey: Huey, task: QueueTask, error: ErrorResult, final: bool) -> None:
+    """The error result, under the task's id and, once it failed for good, under the ids
+    of the pipeline steps that will never run."""
+    if not (huey.store_errors and huey.result_store):
+        return
+    huey.store_result(task.task_id, error)
+    step = task.on_complete if final else None
+    while step is not None:
+        huey.store_result(step.task_id, error)
+        step = step.on_complete
 
 
 def _enqueue_on_error(
     huey: Huey, callback: QueueTask, error: BaseException, metadata: dict[str, Any]
 ) -> None:
-    """huey 3's ``.error()``: the callback gets the exception first (a TaskException
-    carrying the error's metadata when the exception does not survive pickling)."""
+    """huey 3's ``.error()``: a copy of the callback (the task keeps its own for a retry)
+    gets the exception first, or a TaskException carrying the error's metadata when the
+    exception does not survive pickling."""
     try:
         pickle.loads(pickle.dumps(error))
     except Exception:  # (un)pickling can fail in many ways; the callback still runs
         error = TaskException(metadata)
+    callback = copy.copy(callback)
     callback.with_parent_result(error)
     huey.enqueue(callback)
 
 
-def _retry(
-    huey: Huey, task: QueueTask, now: datetime.datetime, request: RetryTask | None = None
-) -> bool:
-    """Enqueue ``task`` again after its retry delay, using up a retry; a RetryTask
-    ``request`` keeps the retries and may say when instead. False, logged, when the run
-    left arguments that no longer pickle: raised, that ran the task again and again."""
+def _pickles(huey: Huey, task: QueueTask) -> bool:
+    """False, logged, when the run left arguments that no longer pickle: retried, such a
+    task would fail at every enqueue, so it fails for good here."""
     try:
         huey.serialize_task(task)
     except Exception as exc:  # pickling can raise almost anything
         logger.error("%s cannot be retried, its message no longer pickles: %s", task, exc)
         return False
-    delay: float | datetime.timedelta = task.retry_delay
-    if request is None:
-        task.retries -= 1
-    elif request.delay is not None:
-        delay = request.delay
-    if not isinstance(delay, datetime.timedelta):
-        delay = datetime.timedelta(seconds=delay)
-    if request is not None and request.eta is not None:
-        task.execute_time = compute_eta(request.eta, convert_utc=huey.utc)
-    else:
-        task.execute_time = now + delay if delay else None
-    logger.info("%s will be retried (%d retries left)", task, task.retries)
-    huey.emit(events.EVENT_RETRYING, task, delay=delay.total_seconds())
-    huey.signals.send(sig.SIGNAL_RETRYING, task)
-    huey.enqueue(task)
     return True
+
+
+def _requeue(
+    huey: Huey, task: QueueTask, now: datetime.datetime, retry_at: datetime.datetime | None
+) -> None:
+    """Put ``task`` back, using up a retry: at ``retry_at`` when given, else after its
+    retry delay (which its ``retry_backoff`` then multiplies), else at once."""
+    task.retries -= 1
+    if retry_at is not None:
+        task.execute_time = retry_at
+    elif task.retry_delay:
+        task.execute_time = now + as_timedelta(task.retry_delay)
+        if task.retry_backoff:
+            task.retry_delay *= task.retry_backoff
+    else:
+        task.execute_time = None
+    delay = (task.execute_time - now).total_seconds() if task.execute_time else 0.0
+    logger.info("%s will be retried (%d retries left)", task, task.retries)
+    huey.emit(events.EVENT_RETRYING, task, delay=delay)
+    huey.signals.send(sig.SIGNAL_RETRYING, task)
+    scheduled = huey._put(task)  # straight back: no result handle, no immediate-mode run
+    huey.signals.send(sig.SIGNAL_SCHEDULED if scheduled else sig.SIGNAL_ENQUEUED, task)
 
 
 def _send_eager_outcome(huey: Huey, task: QueueTask, error: BaseException | None) -> None:
@@ -411,11 +447,15 @@ def _payload(huey: Huey, task: QueueTask) -> str | None:
         return None
 
 
-def _error_metadata(task: QueueTask, error: BaseException) -> dict[str, Any]:
+def error_metadata(task: QueueTask, error: BaseException) -> dict[str, Any]:
+    """What a failure records: huey 3's error, traceback, retries left and task id, and
+    the task's name, execute time and the time of the failure. A TaskException (a task
+    that failed on another's error result) keeps the original error."""
+    reported = isinstance(error, TaskException) and error.metadata.get("error")
     return {
         "task_id": task.task_id,
         "task": task.name,
-        "error": repr(error),
+        "error": reported or repr(error),
         "traceback": "".join(traceback.format_exception(error)),
         "retries": task.retries,
         "execute_time": task.execute_time.isoformat() if task.execute_time else None,

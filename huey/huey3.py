@@ -70,10 +70,10 @@ class Huey3API:
         """The storage immediate mode uses: a new, empty in-memory one each time it starts."""
         return MemoryStorage(self.name)
 
-    def _announce(self, task: QueueTask) -> None:
-        """Send huey 3's enqueued (and, for a future execute time, scheduled) signal."""
+    def _announce(self, task: QueueTask, scheduled: bool) -> None:
+        """Send huey 3's enqueued (and, when it went to the schedule, scheduled) signal."""
         self.signals.send(SIGNAL_ENQUEUED, task)
-        if task.execute_time is not None:
+        if scheduled:
             self.signals.send(SIGNAL_SCHEDULED, task)
 
     def _run_queued(self) -> None:

@@ -2,10 +2,11 @@
 
 Layout (FORMAT_VERSION 3): a 6-byte header (version, signed flag, metadata length),
 the HMAC of everything else when signed, the metadata as JSON (per pipeline step: id,
-task name, eta, retries, retry delay, enqueued at, and priority, expires, the error
-pipeline, the timeout and a chord member's chord when set), then one pickle holding every
-step's data. Metadata is read without unpickling anything (:func:`read_metadata`); with signing on,
-nothing is read before the signature, which covers header, metadata and pickle, verifies.
+task name, eta, retries, retry delay, enqueued at, and priority, expiry time, the error
+pipeline, the timeout, a chord member's chord, the retry backoff and a relative expiry as
+given when set), then one pickle holding every step's data. Metadata is read without
+unpickling anything (:func:`read_metadata`); with signing on, nothing is read before the
+signature, which covers header, metadata and pickle, verifies.
 
 A task is written straight from its fields (no Message is built for that: enqueueing in
 bulk spends its time on such objects) and read back as a frozen :class:`Message`.
@@ -58,6 +59,9 @@ class Message:
     timeout: float | None = None
     #: huey 3's chord membership of a member's last step: (chord id, size, index, callback).
     chord: tuple[str, int, int, Message] | None = None
+    retry_backoff: float = 0
+    #: A relative ``expires`` as given (seconds); ``expires`` is then the time it was fixed to.
+    expires_after: float | None = None
 
 
 def encode(task: QueueTask, serializer: Serializer) -> bytes:
@@ -83,35 +87,45 @@ def _chain_json(task: QueueTask, datas: list, sent: str) -> str:
 
 
 def _step_json(task: QueueTask, datas: list, sent: str) -> str:
-    """A step's metadata; priority, expires, the error pipeline, the timeout and the chord
-    (huey 3's options) follow only when one of them is set, each only as far as the last
-    one set."""
+    """A step's metadata; huey 3's options follow only when one of them is set, each only
+    as far as the last one set: priority, the expiry time, the error pipeline, the
+    timeout, the chord, the retry backoff and a relative expiry as given (in seconds)."""
     extra = ""
-    timeout, chord = task.timeout, task.chord_config
+    expires, chord = task.expires, task.chord_config
     if (
         task.priority is not None
-        or task.expires is not None
+        or expires is not None
         or task.on_error is not None
-        or timeout is not None
+        or task.timeout is not None
         or chord is not None
+        or task.retry_backoff
     ):
-        priority = "null" if task.priority is None else _number(task.priority)
-        extra = f",{priority},{_time(task.expires)}"
-        if task.on_error is not None:
-            extra += "," + _chain_json(task.on_error, datas, sent)
-        elif timeout is not None or chord is not None:
-            extra += ",null"
-        if timeout is not None:
-            extra += "," + _number(timeout)
-        elif chord is not None:
-            extra += ",null"
-        if chord is not None:
-            callback = _chain_json(chord.callback, datas, sent)
-            extra += f",[{_quote(chord.cid)},{_number(chord.size)},{_number(chord.idx)},{callback}]"
+        relative = expires is not None and not isinstance(expires, datetime.datetime)
+        parts = [
+            "null" if task.priority is None else _number(task.priority),
+            _time(task.expires_resolved if relative or expires is None else expires),
+            "null" if task.on_error is None else _chain_json(task.on_error, datas, sent),
+            "null" if task.timeout is None else _number(task.timeout),
+            "null" if chord is None else _chord_json(chord, datas, sent),
+            _number(task.retry_backoff) if task.retry_backoff else "null",
+            _number(_seconds(expires)) if relative else "null",
+        ]
+        while len(parts) > 2 and parts[-1] == "null":
+            parts.pop()
+        extra = "," + ",".join(parts)
     return (
         f"[{_quote(task.task_id)},{_quote(task.name)},{_time(task.execute_time)},"
         f"{_number(task.retries)},{_number(task.retry_delay)},{sent}{extra}]"
     )
+
+
+def _chord_json(chord: Any, datas: list, sent: str) -> str:
+    callback = _chain_json(chord.callback, datas, sent)
+    return f"[{_quote(chord.cid)},{_number(chord.size)},{_number(chord.idx)},{callback}]"
+
+
+def _seconds(delay: float | datetime.timedelta) -> float:
+    return delay.total_seconds() if isinstance(delay, datetime.timedelta) else delay
 
 
 def _time(value: datetime.datetime | None) -> str:
@@ -205,7 +219,7 @@ def _build(steps: list, datas: Iterator[Any] | None, data: bytes) -> Message:
     for step in steps:
         try:
             task_id, name, eta, retries, retry_delay, enqueued, *extra = step
-            priority, expires, errors, timeout, chord = (*extra, *(None,) * 5)[:5]
+            priority, expires, errors, timeout, chord, backoff, after = (*extra, *(None,) * 7)[:7]
             when, until = _read_time(eta), _read_time(expires)
         except (TypeError, ValueError) as exc:
             raise MessageError(f"malformed task message: {exc}", data) from None
@@ -219,7 +233,9 @@ def _build(steps: list, datas: Iterator[Any] | None, data: bytes) -> Message:
             and (errors is None or (isinstance(errors, list) and errors))
             and isinstance(timeout, (int, float, type(None)))
             and (chord is None or _is_chord(chord))
-            and len(extra) in (0, 2, 3, 4, 5)
+            and isinstance(backoff, (int, float, type(None)))
+            and isinstance(after, (int, float, type(None)))
+            and len(extra) in (0, 2, 3, 4, 5, 6, 7)
         ):
             raise MessageError("malformed task message: a field has the wrong type", data)
         step_data = None if datas is None else next(datas, _END)
@@ -229,7 +245,8 @@ def _build(steps: list, datas: Iterator[Any] | None, data: bytes) -> Message:
         if chord is not None:
             chord = (*chord[:3], _build(chord[3], datas, data))
         head = (task_id, name, step_data, when, retries, retry_delay)
-        fields.append((head, (priority, until, on_error, enqueued, timeout, chord)))
+        tail = (priority, until, on_error, enqueued, timeout, chord, backoff or 0, after)
+        fields.append((head, tail))
     message = None
     for head, tail in reversed(fields):  # each step's on_complete is the step after it
         message = Message(*head, message, *tail)

@@ -40,7 +40,9 @@ def wait_for_result(
 
     Blocking waits use the storage's wake-up signal, so a result is seen within
     milliseconds of being stored; ``backoff`` and ``max_delay`` bound each wait
-    (they are the polling interval on storages that cannot signal).
+    (they are the polling interval on storages that cannot signal). A wait that saw the
+    result stored but could not read it (another reader took it, or it failed to verify)
+    raises DataStoreTimeout, as huey 3 does, rather than waiting for good.
     """
     value = huey.read_result(task_id, preserve)
     if not blocking or value is not EMPTY:
@@ -54,9 +56,11 @@ def wait_for_result(
             if remaining <= 0:
                 raise DataStoreTimeout(f"no result for task {task_id} within {timeout}s")
             wait = min(wait, remaining)
-        huey.storage.wait_for_data(task_id, wait)
+        stored = huey.storage.wait_result(task_id, wait, backoff, max_delay)
         delay = min(delay * backoff, max_delay)
         value = huey.read_result(task_id, preserve)
+        if stored and value is EMPTY:
+            raise DataStoreTimeout(f"the result of task {task_id} was stored but not readable")
     return value
 
 
@@ -78,8 +82,11 @@ class TaskResultWrapper:
         return self.task.task_id
 
     def is_ready(self) -> bool:
-        """True once the result is stored (or already read through this handle)."""
-        return self._value is not EMPTY or self.huey.storage.has_data_for_key(self.task_id)
+        """True once the result is stored, as huey 3: it is read into this handle then (and
+        so removed from the store), so this handle's next :meth:`get` cannot miss it."""
+        if self._value is EMPTY:
+            self._value = self.huey.read_result(self.task_id)
+        return self._value is not EMPTY
 
     def reset(self) -> None:
         """Forget the value read, so the next :meth:`get` reads the store again."""
@@ -139,9 +146,11 @@ class TaskResultWrapper:
         *,
         priority: int | None = None,
         expires: Any = None,
+        preserve_pipeline: bool = True,
     ) -> TaskResultWrapper | Any:
         """Revoke this instance and enqueue a copy (new id) at ``eta``/``delay``, or now;
-        huey 3's ``priority`` and ``expires`` replace the original's.
+        huey 3's ``priority`` and ``expires`` replace the original's, and without
+        ``preserve_pipeline`` the copy drops its ``then()`` and ``error()`` tasks.
 
         No check is made that the original has not already run.
         """
@@ -151,10 +160,12 @@ class TaskResultWrapper:
             execute_time=compute_eta(eta, delay, convert_utc and self.huey.utc),
             retries=self.task.retries,
             retry_delay=self.task.retry_delay,
-            on_complete=self.task.on_complete,
+            on_complete=self.task.on_complete if preserve_pipeline else None,
             priority=self.task.priority if priority is None else priority,
             expires=self.task.expires if expires is None else expires,
-            on_error=self.task.on_error,
+            on_error=self.task.on_error if preserve_pipeline else None,
+            timeout=self.task.timeout,
+            retry_backoff=self.task.retry_backoff,
         )
         return self.huey.enqueue(task)
 

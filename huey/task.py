@@ -31,6 +31,11 @@ def to_utc(dt: datetime.datetime) -> datetime.datetime:
     return dt.astimezone(datetime.timezone.utc).replace(tzinfo=None)
 
 
+def as_timedelta(delay: float | datetime.timedelta) -> datetime.timedelta:
+    """A delay given in seconds or as a timedelta, as a timedelta."""
+    return delay if isinstance(delay, datetime.timedelta) else datetime.timedelta(seconds=delay)
+
+
 def compute_eta(
     eta: datetime.datetime | None = None,
     delay: float | datetime.timedelta | None = None,
@@ -41,10 +46,8 @@ def compute_eta(
     if eta is not None and delay is not None:
         raise ValueError("pass either eta or delay, not both")
     if delay is not None:
-        if not isinstance(delay, datetime.timedelta):
-            delay = datetime.timedelta(seconds=delay)
         now = utcnow() if convert_utc else datetime.datetime.now()
-        return now + delay
+        return now + as_timedelta(delay)
     if eta is None:
         return None
     if convert_utc:
@@ -78,6 +81,7 @@ class QueueTask(metaclass=_TaskClass):
     name: ClassVar[str] = "huey.task.QueueTask"
     default_retries: ClassVar[int] = 0
     default_retry_delay: ClassVar[float] = 0
+    default_retry_backoff: ClassVar[float] = 0
     retries_as_argument: ClassVar[bool] = False
     include_task: ClassVar[bool] = False
     default_priority: ClassVar[int | None] = None
@@ -105,6 +109,8 @@ class QueueTask(metaclass=_TaskClass):
         kwargs: dict[str, Any] | None = None,
         id: str | None = None,
         eta: datetime.datetime | None = None,
+        retry_backoff: float | None = None,
+        expires_resolved: datetime.datetime | None = None,
     ) -> None:
         if args is not None or kwargs is not None:  # huey 3's spelling of ``data``
             data = (tuple(args or ()), dict(kwargs or {}))
@@ -113,32 +119,31 @@ class QueueTask(metaclass=_TaskClass):
         self.execute_time = execute_time or eta
         self.retries = self.default_retries if retries is None else retries
         self.retry_delay = self.default_retry_delay if retry_delay is None else retry_delay
+        #: huey 3's option: after each failed attempt ``retry_delay`` is multiplied by it.
+        self.retry_backoff = self.default_retry_backoff if retry_backoff is None else retry_backoff
         self.on_complete = on_complete
         self.priority = self.default_priority if priority is None else priority
-        #: huey 3's option: seconds or a timedelta (from enqueueing) or a datetime; made
-        #: a datetime in the Huey's clock when enqueued. Not run after that time.
+        #: huey 3's option: seconds or a timedelta (from enqueueing) or a datetime, kept
+        #: as given; ``expires_resolved`` is the time it means, fixed at each enqueue.
         self.expires = self.default_expires if expires is None else expires
+        self.expires_resolved = expires_resolved
         self.on_error = on_error
         #: huey 3's option: seconds the run may take; past them it fails with TaskTimeout.
         self.timeout = self.default_timeout if timeout is None else timeout
-        self.deadline: float | None = None  # monotonic time the run must end by (worker's)
+        self._deadline: float | None = None  # monotonic time the run must end by (worker's)
 
     def resolve_expires(self, now: datetime.datetime) -> None:
-        """Turn a relative ``expires`` into the time it is reached, counted from ``now``."""
-        if self.expires is not None and not isinstance(self.expires, datetime.datetime):
-            seconds = self.expires
-            if not isinstance(seconds, datetime.timedelta):
-                seconds = datetime.timedelta(seconds=seconds)
-            self.expires = now + seconds
-
-    @property
-    def expires_resolved(self) -> datetime.datetime | None:
-        """huey 3's: the time this task expires at (None without ``expires``, or while it
-        is still relative: enqueueing fixes it)."""
-        return self.expires if isinstance(self.expires, datetime.datetime) else None
+        """Fix ``expires_resolved`` as the task is enqueued (``now``): a relative ``expires``
+        counts from now or, for a task due later, from its execute time (huey 3 counts
+        from when its scheduler enqueues such a task)."""
+        if isinstance(self.expires, datetime.datetime):
+            self.expires_resolved = self.expires
+        elif self.expires is not None:
+            start = max(now, self.execute_time) if self.execute_time else now
+            self.expires_resolved = start + as_timedelta(self.expires)
 
     def is_expired(self, now: datetime.datetime) -> bool:
-        return isinstance(self.expires, datetime.datetime) and now > self.expires
+        return self.expires_resolved is not None and now > self.expires_resolved
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -168,15 +173,17 @@ class QueueTask(metaclass=_TaskClass):
         return self.execute_time
 
     @property
-    def time_remaining(self) -> float | None:
-        """huey 3's: seconds left before this run times out (None without a timeout)."""
-        return None if self.deadline is None else self.deadline - time.monotonic()
+    def time_remaining(self) -> float:
+        """huey 3's: seconds left before this run times out, never below 0; infinity
+        without a timeout, so comparing it is always safe."""
+        if self._deadline is None:
+            return float("inf")
+        return max(0.0, self._deadline - time.monotonic())
 
     @property
     def is_timed_out(self) -> bool:
         """huey 3's: whether this run has used up its timeout."""
-        remaining = self.time_remaining
-        return remaining is not None and remaining <= 0
+        return self._deadline is not None and time.monotonic() >= self._deadline
 
     def check_timeout(self) -> None:
         """huey 3's cooperative check (thread and greenlet workers): TaskTimeout when the
@@ -295,7 +302,17 @@ _WHEN = (int, float, datetime.timedelta, datetime.datetime)
 
 #: Keywords a call of a task takes as options for the task (huey 3's), not for the function.
 CALL_OPTIONS = frozenset(
-    {"id", "eta", "delay", "retries", "retry_delay", "priority", "expires", "timeout"}
+    {
+        "id",
+        "eta",
+        "delay",
+        "retries",
+        "retry_delay",
+        "retry_backoff",
+        "priority",
+        "expires",
+        "timeout",
+    }
 )
 
 
@@ -357,7 +374,7 @@ class TaskWrapper:
         attributes.update(
             {k: staticmethod(v) if callable(v) else v for k, v in task_settings.items()}
         )
-        for option in ("priority", "expires", "timeout"):  # huey 3's per-task defaults
+        for option in ("priority", "expires", "timeout", "retry_backoff"):  # huey 3's defaults
             if option in task_settings:
                 attributes[f"default_{option}"] = task_settings.pop(option)
         base = task_base or QueueTask
@@ -403,10 +420,12 @@ class TaskWrapper:
         retry_delay: float | None = None,
         expires: Expires = None,
         timeout: float | None = None,
+        retry_backoff: float | None = None,
     ) -> TaskResultWrapper | Any:
         """Enqueue a call to run at ``eta`` or after ``delay`` seconds (see compute_eta);
-        huey 3's ``id``, ``priority``, ``retries``, ``retry_delay``, ``expires`` and
-        ``timeout`` override the task's defaults. With the Huey's ``utc=False`` times are local.
+        huey 3's ``id``, ``priority``, ``retries``, ``retry_delay``, ``retry_backoff``,
+        ``expires`` and ``timeout`` override the task's defaults. With the Huey's
+        ``utc=False`` times are local.
         As in huey 3, a call without arguments may pass its time first: ``schedule(60)``,
         ``schedule(timedelta(...))`` or ``schedule(datetime)``."""
         if eta is None and delay is None and isinstance(args, _WHEN):
@@ -423,6 +442,7 @@ class TaskWrapper:
             priority=priority,
             expires=expires,
             timeout=timeout,
+            retry_backoff=retry_backoff,
         )
         return self.huey.enqueue(task)
 

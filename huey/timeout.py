@@ -19,10 +19,10 @@ from .task import QueueTask
 def enforced(task: QueueTask) -> Iterator[None]:
     """Run the body under ``task``'s timeout: its deadline is set, and in a process's main
     thread (process workers) SIGALRM interrupts the task with TaskTimeout when it passes."""
-    if task.timeout is None:
+    if not task.timeout:  # None, or huey 3's 0: no timeout
         yield
         return
-    task.deadline = time.monotonic() + task.timeout
+    task._deadline = time.monotonic() + task.timeout
     if threading.current_thread() is not threading.main_thread():
         yield  # threads and greenlets: check_timeout() and the check after the run
         return

@@ -164,8 +164,10 @@ def outcome(result: Any, timeout: float) -> dict[str, Any]:
     row: dict[str, Any] = {"task_id": result.task_id}
     try:
         return {**row, "value": repr(result.get(blocking=True, timeout=timeout))}
-    except TaskException as exc:
-        raise OperationFailed(f"task {result.task_id} failed: {exc}") from None
+    except TaskException as exc:  # a failed attempt: the last one, or one to be retried
+        retries = exc.metadata.get("retries")
+        then = f" ({retries} retries left)" if retries else ""
+        raise OperationFailed(f"task {result.task_id} failed{then}: {exc}") from None
     except DataStoreTimeout:
         raise OperationFailed(f"task {result.task_id}: no result within {timeout:g}s") from None
 

@@ -54,6 +54,21 @@ def test_a_chord_members_chord_and_its_callback_pipeline_round_trip(huey):
     assert [step.data for step in config.callback.chain()] == [(("cb",), {}), (("next",), {})]
 
 
+def test_a_retry_backoff_and_a_relative_expiry_round_trip_after_a_chord(huey):
+    @huey.task(retry_backoff=2, expires=datetime.timedelta(minutes=1))
+    def job(*args):
+        return args
+
+    member = job.s(1)
+    member.chord_config = ChordConfig("cid", 1, 0, job.s("cb"))
+    member.resolve_expires(datetime.datetime(2031, 1, 1))
+    task = huey.deserialize_task(huey.serialize_task(member))
+    assert (task.retry_backoff, task.expires, task.chord_config.cid) == (2, 60, "cid")
+    assert task.expires_resolved < datetime.datetime(2031, 1, 1)  # fixed again, from now
+    plain = huey.deserialize_task(huey.serialize_task(job.s()))
+    assert (plain.retry_backoff, plain.expires, plain.chord_config) == (2, 60, None)
+
+
 def test_metadata_is_plain_json_in_the_message(huey):
     @huey.task()
     def job(x):
@@ -147,6 +162,8 @@ def test_the_signature_covers_header_metadata_and_data(position):
         b'[["id", "n", null, 0, 0, "yesterday"]]',
         b'[["id", "n", null, 0, 0]]',
         b'[["id", "n", null, 0, 0, 1.5, null, null, null, null, ["c", "2", 0, []]]]',
+        b'[["id", "n", null, 0, 0, 1.5, null, null, null, null, null, "2"]]',
+        b'[["id", "n", null, 0, 0, 1.5, null, null, null, null, null, null, "60"]]',
     ],
 )
 def test_malformed_metadata_raises_message_error(metadata):

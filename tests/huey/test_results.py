@@ -72,8 +72,7 @@ def test_huey_result_blocking_with_backoff_parameters(huey, tasks):
 
 def test_failed_task_raises_task_exception_with_metadata(huey, tasks):
     result = tasks.fails()
-    with pytest.raises(Exception, match="I failed"):
-        run_next(huey)
+    assert run_next(huey) is None
     for blocking in (False, True):
         with pytest.raises(TaskException) as info:
             result.get(blocking=blocking, timeout=1)
@@ -86,8 +85,7 @@ def test_failed_task_raises_task_exception_with_metadata(huey, tasks):
 
 def test_a_failure_keeps_the_call_so_it_can_be_run_again(huey, tasks):
     result = tasks.add(1, "x")
-    with pytest.raises(TypeError):
-        run_next(huey)
+    assert run_next(huey) is None
     (error,) = huey.errors()
     assert datetime.datetime.fromisoformat(error["time"]).utcoffset() == datetime.timedelta(0)
     again = huey.deserialize_task(base64.b64decode(error["payload"]))

@@ -5,7 +5,6 @@ test_chores_e2e.py runs the same chores against supervised consumers)."""
 from __future__ import annotations
 
 import base64
-import contextlib
 import datetime
 import json
 from pathlib import Path
@@ -14,7 +13,8 @@ import pytest
 
 from huey import Huey
 from huey.task import utcnow
-from hueyctl import bind
+from hueyctl import bind, chores
+from hueyctl.errors import OperationFailed
 
 from .hueyctl_helpers import write_manifest
 
@@ -62,9 +62,7 @@ def project(tmp_path: Path, fresh_imports: None) -> Path:
 
 def run_one(huey: Huey) -> None:
     """Run the next queued task as a worker would (its failure is recorded, not raised)."""
-    task = huey.deserialize_task(huey.storage.dequeue())
-    with contextlib.suppress(Exception):  # execute re-raises what the task raised
-        huey.execute(task)
+    huey.execute(huey.deserialize_task(huey.storage.dequeue()))
 
 
 def rows(result) -> list[dict]:
@@ -202,3 +200,20 @@ def test_results_show_values_read_after_verifying(hueyctl, project: Path) -> Non
     assert shown[1]["task_id"] == "forged-task" and shown[1]["value"] is None
     assert "SignatureError" in shown[1]["note"]
     assert huey.result("a-task") == {"total": 3}  # shown, still there to be read
+
+
+def test_a_waited_call_that_failed_says_whether_it_will_be_retried() -> None:
+    huey = Huey("waited", url="memory://")
+
+    @huey.task(retries=1)
+    def broken():
+        raise RuntimeError("down")
+
+    result = broken()
+    huey.execute(huey.dequeue())
+    with pytest.raises(OperationFailed, match=r"failed \(1 retries left\): RuntimeError"):
+        chores.outcome(result, 1)
+    result.reset()
+    huey.execute(huey.dequeue())
+    with pytest.raises(OperationFailed, match=r"failed: RuntimeError"):
+        chores.outcome(result, 1)

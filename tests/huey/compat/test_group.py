@@ -3,7 +3,6 @@ every member's result in member order, on every backend and however members end.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import pickle
 import threading
@@ -27,14 +26,11 @@ from huey.task import utcnow
 
 
 def drain(huey) -> list:
-    """Dequeue and execute every queued task, a failure giving None (whether or not
-    ``huey.execute`` raises it); their values in the order they ran."""
+    """Dequeue and execute every queued task (a failure gives None); their values in the
+    order they ran."""
     values = []
     while (task := huey.dequeue()) is not None:
-        value = None
-        with contextlib.suppress(Exception):
-            value = huey.execute(task)
-        values.append(value)
+        values.append(huey.execute(task))
     return values
 
 

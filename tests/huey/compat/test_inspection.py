@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 
-from huey import crontab
+from huey import TaskException, crontab
 from huey.task import utcnow
 
 
@@ -39,18 +39,33 @@ def test_dequeue_returns_the_next_task_and_none_when_empty(huey):
     assert huey.dequeue() is None
 
 
-def test_execute_with_timestamp_counts_the_retry_delay_from_it(huey):
+def test_execute_returns_none_for_a_failure_and_counts_the_retry_delay_from_now(huey):
     @huey.task(retries=1, retry_delay=60)
     def flaky():
         raise RuntimeError("down")
 
-    flaky()
+    result = flaky()
     then = utcnow() - datetime.timedelta(days=1)
-    with pytest.raises(RuntimeError):
-        huey.execute(huey.dequeue(), timestamp=then)
+    assert huey.execute(huey.dequeue(), timestamp=then) is None  # recorded, not raised
+    with pytest.raises(TaskException, match="RuntimeError"):
+        result.get()
     (retry,) = huey.scheduled()
     assert retry.retries == 0
-    assert then + datetime.timedelta(seconds=59) < retry.eta < then + datetime.timedelta(seconds=62)
+    now = utcnow()
+    assert now + datetime.timedelta(seconds=58) < retry.eta < now + datetime.timedelta(seconds=61)
+
+
+def test_execute_schedules_a_task_not_due_at_its_timestamp(huey):
+    @huey.task()
+    def job():
+        return "ran"
+
+    task = job.s()
+    task.execute_time = utcnow() + datetime.timedelta(minutes=5)
+    assert huey.execute(task) is None
+    assert [t.id for t in huey.scheduled()] == [task.id] and len(huey) == 0
+    later = utcnow() + datetime.timedelta(minutes=6)
+    assert huey.execute(huey.read_schedule(later)[0], timestamp=later) == "ran"
 
 
 def test_read_schedule_takes_due_tasks_only(huey):
@@ -59,10 +74,23 @@ def test_read_schedule_takes_due_tasks_only(huey):
         return n
 
     now = utcnow()
-    job.schedule(args=(1,), eta=now - datetime.timedelta(seconds=5), convert_utc=False)
-    job.schedule(args=(2,), eta=now + datetime.timedelta(hours=1), convert_utc=False)
-    assert [t.args for t in huey.read_schedule(now)] == [(1,)]
-    assert huey.read_schedule(now) == [] and huey.scheduled_count() == 1
+    job.schedule(args=(1,), eta=now + datetime.timedelta(hours=1), convert_utc=False)
+    job.schedule(args=(2,), eta=now + datetime.timedelta(hours=3), convert_utc=False)
+    later = now + datetime.timedelta(hours=2)
+    assert [t.args for t in huey.read_schedule(later)] == [(1,)]
+    assert huey.read_schedule(later) == [] and huey.scheduled_count() == 1
+
+
+def test_a_task_whose_time_has_come_is_queued_at_once(huey):
+    @huey.task()
+    def job(n):
+        return n
+
+    heard = []
+    huey.signal()(lambda signal, task, *extra: heard.append(signal))
+    past = job.schedule(args=(1,), delay=-1)
+    assert len(huey) == 1 and huey.scheduled_count() == 0 and heard == ["enqueued"]
+    assert huey.execute(huey.dequeue()) == 1 and past.get() == 1
 
 
 def test_read_periodic_returns_the_tasks_due_at_a_time(huey):

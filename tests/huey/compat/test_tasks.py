@@ -14,6 +14,7 @@ from huey import (
     QueueTask,
     RetryTask,
     Task,
+    TaskException,
     TaskLockedException,
     crontab,
 )
@@ -94,7 +95,7 @@ def test_retry_task_runs_again_after_its_delay_keeping_retries(huey, run_queued)
     assert retry.retries == 1 and retry.eta > utcnow() + datetime.timedelta(seconds=25)
     assert huey.errors() == []  # a retry request is not a failure
     (due,) = huey.read_schedule(retry.eta)
-    assert huey.execute(due) == "ready" and result.get() == "ready"
+    assert huey.execute(due, timestamp=retry.eta) == "ready" and result.get() == "ready"
 
 
 def test_retry_task_with_eta_and_without_retries(huey, run_queued):
@@ -131,8 +132,11 @@ def test_priority_and_expires_travel_with_the_task(huey):
     before = utcnow()
     queued, scheduled = huey.pending()[0], huey.scheduled()[0]
     assert (queued.priority, scheduled.priority, scheduled.id) == (5, 9, "given")
-    assert before < queued.expires < before + datetime.timedelta(seconds=61)
-    assert scheduled.expires > before + datetime.timedelta(minutes=59)
+    assert queued.expires == 60  # as given; the time it means is expires_resolved
+    assert before < queued.expires_resolved < before + datetime.timedelta(seconds=61)
+    assert scheduled.expires == 3600  # a timedelta travels as seconds
+    # a task due later expires counting from its execute time
+    assert scheduled.expires_resolved > before + datetime.timedelta(minutes=60, seconds=9)
 
 
 @pytest.mark.parametrize("expires", [0.001, datetime.timedelta(milliseconds=1)])
@@ -198,27 +202,26 @@ def test_unregister_forgets_the_task(huey):
         huey.dequeue()
 
 
-@pytest.mark.parametrize(
-    ("retry", "retries", "requeued"),
-    [(None, 0, False), (None, 2, True), (True, 0, True), (False, 2, False)],
-)
-def test_cancel_execution_retry_flag_from_a_hook(huey, retry, retries, requeued):
+@pytest.mark.parametrize("retry", [None, True, False])
+def test_cancel_execution_from_a_hook_drops_the_task_whatever_its_retry_flag(huey, retry):
+    canceled = []
+    huey.signal("canceled")(lambda signal, task: canceled.append(task.id))
+
     @huey.pre_execute()
     def gate(task):
-        raise CancelExecution(retry=retry)
+        raise CancelExecution("not today", retry=retry)
 
-    @huey.task(retries=retries)
+    @huey.task(retries=2)
     def job():
         return 1
 
-    job()
+    result = job()
     assert huey.execute(huey.dequeue()) is None
-    assert (len(huey) == 1) is requeued
-    if requeued:
-        assert huey.pending()[0].retries == max(retries - 1, 0)
+    assert len(huey) == 0 and huey.scheduled() == [] and result.get() is None
+    assert canceled == [result.id]
 
 
-def test_cancel_execution_raised_by_the_task_cancels_and_retries(huey, run_queued):
+def test_cancel_execution_raised_by_the_task_is_an_error_result_and_retries(huey, run_queued):
     canceled = []
 
     @huey.signal("canceled")
@@ -231,8 +234,12 @@ def test_cancel_execution_raised_by_the_task_cancels_and_retries(huey, run_queue
 
     result = job()
     assert run_queued(huey) == [None] and canceled == [0]
+    with pytest.raises(TaskException, match=r"CancelExecution\(\)") as error:
+        result.get()
+    assert error.value.metadata["retries"] == 1  # at least one retry, even with none declared
     (retry,) = huey.scheduled()
-    assert retry.id == result.id and huey.errors() == []
+    assert retry.id == result.id and retry.retries == 0
+    assert huey.errors() == []  # a cancel is not a failure for the error store
 
 
 def test_an_expired_task_publishes_an_expired_event(huey, in_thread):
