@@ -26,8 +26,9 @@ from .lock import TaskLock
 from .presets import BlackHoleHuey, PriorityRedisExpireHuey, PriorityRedisHuey, RedisExpireHuey
 from .rate_limit import RateLimit
 from .result import Result, ResultGroup, TaskResultWrapper
-from .task import PeriodicQueueTask, PeriodicTask, QueueTask, Task, TaskWrapper
+from .task import PeriodicQueueTask, PeriodicTask, QueueTask, Task
 from .utils import SKIPPED, Error
+from .wrapper import TaskWrapper
 
 __all__ = [
     "BlackHoleHuey",

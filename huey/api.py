@@ -38,9 +38,9 @@ from .task import (
     PeriodicTask,
     QueueTask,
     Task,
-    TaskWrapper,
     utcnow,
 )
+from .wrapper import TaskWrapper
 
 # What huey 1.x applications import from huey.api: the classes and helpers of the reference,
 # and the names huey 3's huey.api offers (docs/huey3.md).

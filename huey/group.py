@@ -16,7 +16,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .result import ResultGroup, TaskResultWrapper
-from .task import QueueTask, TaskWrapper, as_callback
+from .task import QueueTask, as_callback
+from .wrapper import TaskWrapper
 
 if TYPE_CHECKING:
     from .api import Huey

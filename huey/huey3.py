@@ -14,7 +14,8 @@ from .rate_limit import RateLimit
 from .result import EMPTY
 from .signals import SIGNAL_ENQUEUED, SIGNAL_SCHEDULED, Receiver, Signals
 from .storage import BaseStorage, MemoryStorage
-from .task import QueueTask, TaskWrapper, utcnow
+from .task import QueueTask, utcnow
+from .wrapper import TaskWrapper
 
 if TYPE_CHECKING:
     from .consumer import Consumer

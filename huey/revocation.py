@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 from . import records
 from .exceptions import ConfigurationError, MessageError
 from .storage.base import BaseStorage
-from .task import QueueTask, TaskWrapper, to_utc, utcnow
+from .task import QueueTask, to_utc, utcnow
+from .wrapper import TaskWrapper
 
 if TYPE_CHECKING:
     from .api import Huey

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from huey.contrib.djsettings import huey_from_setting, name_from_databases
-from huey.task import TaskWrapper
+from huey.wrapper import TaskWrapper
 
 HUEY = huey_from_setting(
     getattr(settings, "HUEY", None),
