@@ -185,6 +185,8 @@ class Huey(Huey3API):
             return self._url.partition(":")[0] + "://"  # the scheme only: no password
         if issubclass(self.storage_class, RedisStorage):
             return self.storage_class.__name__
+        if self._storage_kwargs.get("path"):
+            return f"directory {self._storage_kwargs['path']}"  # FileHuey
         filename = self._storage_kwargs.get("filename")
         return f"SQLite file {filename}" if filename else None
 

@@ -176,9 +176,10 @@ def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server.stop()
 
 
-@pytest.fixture(params=["memory", "sqlite", "redis"])
+@pytest.fixture(params=["memory", "sqlite", "file", "redis"])
 def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A URL for each backend: a fresh SQLite file, or an emptied db on the private Redis."""
+    """A URL for each backend: a fresh SQLite file or directory, or an emptied db on the
+    private Redis."""
     return backend_url(request.param, request, tmp_path)
 
 

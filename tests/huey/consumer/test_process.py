@@ -59,11 +59,15 @@ def producer(name: str, url: str) -> SimpleNamespace:
     return SimpleNamespace(huey=huey, **tasks)
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", "file", "redis"])
 def app(request, tmp_path, redis_server):
     """(producer Huey, consumer launcher, marks dir) on the parametrized backend."""
     name = f"proc-{uuid.uuid4().hex[:6]}"
-    url = redis_server.url if request.param == "redis" else f"sqlite:///{tmp_path}/q.db"
+    url = {
+        "redis": redis_server.url,
+        "sqlite": f"sqlite:///{tmp_path}/q.db",
+        "file": f"file://{tmp_path}/files",
+    }[request.param]
     env = {
         **os.environ,
         "TEST_HUEY_URL": url,
