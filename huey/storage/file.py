@@ -28,7 +28,8 @@ from huey.storage.errors import ErrorMapping
 from huey.storage.file_wake import Listener, notify, wait_until
 from huey.utils import FileLock
 
-_DIRS = ("queue", "inflight", "consumers", "schedule", "results", "errors", "events", "seq", "tmp")
+_FLUSHED = ("queue", "inflight", "consumers", "schedule", "results", "counters", "errors", "events")
+_DIRS = (*_FLUSHED, "seq", "tmp")
 _EVENTS_KEPT = 1000  # listeners further behind than this miss events
 Op = Callable[[], object]
 
@@ -48,6 +49,7 @@ class FileStorage(BaseStorage):
     of the lock file, which is safe only when one process (thread workers) uses the path."""
 
     blocking = True
+    priority = True  # huey 3's flag: the queue leaves in priority order
 
     def __init__(
         self, name: str, path: str, levels: int = 2, use_thread_lock: bool = False
@@ -420,7 +422,8 @@ class FileStorage(BaseStorage):
         return os.path.join(self._dir("results"), *hashed[: self.levels], hashed)
 
     @_mapped
-    def put_data(self, key: str, value: bytes) -> None:
+    def put_data(self, key: str, value: bytes, is_result: bool = False) -> None:
+        """``is_result`` (huey 3) is accepted; every value is kept alike."""
         content = names.pack_value(key, value)
         self._write(lambda: self._store(key, content), "data")
 
@@ -467,7 +470,10 @@ class FileStorage(BaseStorage):
             return os.path.exists(self.path_for_key(key))
 
     @_mapped
-    def put_if_empty(self, key: str, value: bytes) -> bool:
+    def put_if_empty(self, key: str, value: bytes, ttl: float | None = None) -> bool:
+        """``ttl`` (huey 3) is refused: files do not expire (NotImplementedError, as huey 3)."""
+        if ttl is not None:
+            raise NotImplementedError("FileStorage values do not expire: put_if_empty without ttl")
         with self._locked():
             if os.path.exists(self.path_for_key(key)):
                 return False
@@ -503,6 +509,30 @@ class FileStorage(BaseStorage):
     def flush_results(self) -> None:
         with self._locked():
             _empty(self._dir("results"))
+
+    # -- counters (huey 3) ------------------------------------------------------
+    @_mapped
+    def incr(self, key: str | bytes, amount: int = 1) -> int:
+        """Add ``amount`` to the counter ``key`` (0 when new); the new value. Counters are
+        apart from the key/value store."""
+        path = self._file("counters", names.key_hash(key))
+        with self._locked():
+            try:
+                value = int(_read(path)) + amount
+            except (FileNotFoundError, ValueError):  # new, or not a number: start again
+                value = amount
+            self._put_file(path, b"%d" % value)
+        return value
+
+    @_mapped
+    def delete_counter(self, key: str | bytes) -> None:
+        with self._locked(), contextlib.suppress(FileNotFoundError):
+            os.unlink(self._file("counters", names.key_hash(key)))
+
+    @_mapped
+    def flush_counters(self) -> None:
+        with self._locked():
+            _empty(self._dir("counters"))
 
     # -- errors -----------------------------------------------------------------
     @_mapped
