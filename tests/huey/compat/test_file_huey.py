@@ -63,6 +63,8 @@ def test_huey3_storage_methods_on_files(tmp_path: Path) -> None:
     assert storage.incr("c") == 1
     storage.flush_counters()
     assert storage.incr("c") == 1
+    storage.flush_all()
+    assert storage.incr("c") == 1
     assert not storage.has_data_for_key("c")  # counters are not results
     with pytest.raises(NotImplementedError):
         storage.put_if_empty("k2", b"v", ttl=1)
