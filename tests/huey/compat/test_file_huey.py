@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from huey import FileHuey
+from huey.contrib.djsettings import huey_from_setting
 from huey.storage import FileStorage
 from huey.utils import FileLock
 
@@ -31,6 +32,13 @@ def test_file_huey_takes_path_levels_and_use_thread_lock(tmp_path: Path, run_que
     assert (huey.storage.levels, huey.storage.use_thread_lock) == (1, True)
     assert (huey.pending_count(), huey.scheduled_count()) == (1, 1)
     assert run_queued(huey) == [3] and result.get() == 3
+
+
+def test_django_setting_names_file_huey_with_its_path(tmp_path: Path) -> None:
+    setting = {"huey_class": "huey.FileHuey", "name": "site", "path": str(tmp_path)}
+    huey = huey_from_setting(setting, debug=False)
+    huey.storage.enqueue(b"x")
+    assert isinstance(huey, FileHuey) and (tmp_path / "site" / "queue").is_dir()
 
 
 def test_file_huey_runs_tasks_under_a_consumer_with_priorities(tmp_path: Path) -> None:
