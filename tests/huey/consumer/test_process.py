@@ -109,6 +109,19 @@ def test_kill_9_mid_task_loses_nothing(app):
     assert (marks / "crash.finished").exists()
 
 
+def test_kill_9_of_a_consumer_with_process_workers_loses_nothing(app):
+    procapp, start, marks = app
+    victim = start("-w", "2", "-k", "process")
+    result = procapp.slow(1.0, "crash-process")
+    queued = procapp.add(2, 2)  # waiting behind, or taken by the other worker
+    assert wait_until(lambda: (marks / "crash-process.started").exists())
+    victim.signal(signal.SIGKILL)
+    victim.wait()
+    start("-w", "2", "-k", "process")  # requeues the dead one's work once its beat expires
+    assert result.get(blocking=True, timeout=30) == "crash-process"
+    assert queued.get(blocking=True, timeout=30) == 4
+
+
 def test_sigterm_lets_running_task_finish(app):
     procapp, start, marks = app
     consumer = start("-w", "1", "--shutdown-timeout", "10")
