@@ -81,7 +81,7 @@ class Huey(Huey3API):
     """A task queue: decorate functions with :meth:`task`, run a consumer to execute them.
 
     Storage is picked by ``url`` (``redis://``, ``rediss://``, ``unix://``,
-    ``sqlite:///path``, ``memory://``), by an explicit ``storage`` object, or by the
+    ``sqlite:///path``, ``file:///dir``, ``memory://``), by an explicit ``storage`` object, or by the
     class's backend (SQLite in ``huey.db``: no server needed). It is created on first
     use, so building a Huey connects to nothing. ``name`` keys its storage, so it holds
     only letters, digits, ``_``, ``.`` and ``-``. ``secret`` turns on HMAC-signed
