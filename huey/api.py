@@ -81,13 +81,13 @@ class Huey(Huey3API):
     """A task queue: decorate functions with :meth:`task`, run a consumer to execute them.
 
     Storage is picked by ``url`` (``redis://``, ``rediss://``, ``unix://``,
-    ``sqlite:///path``, ``file:///dir``, ``memory://``), by an explicit ``storage`` object,
-    or by the class's backend (SQLite in ``huey.db``: no server needed). It is created on
-    first use, so building a Huey connects to nothing. ``name`` keys its storage, so it
-    holds only letters, digits, ``_``, ``.`` and ``-``. ``secret`` turns on HMAC-signed
+    ``sqlite:///path``, ``memory://``), by an explicit ``storage`` object, or by the
+    class's backend (SQLite in ``huey.db``: no server needed). It is created on first
+    use, so building a Huey connects to nothing. ``name`` keys its storage, so it holds
+    only letters, digits, ``_``, ``.`` and ``-``. ``secret`` turns on HMAC-signed
     messages and results, bound to this instance's name. ``blocking`` is kept for
-    compatibility: workers always wait on the queue's own wake-up signal, never on a fixed
-    poll interval.
+    compatibility: workers always wait on the queue's own wake-up signal, never on a
+    fixed poll interval.
 
     Choices where the spec is silent, as huey 3: every failed attempt is added to the
     error store and becomes the task's result (a retry that succeeds replaces it), unless
