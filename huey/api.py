@@ -48,6 +48,7 @@ __all__ = [
     "BaseStorage",
     "BlackHoleHuey",
     "ChordResult",
+    "FileHuey",
     "Huey",
     "MemoryHuey",
     "PeriodicQueueTask",
@@ -634,6 +635,7 @@ class MemoryHuey(Huey):
 # huey 3 apps import these from huey.api too; they subclass the classes above.
 from .presets import (  # noqa: E402
     BlackHoleHuey,
+    FileHuey,
     PriorityRedisExpireHuey,
     PriorityRedisHuey,
     RedisExpireHuey,

@@ -46,7 +46,6 @@ class FileStorage(BaseStorage):
     of the lock file, which is safe only when one process (thread workers) uses the path."""
 
     blocking = True
-    priority = True  # huey 3's flag: the queue leaves in priority order
 
     def __init__(
         self, name: str, path: str, levels: int = 2, use_thread_lock: bool = False
@@ -63,7 +62,7 @@ class FileStorage(BaseStorage):
 
     # -- queue ------------------------------------------------------------------
     @_mapped
-    def enqueue(self, data: bytes, priority: int | None = None) -> None:
+    def enqueue(self, data: bytes, priority: float | None = None) -> None:
         """``priority`` (huey 3) orders raw bytes; a task message carries its own."""
         chosen = None if priority is None else names.check_priority(int(priority))
         self.files.write(lambda: self._append([data], chosen), "queue")

@@ -8,8 +8,6 @@ import os
 import time
 from pathlib import Path
 
-import pytest
-
 from huey import FileHuey
 from huey.contrib.djsettings import huey_from_setting
 from huey.storage import FileStorage
@@ -59,24 +57,6 @@ def test_file_huey_runs_tasks_under_a_consumer_with_priorities(tmp_path: Path) -
     finally:
         consumer.stop()
     assert order == ["high", "low"]
-
-
-def test_huey3_storage_methods_on_files(tmp_path: Path) -> None:
-    storage = FileHuey("h3", path=str(tmp_path)).storage
-    storage.put_data(b"k1", b"v1", is_result=True)
-    assert storage.peek_data("k1") == b"v1"  # bytes and str keys name one entry
-    assert storage.result_items() == {"k1": b"v1"}
-    assert [storage.incr("c"), storage.incr("c", 10), storage.incr("c", -5)] == [1, 11, 6]
-    storage.delete_counter("c")
-    assert storage.incr("c") == 1
-    storage.flush_counters()
-    assert storage.incr("c") == 1
-    storage.flush_all()
-    assert storage.incr("c") == 1
-    assert not storage.has_data_for_key("c")  # counters are not results
-    with pytest.raises(NotImplementedError):
-        storage.put_if_empty("k2", b"v", ttl=1)
-    assert storage.priority is True
 
 
 # -- FileLock ---------------------------------------------------------------------------
