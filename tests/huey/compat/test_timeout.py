@@ -137,7 +137,7 @@ def test_a_thread_worker_run_that_overran_fails_after_it_returns(huey, consumer,
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("storage_url", ["sqlite", "file", "redis"], indirect=True)
+@pytest.mark.parametrize("storage_url", ["sqlite", "redis"], indirect=True)
 def test_a_process_worker_interrupts_a_task_past_its_timeout(huey, consumer):
     @huey.signal(S.SIGNAL_TIMEOUT)
     def timed_out(signal, task):  # runs in the worker process
