@@ -1,4 +1,4 @@
-"""huey: a small task queue with at-least-once delivery on Redis, SQLite or memory.
+"""huey: a small task queue with at-least-once delivery on Redis, SQLite, files or memory.
 
 ``import huey`` reads nothing and connects to nothing; storage is created on first use.
 """
@@ -23,7 +23,13 @@ from .exceptions import (
 )
 from .group import ChordResult, chord, group
 from .lock import TaskLock
-from .presets import BlackHoleHuey, PriorityRedisExpireHuey, PriorityRedisHuey, RedisExpireHuey
+from .presets import (
+    BlackHoleHuey,
+    FileHuey,
+    PriorityRedisExpireHuey,
+    PriorityRedisHuey,
+    RedisExpireHuey,
+)
 from .rate_limit import RateLimit
 from .result import Result, ResultGroup, TaskResultWrapper
 from .task import PeriodicQueueTask, PeriodicTask, QueueTask, Task
@@ -37,6 +43,7 @@ __all__ = [
     "ConfigurationError",
     "DataStoreTimeout",
     "Error",
+    "FileHuey",
     "Huey",
     "HueyException",
     "MemoryHuey",

@@ -48,6 +48,7 @@ __all__ = [
     "BaseStorage",
     "BlackHoleHuey",
     "ChordResult",
+    "FileHuey",
     "Huey",
     "MemoryHuey",
     "PeriodicQueueTask",
@@ -185,6 +186,8 @@ class Huey(Huey3API):
             return self._url.partition(":")[0] + "://"  # the scheme only: no password
         if issubclass(self.storage_class, RedisStorage):
             return self.storage_class.__name__
+        if self._storage_kwargs.get("path"):
+            return f"directory {self._storage_kwargs['path']}"  # FileHuey
         filename = self._storage_kwargs.get("filename")
         return f"SQLite file {filename}" if filename else None
 
@@ -632,6 +635,7 @@ class MemoryHuey(Huey):
 # huey 3 apps import these from huey.api too; they subclass the classes above.
 from .presets import (  # noqa: E402
     BlackHoleHuey,
+    FileHuey,
     PriorityRedisExpireHuey,
     PriorityRedisHuey,
     RedisExpireHuey,

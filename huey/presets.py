@@ -1,12 +1,13 @@
 """huey 3's preset classes: the Redis variants (every option is a keyword here, each is a
-RedisHuey with one storage choice) and BlackHoleHuey (see docs/huey3.md for what differs)."""
+RedisHuey with one storage choice), FileHuey and BlackHoleHuey (see docs/huey3.md for what
+differs)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from .api import Huey, RedisHuey
-from .storage import BlackHoleStorage, PriorityRedisStorage
+from .storage import BlackHoleStorage, FileStorage, PriorityRedisStorage
 from .storage.redis_expire import (
     DEFAULT_EXPIRE_TIME,
     ExpiringRedisStorage,
@@ -41,3 +42,10 @@ class BlackHoleHuey(Huey):
     """huey 3's Huey that keeps nothing: tasks enqueue without error and never run."""
 
     storage_class = BlackHoleStorage
+
+
+class FileHuey(Huey):
+    """huey 3's Huey on files: ``FileHuey(name, path=dir, levels=2, use_thread_lock=False)``
+    keeps its queue, schedule and results under ``dir/name/`` (:class:`FileStorage`)."""
+
+    storage_class = FileStorage

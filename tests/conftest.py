@@ -176,18 +176,22 @@ def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server.stop()
 
 
-@pytest.fixture(params=["memory", "sqlite", "redis"])
+@pytest.fixture(params=["memory", "sqlite", "file", "redis"])
 def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A URL for each backend: a fresh SQLite file, or an emptied db on the private Redis."""
+    """A URL for each backend: a fresh SQLite file or directory, or an emptied db on the
+    private Redis."""
     return backend_url(request.param, request, tmp_path)
 
 
 def backend_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The URL for ``backend`` (memory, sqlite, redis, or redis-priority: the priority queue)."""
+    """The URL for ``backend`` (memory, sqlite, file, redis, or redis-priority: the priority
+    queue)."""
     if backend == "memory":
         return "memory://"
     if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'huey.db'}"
+    if backend == "file":
+        return f"file://{tmp_path / 'huey-files'}"
     server: RedisServer = request.getfixturevalue("redis_server")
     server.start()  # a test that stopped it may have failed before starting it again
     server.flushdb()

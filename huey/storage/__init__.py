@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from huey.exceptions import ConfigurationError
 from huey.storage.base import BaseStorage
 from huey.storage.blackhole import BlackHoleStorage
+from huey.storage.file import FileStorage
 from huey.storage.memory import MemoryStorage
 from huey.storage.redis import RedisStorage
 from huey.storage.redis_expire import (
@@ -23,6 +24,7 @@ __all__ = [
     "BaseStorage",
     "BlackHoleStorage",
     "ExpiringRedisStorage",
+    "FileStorage",
     "MemoryStorage",
     "PriorityExpiringRedisStorage",
     "PriorityRedisExpireStorage",
@@ -34,14 +36,16 @@ __all__ = [
 ]
 
 _REDIS_SCHEMES = ("redis", "rediss", "unix", *SENTINEL_SCHEMES)
-_ACCEPTED = "redis://, rediss://, unix://, redis+sentinel://, sqlite:///path, memory://"
+_ACCEPTED = (
+    "redis://, rediss://, unix://, redis+sentinel://, sqlite:///path, file:///dir, memory://"
+)
 
 
 def storage_from_url(url: str, name: str, priority: bool = False, **kwargs: object) -> BaseStorage:
     """Build the backend a URL names; ``kwargs`` go to the backend's constructor.
 
     ``priority`` (or ``?priority=true`` in a Redis URL) picks the Redis priority queue;
-    memory and SQLite queues always leave in priority order. On Redis an ``expire_time``
+    memory, SQLite and file queues always leave in priority order. On Redis an ``expire_time``
     makes the stored values expire (:class:`ExpiringRedisStorage`)."""
     scheme = urlsplit(url).scheme
     if scheme in _REDIS_SCHEMES:
@@ -56,6 +60,8 @@ def storage_from_url(url: str, name: str, priority: bool = False, **kwargs: obje
         return storage_class(name, url=url, **kwargs)
     if scheme == "sqlite":
         return SqliteStorage(name, filename=_sqlite_filename(url), **kwargs)
+    if scheme == "file":
+        return FileStorage(name, path=_file_directory(url), **kwargs)
     if scheme == "memory":
         return MemoryStorage(name, **kwargs)
     raise ConfigurationError(f"unknown storage URL scheme {scheme!r}: use one of {_ACCEPTED}")
@@ -84,3 +90,14 @@ def _sqlite_filename(url: str) -> str:
             f"SQLite URL {url!r} has a query: pass SqliteStorage options as keyword arguments"
         )
     return parts.path[1:]
+
+
+def _file_directory(url: str) -> str:
+    """``file:///srv/huey`` -> ``/srv/huey`` (a file URL); ``file:data/huey`` -> ``data/huey``."""
+    parts = urlsplit(url)
+    if parts.netloc not in ("", "localhost") or not parts.path or parts.query or parts.fragment:
+        raise ConfigurationError(
+            f"bad file storage URL {url!r}: write file:///absolute/dir or file:relative/dir,"
+            " and pass FileStorage options as keyword arguments"
+        )
+    return unquote(parts.path)

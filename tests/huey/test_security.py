@@ -18,6 +18,7 @@ from huey.consumer.worker import Worker
 from huey.exceptions import SignatureError, TaskLockedException
 from huey.execution import Outcome
 from huey.message import Message
+from huey.storage import FileStorage
 from huey.task import utcnow
 
 from ..waiting import wait_until
@@ -33,12 +34,14 @@ class Exploit:
         return (Path.touch, (self.path,))
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", "file", "redis"])
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A real SQLite file or the suite's real redis-server (never memory: the point is
-    what a writer to the shared storage can do)."""
+    """A real SQLite file or directory, or the suite's real redis-server (never memory:
+    the point is what a writer to the shared storage can do)."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'huey.db'}"
+    if request.param == "file":
+        return f"file://{tmp_path / 'files'}"
     server = request.getfixturevalue("redis_server")
     server.start()
     server.flushdb()
@@ -218,8 +221,14 @@ def test_a_result_signed_for_another_instance_is_refused(make, exploit, marker):
 
 @pytest.mark.parametrize("value", ["text, not bytes", 42, 4.5], ids=["text", "int", "real"])
 def test_records_stored_as_text_or_numbers_are_absent(make, secret, value):
-    """A SQLite row of another type (TEXT, INTEGER, REAL) where bytes belong."""
+    """A SQLite row of another type (TEXT, INTEGER, REAL) where bytes belong. A file holds
+    bytes only: FileStorage refuses such a value and keeps nothing."""
     huey = make(secret=secret)
+    if isinstance(huey.storage, FileStorage):
+        with pytest.raises(TypeError):
+            huey.storage.put_data("t1", value)
+        assert not huey.storage.has_data_for_key("t1")
+        return
     huey.storage.put_data(revocation.instance_key("t1"), value)
     huey.storage.put_data("t1", value)
     assert not huey.is_revoked("t1")

@@ -64,7 +64,7 @@ def test_a_local_time_huey_gets_a_local_time_consumer(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("storage_url", ["sqlite", "redis"], indirect=True)
+@pytest.mark.parametrize("storage_url", ["sqlite", "file", "redis"], indirect=True)
 def test_startup_hooks_run_in_each_worker_process(huey, consumer):
     @huey.on_startup()
     def mark_process():

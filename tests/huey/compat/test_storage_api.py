@@ -1,4 +1,4 @@
-"""huey 3's storage API (``huey.storage.<method>``) on every backend: memory, SQLite, Redis,
+"""huey 3's storage API (``huey.storage.<method>``) on every backend: memory, SQLite, files, Redis,
 Redis with the priority queue and Redis with expiring values."""
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from huey.constants import WORKER_TYPES, EmptyData
 from huey.exceptions import ConfigurationError, StorageError
 from huey.storage import (
     BaseStorage,
+    FileStorage,
     MemoryStorage,
     PriorityRedisStorage,
     RedisExpireStorage,
@@ -26,7 +27,15 @@ from huey.storage import (
 )
 from tests.conftest import backend_url
 
-BACKENDS = ["memory", "sqlite", "redis", "redis-priority", "redis-expire", "redis-priority-expire"]
+BACKENDS = [
+    "memory",
+    "sqlite",
+    "file",
+    "redis",
+    "redis-priority",
+    "redis-expire",
+    "redis-priority-expire",
+]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -105,7 +114,9 @@ def test_put_if_empty_claims_a_key_once(store):
 
 def test_put_if_empty_with_a_ttl_expires_or_says_it_cannot(store):
     hash_store = isinstance(store, RedisStorage) and not isinstance(store, RedisExpireStorage)
-    if isinstance(store, SqliteStorage) or (hash_store and not store.supports_hash_ttl):
+    if isinstance(store, (SqliteStorage, FileStorage)) or (
+        hash_store and not store.supports_hash_ttl
+    ):
         with pytest.raises(NotImplementedError):
             store.put_if_empty("lock", b"1", ttl=1)
         assert not store.has_data_for_key("lock")

@@ -59,11 +59,15 @@ def producer(name: str, url: str) -> SimpleNamespace:
     return SimpleNamespace(huey=huey, **tasks)
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", "file", "redis"])
 def app(request, tmp_path, redis_server):
     """(producer Huey, consumer launcher, marks dir) on the parametrized backend."""
     name = f"proc-{uuid.uuid4().hex[:6]}"
-    url = redis_server.url if request.param == "redis" else f"sqlite:///{tmp_path}/q.db"
+    url = {
+        "redis": redis_server.url,
+        "sqlite": f"sqlite:///{tmp_path}/q.db",
+        "file": f"file://{tmp_path}/files",
+    }[request.param]
     env = {
         **os.environ,
         "TEST_HUEY_URL": url,
@@ -103,6 +107,19 @@ def test_kill_9_mid_task_loses_nothing(app):
     start("-w", "1")  # a new consumer requeues the dead one's task once its heartbeat expires
     assert result.get(blocking=True, timeout=30) == "crash"
     assert (marks / "crash.finished").exists()
+
+
+def test_kill_9_of_a_consumer_with_process_workers_loses_nothing(app):
+    procapp, start, marks = app
+    victim = start("-w", "2", "-k", "process")
+    result = procapp.slow(1.0, "crash-process")
+    queued = procapp.add(2, 2)  # waiting behind, or taken by the other worker
+    assert wait_until(lambda: (marks / "crash-process.started").exists())
+    victim.signal(signal.SIGKILL)
+    victim.wait()
+    start("-w", "2", "-k", "process")  # requeues the dead one's work once its beat expires
+    assert result.get(blocking=True, timeout=30) == "crash-process"
+    assert queued.get(blocking=True, timeout=30) == 4
 
 
 def test_sigterm_lets_running_task_finish(app):

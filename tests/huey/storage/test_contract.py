@@ -1,4 +1,4 @@
-"""The BaseStorage contract: every test runs against memory, SQLite and Redis alike."""
+"""The BaseStorage contract: every test runs against memory, SQLite, files and Redis alike."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def at(seconds: float) -> datetime.datetime:
     return T0 + datetime.timedelta(seconds=seconds)
 
 
-@pytest.fixture(params=["memory", "sqlite", "redis", "redis-priority"])
+@pytest.fixture(params=["memory", "sqlite", "file", "redis", "redis-priority"])
 def storage_url(request: pytest.FixtureRequest, tmp_path) -> str:
     """Every backend, and Redis's priority queue too."""
     return backend_url(request.param, request, tmp_path)
