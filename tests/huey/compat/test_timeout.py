@@ -137,7 +137,7 @@ def test_a_thread_worker_run_that_overran_fails_after_it_returns(huey, consumer,
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("storage_url", ["sqlite", "redis"], indirect=True)
+@pytest.mark.parametrize("storage_url", ["sqlite", "file", "redis"], indirect=True)
 def test_a_process_worker_interrupts_a_task_past_its_timeout(huey, consumer):
     @huey.signal(S.SIGNAL_TIMEOUT)
     def timed_out(signal, task):  # runs in the worker process
@@ -151,4 +151,5 @@ def test_a_process_worker_interrupts_a_task_past_its_timeout(huey, consumer):
     consumer(workers=1, worker_type="process")
     with pytest.raises(TaskException, match="TaskTimeout"):
         result.get(blocking=True, timeout=WAIT)
-    assert huey.get(f"timeout-{result.id}") == S.SIGNAL_TIMEOUT
+    # The receiver runs after the failure is stored: wait for what it writes.
+    assert wait_until(lambda: huey.get(f"timeout-{result.id}") == S.SIGNAL_TIMEOUT, WAIT)
