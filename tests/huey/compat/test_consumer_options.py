@@ -1,0 +1,161 @@
+"""huey 3's consumer API: Consumer's keyword options (read back as attributes),
+ConsumerConfig and OptionParserHandler (how scripts build a consumer from flags), and
+shutdown_timeout=None."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import pytest
+
+from huey import Huey
+from huey.consumer import Consumer
+from huey.consumer_options import ConsumerConfig, OptionParserHandler
+from huey.exceptions import ConfigurationError
+
+WAIT = 30.0
+
+
+def test_huey3_constructor_options_are_accepted_and_read_back(huey) -> None:
+    @huey.task()
+    def add(a, b):
+        return a + b
+
+    consumer = Consumer(
+        huey,
+        workers=2,
+        initial_delay=0.001,
+        backoff=2,
+        max_delay=0.001,
+        scheduler_interval=30,
+        check_worker_health=False,
+        health_check_interval=5,
+        extra_locks="a, b",
+        graceful_signal="TERM",
+        heartbeat_timeout=3,
+    )
+    assert (consumer.workers, consumer.worker_type, consumer.periodic) == (2, "thread", True)
+    assert (consumer.backoff, consumer.scheduler_interval, consumer.graceful_signal) == (
+        2,
+        30,
+        "TERM",
+    )
+    assert consumer.extra_locks == ("a", "b")  # huey 3 writes them comma-separated
+    assert consumer.shutdown_timeout == 30.0  # this consumer's own default
+    with pytest.raises(AttributeError):
+        consumer.no_such_option  # noqa: B018
+    consumer.start()
+    try:
+        assert add(1, 2).get(blocking=True, timeout=WAIT) == 3
+    finally:
+        consumer.stop(graceful=True)
+
+
+def test_consumer_config_has_huey3_defaults_and_builds_a_consumer() -> None:
+    huey = Huey("cfg", url="memory://")
+    config = ConsumerConfig()
+    config.validate()
+    assert (config.workers, config.worker_type, config.initial_delay, config.backoff) == (
+        1,
+        "thread",
+        0.1,
+        1.15,
+    )
+    consumer = huey.create_consumer(**config.values)
+    assert consumer.shutdown_timeout is None and consumer.graceful_signal == "INT"
+    assert consumer.health_check_interval == 10
+    assert "logfile" not in config.values and "verbose" not in config.values
+
+    config = ConsumerConfig(workers=3, worker_type="process", periodic=False, shutdown_timeout=5)
+    consumer = huey.create_consumer(**config.values)
+    assert (consumer.workers, consumer.worker_type, consumer.periodic) == (3, "process", False)
+    assert consumer.shutdown_timeout == 5
+
+
+def test_consumer_config_ignores_none_and_keys_it_does_not_know() -> None:
+    # Scripts pass their whole parsed options, their own flags included.
+    config = ConsumerConfig(workers=None, my_app_flag=True, max_tasks=None)
+    assert config.workers == 1 and not hasattr(config, "my_app_flag")
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"backoff": 0.5},
+        {"scheduler_interval": 90},
+        {"scheduler_interval": 7},
+        {"scheduler_interval": 45},
+        {"graceful_signal": "HUP"},
+    ],
+)
+def test_consumer_config_validate_refuses_what_huey3_refuses(options) -> None:
+    with pytest.raises(ValueError):
+        ConsumerConfig(**options).validate()
+
+
+def test_option_parser_handler_parses_huey_consumer_flags_the_optparse_way() -> None:
+    parser = OptionParserHandler().get_option_parser()
+    options, args = parser.parse_args(
+        ["-t", "2.5", "--graceful-signal=TERM", "app.huey", "-w", "4"]
+    )
+    assert args == ["app.huey"]
+    assert (options.shutdown_timeout, options.graceful_signal, options.workers) == (2.5, "TERM", 4)
+    assert options.periodic is None  # not given: ConsumerConfig's default applies
+    options, _ = parser.parse_args(["-g", "TERM", "-n", "-k", "greenlet", "app.huey"])
+    config = ConsumerConfig(**vars(options))
+    assert (config.graceful_signal, config.periodic, config.worker_type) == (
+        "TERM",
+        False,
+        "greenlet",
+    )
+    assert config.shutdown_timeout is None and config.global_scheduler
+
+
+@pytest.mark.parametrize(
+    ("argv", "level"),
+    [([], logging.INFO), (["-v"], logging.DEBUG), (["-q"], logging.WARNING)],
+)
+def test_consumer_config_sets_up_a_logger(tmp_path, argv, level) -> None:
+    options, _ = (
+        OptionParserHandler()
+        .get_option_parser()
+        .parse_args([*argv, "-l", str(tmp_path / "c.log"), "app.huey"])
+    )
+    config = ConsumerConfig(**vars(options))
+    logger = logging.getLogger(f"test-huey3-config-{level}")
+    config.setup_logger(logger)
+    try:
+        logger.warning("hello")
+        assert logger.level == level
+        assert "hello" in (tmp_path / "c.log").read_text()
+    finally:
+        for handler in logger.handlers:
+            handler.close()
+        logger.handlers.clear()
+
+
+@pytest.mark.slow
+def test_shutdown_timeout_none_waits_for_the_running_task(huey) -> None:
+    started, release = threading.Event(), threading.Event()
+
+    @huey.task()
+    def slow():
+        started.set()
+        release.wait(WAIT)
+        return "done"
+
+    result = slow()
+    consumer = huey.create_consumer(shutdown_timeout=None, heartbeat_timeout=3)
+    consumer.start()
+    assert started.wait(WAIT)
+    threading.Timer(1.0, release.set).start()  # stop() waits for it, however long
+    consumer.stop(graceful=True)
+    assert result.get() == "done"
+    assert huey.pending_count() == 0
+
+
+def test_start_refuses_a_huey_in_immediate_mode() -> None:
+    huey = Huey("imm", url="memory://", immediate=True)
+    with pytest.raises(ConfigurationError, match="immediate mode"):
+        huey.create_consumer().start()
