@@ -73,7 +73,9 @@ class MiniHuey:
     """``MiniHuey(name='huey', interval=1, pool_size=None)``: at most ``pool_size`` tasks
     run at once (no limit by default); the scheduler checks every ``interval`` seconds."""
 
-    def __init__(self, name: str = "huey", interval: float = 1, pool_size: int | None = None):
+    def __init__(
+        self, name: str = "huey", interval: float = 1, pool_size: int | None = None
+    ) -> None:
         self.name = name
         self.interval = interval
         self._pool = gevent.pool.Pool(pool_size)
@@ -143,7 +145,9 @@ class MiniHuey:
     ) -> None:
         heapq.heappush(self._schedule, (when, next(self._order), func, args, kwargs, result))
 
-    def _execute(self, func: Callable, args: tuple, kwargs: dict, result: MiniResult | None):
+    def _execute(
+        self, func: Callable, args: tuple, kwargs: dict, result: MiniResult | None
+    ) -> None:
         try:
             value = func(*args, **kwargs)
         except Exception as exc:  # the task's error is its result
