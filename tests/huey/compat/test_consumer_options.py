@@ -5,7 +5,12 @@ shutdown_timeout=None."""
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +20,7 @@ from huey.consumer_options import ConsumerConfig, OptionParserHandler
 from huey.exceptions import ConfigurationError
 
 WAIT = 30.0
+APPS = Path(__file__).parents[1] / "consumer" / "apps"
 
 
 def test_huey3_constructor_options_are_accepted_and_read_back(huey) -> None:
@@ -159,3 +165,56 @@ def test_start_refuses_a_huey_in_immediate_mode() -> None:
     huey = Huey("imm", url="memory://", immediate=True)
     with pytest.raises(ConfigurationError, match="immediate mode"):
         huey.create_consumer().start()
+
+
+# A start script written the huey 3 way: parse flags, build the config, load the app.
+HUEY3_SCRIPT = """
+import logging
+import sys
+
+from huey.constants import WORKER_PROCESS, WORKER_TYPES
+from huey.consumer_options import ConsumerConfig, OptionParserHandler
+from huey.utils import load_class
+
+options, args = OptionParserHandler().get_option_parser().parse_args()
+config = ConsumerConfig(**{k: v for k, v in options.__dict__.items() if v is not None})
+config.validate()
+assert config.worker_type in WORKER_TYPES and config.worker_type != WORKER_PROCESS
+huey = load_class(args[0])
+config.setup_logger(logging.getLogger("huey"))
+huey.create_consumer(**config.values).run()
+print("consumer stopped", flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_a_huey3_start_script_runs_a_consumer_and_stops_gracefully(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path}/q.db"
+    script = tmp_path / "start_consumer.py"
+    script.write_text(HUEY3_SCRIPT)
+    env = {
+        **os.environ,
+        "TEST_HUEY_URL": url,
+        "TEST_HUEY_NAME": "h3script",
+        "TEST_MARKS_DIR": str(tmp_path),
+        "PYTHONPATH": str(APPS),
+    }
+    process = subprocess.Popen(
+        [sys.executable, str(script), "procapp.huey", "-w", "2", "-g", "TERM", "-v"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        producer = Huey("h3script", url=url)
+        add = producer.task(name="add")(lambda a, b: None)
+        assert add(1, 2).get(blocking=True, timeout=WAIT) == 3
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=WAIT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, output
+    assert "consumer stopped" in output and "DEBUG" in output
