@@ -60,7 +60,9 @@ class Consumer:
         self._workers: dict[str, tuple[Handle, Any, Pulse]] = {}
         self._worker_numbers = itertools.count()  # ids are never reused (see check_workers)
         self._services: dict[str, tuple[Any, threading.Thread]] = {}  # name -> target, thread
-        self._stop_requested = 0
+        self._stop_requested = 0  # stop signals received
+        self._stop_called = False  # stop() was called since the last start()
+        self._lifecycle = threading.Lock()  # start and stop one at a time
         self._restart_requested = False
         self._running = False
         self.tally = Tally((), self.environment.cells)
@@ -99,6 +101,7 @@ class Consumer:
             "on" if opts.global_scheduler else "off",
             "UTC" if opts.utc else "local time",
         )
+        self._stop_called = False
         self.tally = Tally(self.huey.task_names(), self.environment.cells)
         publisher = Publisher(self.consumer_id, self.tally, opts.workers, opts.worker_type)
         recovery = Recovery(
@@ -108,34 +111,41 @@ class Consumer:
             opts.heartbeat_timeout,
             publisher,
         )
-        if not self._reach_storage(recovery):
-            return
-        self._threads_stop.clear()
-        self._start_workers()
-        scheduler = Scheduler(
-            self.huey,
-            self.consumer_id,
-            self._threads_stop,
-            opts.utc,
-            opts.periodic,
-            opts.global_scheduler,
-            counters=self.tally.writer("scheduler"),
-        )
-        self._services = {
-            name: (target, self._thread(target, name))
-            for name, target in (
-                ("huey-scheduler", scheduler.loop),
-                ("huey-heartbeat", recovery.loop),
+        if self._reach_storage(recovery):
+            self._launch(recovery)
+
+    def _launch(self, recovery: Recovery) -> None:
+        """Start workers, scheduler and heartbeats, unless stop() came first."""
+        opts = self.options
+        with self._lifecycle:
+            if self._stop_called:
+                return
+            self._threads_stop.clear()
+            self._start_workers()
+            scheduler = Scheduler(
+                self.huey,
+                self.consumer_id,
+                self._threads_stop,
+                opts.utc,
+                opts.periodic,
+                opts.global_scheduler,
+                counters=self.tally.writer("scheduler"),
             )
-        }
-        self._running = True
+            self._services = {
+                name: (target, self._thread(target, name))
+                for name, target in (
+                    ("huey-scheduler", scheduler.loop),
+                    ("huey-heartbeat", recovery.loop),
+                )
+            }
+            self._running = True
 
     def _reach_storage(self, recovery: Recovery) -> bool:
         """Release locks if asked and requeue the work of dead consumers, retrying with
         backoff while that fails; False if a stop signal came first. (Workers register
         their heartbeat with their first fetch.)"""
         backoff = Backoff()
-        while self._stop_requested == 0:
+        while self._stop_requested == 0 and not self._stop_called:
             try:
                 if self.options.flush_locks or self.options.extra_locks:
                     released = self.huey.flush_locks(*self.options.extra_locks)
@@ -157,7 +167,7 @@ class Consumer:
         backoff = Backoff()
         next_check = time.monotonic() + self.options.health_check_interval
         try:
-            while self._stop_requested == 0:
+            while self._stop_requested == 0 and not self._stop_called:
                 time.sleep(0.1)
                 check_health = time.monotonic() >= next_check
                 if check_health:
@@ -173,21 +183,28 @@ class Consumer:
     def supervise(self, check_health: bool = True) -> None:
         """One pass of the supervising loop: act on SIGHUP, restart a dead service thread
         and, with ``check_health`` (and the health check on), replace dead or stuck workers."""
-        if self._restart_requested:
-            self._restart_requested = False
-            logger.info("SIGHUP: restarting workers")
-            self._stop_workers(self.options.shutdown_timeout)
-            self._start_workers()
-        self.check_services()
-        if check_health and self.options.check_worker_health:
-            self.check_workers(time.time())
+        with self._lifecycle:  # a stop() from another thread waits for this pass
+            if not self._running:
+                return
+            if self._restart_requested:
+                self._restart_requested = False
+                logger.info("SIGHUP: restarting workers")
+                self._stop_workers(self.options.shutdown_timeout)
+                self._start_workers()
+            self.check_services()
+            if check_health and self.options.check_worker_health:
+                self.check_workers(time.time())
 
     def stop(self, graceful: bool = True) -> None:
         """Stop taking tasks; give running ones ``shutdown_timeout`` seconds (None: as
         long as they take) when graceful, and put whatever did not finish back on the queue."""
-        if not self._running:
-            return
-        self._running = False
+        self._stop_called = True  # ends run() and a start() still reaching the storage
+        with self._lifecycle:
+            if self._running:
+                self._running = False
+                self._shut_down(graceful)
+
+    def _shut_down(self, graceful: bool) -> None:
         logger.info("stopping consumer %s%s", self.consumer_id, "" if graceful else " now")
         self._stop_workers(self.options.shutdown_timeout if graceful else 0)
         self._threads_stop.set()
@@ -283,7 +300,11 @@ class Consumer:
     def _pause(self, seconds: float) -> None:
         """Sleep ``seconds``, cut short by a stop signal."""
         deadline = time.monotonic() + seconds
-        while self._stop_requested == 0 and (left := deadline - time.monotonic()) > 0:
+        while (
+            self._stop_requested == 0
+            and not self._stop_called
+            and (left := deadline - time.monotonic()) > 0
+        ):
             time.sleep(min(left, 0.1))
 
     def _thread(self, target: Any, name: str) -> threading.Thread:

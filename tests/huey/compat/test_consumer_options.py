@@ -218,3 +218,17 @@ def test_a_huey3_start_script_runs_a_consumer_and_stops_gracefully(tmp_path) -> 
             process.wait()
     assert process.returncode == 0, output
     assert "consumer stopped" in output and "DEBUG" in output
+
+
+def test_run_returns_once_stop_is_called_from_another_thread(huey) -> None:
+    @huey.task()
+    def add(a, b):
+        return a + b
+
+    consumer = huey.create_consumer(workers=1, heartbeat_timeout=3)
+    runner = threading.Thread(target=consumer.run, daemon=True)
+    runner.start()
+    assert add(1, 2).get(blocking=True, timeout=WAIT) == 3
+    consumer.stop()
+    runner.join(WAIT)
+    assert not runner.is_alive()
