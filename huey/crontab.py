@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import MAXYEAR, date, datetime, time, timedelta
 
@@ -107,14 +107,32 @@ def crontab(
     day_of_week: str | int = "*",
     hour: str | int = "*",
     minute: str | int = "*",
+    *,
+    strict: bool = False,
 ) -> Crontab:
     """A matcher for the given fields; each is "*", "*/n", "m", "m-n", "m-n/s" or a comma list.
 
-    "m/s" means "m-<highest>/s". day_of_week takes 0-6 with 0 = Sunday, and 7 as Sunday.
+    "m/s" means "m-<highest>/s"; "m-n" with m > n wraps around ("22-2" is 22, 23, 0, 1, 2).
+    day_of_week takes 0-6 with 0 = Sunday, and 7 as Sunday.
     Raises ValueError naming the field and value when one is malformed or out of range.
+    ``strict`` is huey 3's switch to that behaviour: accepted, since parsing is always strict.
     """
     values = dict(minute=minute, hour=hour, day=day, month=month, day_of_week=day_of_week)
     return _build(values, source="crontab")
+
+
+def _hourly() -> Crontab:
+    """huey 3's ``crontab.hourly()``: every hour, on the hour."""
+    return crontab(minute="0")
+
+
+def _daily() -> Crontab:
+    """huey 3's ``crontab.daily()``: every day at midnight."""
+    return crontab(minute="0", hour="0")
+
+
+crontab.hourly = _hourly  # type: ignore[attr-defined]
+crontab.daily = _daily  # type: ignore[attr-defined]
 
 
 def parse_cron(expression: str) -> Crontab:
@@ -155,7 +173,7 @@ def _parse_field(name: str, value: str | int, source: str) -> frozenset[int]:
             raise fail(f"{str(number)!r} is outside {low}-{top}")
         return number
 
-    def expand(part: str) -> range:
+    def expand(part: str) -> Sequence[int]:
         match = _PART.fullmatch(part)
         if match is None:
             raise fail(f"{part!r} is malformed; use *, */n, m, m-n, m-n/s or a comma list")
@@ -165,11 +183,15 @@ def _parse_field(name: str, value: str | int, source: str) -> frozenset[int]:
         else:
             start = bounded(int(first))
             stop = bounded(int(last)) if last else (max(start, high) if step else start)
-        if start > stop:
-            raise fail(f"{part!r} is a backward range; write the lower value first")
         if step is not None and int(step) == 0:
             raise fail(f"{part!r} has a step of 0; the step must be at least 1")
-        return range(start, stop + 1, int(step or 1))
+        values: Sequence[int]
+        if start <= stop:
+            values = range(start, stop + 1)
+        else:  # wraps, as in huey 3: "22-2" is 22, 23, 0, 1, 2; "5-1" Friday to Monday
+            last_before_wrap = 6 if name == "day_of_week" else high  # 7 is Sunday again
+            values = [*range(start, last_before_wrap + 1), *range(low, stop + 1)]
+        return values[:: int(step or 1)]  # a step counts across the wrap
 
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise fail(f"{value!r} is not a str or int")

@@ -18,7 +18,7 @@ The tree::
     |       +-- StorageUnavailable  the server cannot be reached (retried with backoff)
     |       +-- CorruptEntry        a queue entry is not a message's bytes (carries .data)
     +-- MessageError                a message or stored record failed to verify or decode (.data)
-        +-- SignatureError          unsigned or tampered payload while signing is on
+        +-- SignatureError          unsigned or altered payload, signing on (a ValueError too)
         +-- UnknownTaskError        the payload names a task this process never registered
 
 Control flow lives outside that tree, so ``except HueyException`` never swallows it::
@@ -118,7 +118,7 @@ class MessageError(HueyException):
         self.data = data
 
 
-class SignatureError(MessageError):
+class SignatureError(MessageError, ValueError):
     """Signing is on and the payload is unsigned or its signature does not match."""
 
 

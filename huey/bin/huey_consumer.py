@@ -49,19 +49,22 @@ def load_huey(path: str) -> object:
 
 def configure_logging(options: ConsumerOptions) -> None:
     level = logging.DEBUG if options.verbose else logging.WARNING if options.quiet else logging.INFO
-    handler: logging.Handler = (
-        logging.FileHandler(options.logfile) if options.logfile else logging.StreamHandler()
-    )
-    if options.simple_log:
+    log_to(logging.getLogger(), level, options.logfile, options.simple_log)
+
+
+def log_to(logger: logging.Logger, level: int, logfile: str | None, simple_log: bool) -> None:
+    """Send ``logger``'s records at ``level`` and above to ``logfile`` (else stderr), as
+    the time and message only with ``simple_log``."""
+    handler: logging.Handler = logging.FileHandler(logfile) if logfile else logging.StreamHandler()
+    if simple_log:
         formatter = logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S")
     else:
         formatter = logging.Formatter(
             "[%(asctime)s] %(levelname)s %(processName)s:%(threadName)s %(name)s: %(message)s"
         )
     handler.setFormatter(formatter)
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(level)
+    logger.addHandler(handler)
+    logger.setLevel(level)
 
 
 def run_consumer(options: ConsumerOptions, load_app: Callable[[], object], what: str) -> int:

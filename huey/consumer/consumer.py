@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
+import math
 import os
 import signal
 import socket
@@ -20,7 +21,7 @@ from ..metrics import record_key
 from .backoff import Backoff
 from .counters import Publisher, Tally
 from .environment import Environment, Handle, environment
-from .options import ConsumerOptions
+from .options import NO_EFFECT, ConsumerOptions, lock_names
 from .recovery import Recovery
 from .scheduler import Scheduler
 from .worker import Pulse, Worker
@@ -30,19 +31,26 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("huey.consumer")
 
+OPTION_NAMES = frozenset(field.name for field in dataclasses.fields(ConsumerOptions))
+
 
 class Consumer:
     """Executes the tasks of one Huey instance.
 
     ``run()`` blocks until stopped (SIGINT/SIGTERM: graceful; a second one: at once;
     SIGHUP: restart workers). ``start()``/``stop()`` embed a consumer in a program or
-    a test. Every option is a :class:`ConsumerOptions` field.
+    a test. Every option is a :class:`ConsumerOptions` field, or one of huey 3's that
+    have no effect here (:data:`NO_EFFECT`); each reads back as an attribute
+    (``consumer.workers``), as on huey 3's consumer.
     """
 
     def __init__(self, huey: Huey, **options: Any) -> None:
         self.huey = huey
         if not huey.utc:  # a huey 3 app's Huey(utc=False): its times are local
             options["utc"] = False
+        if isinstance(options.get("extra_locks"), str):  # huey 3 writes them comma-separated
+            options["extra_locks"] = lock_names(options["extra_locks"])
+        self.no_effect = {name: options.pop(name, value) for name, value in NO_EFFECT.items()}
         self.options = ConsumerOptions(**options)
         if self.options.max_tasks and not self.options.check_worker_health:
             raise ConfigurationError("--max-tasks needs the health check, which replaces workers")
@@ -52,10 +60,21 @@ class Consumer:
         self._workers: dict[str, tuple[Handle, Any, Pulse]] = {}
         self._worker_numbers = itertools.count()  # ids are never reused (see check_workers)
         self._services: dict[str, tuple[Any, threading.Thread]] = {}  # name -> target, thread
-        self._stop_requested = 0
+        self._stop_requested = 0  # stop signals received
+        self._stop_called = False  # stop() was called since the last start()
+        self._lifecycle = threading.Lock()  # start and stop one at a time
         self._restart_requested = False
         self._running = False
         self.tally = Tally((), self.environment.cells)
+
+    def __getattr__(self, name: str) -> Any:
+        """An option's value: huey 3 apps and tools read ``consumer.workers`` and the like."""
+        options, no_effect = self.__dict__.get("options"), self.__dict__.get("no_effect", {})
+        if options is not None and name in OPTION_NAMES:
+            return getattr(options, name)
+        if name in no_effect:
+            return no_effect[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @classmethod
     def from_options(cls, huey: Huey, options: ConsumerOptions) -> Consumer:
@@ -66,6 +85,11 @@ class Consumer:
         """Start workers, scheduler and heartbeats in the background; return at once, or
         once the storage answers: an unreachable storage is retried with backoff (until
         a stop signal), so a consumer started during an outage waits instead of exiting."""
+        if self.huey.immediate:
+            raise ConfigurationError(
+                f"{self.huey.name!r} is in immediate mode: its tasks run as they are enqueued "
+                "and there is nothing to consume; turn immediate off to start a consumer"
+            )
         opts = self.options
         logger.info(
             "consumer %s for %r: %d %s worker(s), periodic %s, global scheduler %s, %s",
@@ -77,6 +101,7 @@ class Consumer:
             "on" if opts.global_scheduler else "off",
             "UTC" if opts.utc else "local time",
         )
+        self._stop_called = False
         self.tally = Tally(self.huey.task_names(), self.environment.cells)
         publisher = Publisher(self.consumer_id, self.tally, opts.workers, opts.worker_type)
         recovery = Recovery(
@@ -86,34 +111,41 @@ class Consumer:
             opts.heartbeat_timeout,
             publisher,
         )
-        if not self._reach_storage(recovery):
-            return
-        self._threads_stop.clear()
-        self._start_workers()
-        scheduler = Scheduler(
-            self.huey,
-            self.consumer_id,
-            self._threads_stop,
-            opts.utc,
-            opts.periodic,
-            opts.global_scheduler,
-            counters=self.tally.writer("scheduler"),
-        )
-        self._services = {
-            name: (target, self._thread(target, name))
-            for name, target in (
-                ("huey-scheduler", scheduler.loop),
-                ("huey-heartbeat", recovery.loop),
+        if self._reach_storage(recovery):
+            self._launch(recovery)
+
+    def _launch(self, recovery: Recovery) -> None:
+        """Start workers, scheduler and heartbeats, unless stop() came first."""
+        opts = self.options
+        with self._lifecycle:
+            if self._stop_called:
+                return
+            self._threads_stop.clear()
+            self._start_workers()
+            scheduler = Scheduler(
+                self.huey,
+                self.consumer_id,
+                self._threads_stop,
+                opts.utc,
+                opts.periodic,
+                opts.global_scheduler,
+                counters=self.tally.writer("scheduler"),
             )
-        }
-        self._running = True
+            self._services = {
+                name: (target, self._thread(target, name))
+                for name, target in (
+                    ("huey-scheduler", scheduler.loop),
+                    ("huey-heartbeat", recovery.loop),
+                )
+            }
+            self._running = True
 
     def _reach_storage(self, recovery: Recovery) -> bool:
         """Release locks if asked and requeue the work of dead consumers, retrying with
         backoff while that fails; False if a stop signal came first. (Workers register
         their heartbeat with their first fetch.)"""
         backoff = Backoff()
-        while self._stop_requested == 0:
+        while self._stop_requested == 0 and not self._stop_called:
             try:
                 if self.options.flush_locks or self.options.extra_locks:
                     released = self.huey.flush_locks(*self.options.extra_locks)
@@ -135,7 +167,7 @@ class Consumer:
         backoff = Backoff()
         next_check = time.monotonic() + self.options.health_check_interval
         try:
-            while self._stop_requested == 0:
+            while self._stop_requested == 0 and not self._stop_called:
                 time.sleep(0.1)
                 check_health = time.monotonic() >= next_check
                 if check_health:
@@ -151,21 +183,28 @@ class Consumer:
     def supervise(self, check_health: bool = True) -> None:
         """One pass of the supervising loop: act on SIGHUP, restart a dead service thread
         and, with ``check_health`` (and the health check on), replace dead or stuck workers."""
-        if self._restart_requested:
-            self._restart_requested = False
-            logger.info("SIGHUP: restarting workers")
-            self._stop_workers()
-            self._start_workers()
-        self.check_services()
-        if check_health and self.options.check_worker_health:
-            self.check_workers(time.time())
+        with self._lifecycle:  # a stop() from another thread waits for this pass
+            if not self._running:
+                return
+            if self._restart_requested:
+                self._restart_requested = False
+                logger.info("SIGHUP: restarting workers")
+                self._stop_workers(self.options.shutdown_timeout)
+                self._start_workers()
+            self.check_services()
+            if check_health and self.options.check_worker_health:
+                self.check_workers(time.time())
 
     def stop(self, graceful: bool = True) -> None:
-        """Stop taking tasks; give running ones ``shutdown_timeout`` seconds when
-        graceful, and put whatever did not finish back on the queue."""
-        if not self._running:
-            return
-        self._running = False
+        """Stop taking tasks; give running ones ``shutdown_timeout`` seconds (None: as
+        long as they take) when graceful, and put whatever did not finish back on the queue."""
+        self._stop_called = True  # ends run() and a start() still reaching the storage
+        with self._lifecycle:
+            if self._running:
+                self._running = False
+                self._shut_down(graceful)
+
+    def _shut_down(self, graceful: bool) -> None:
         logger.info("stopping consumer %s%s", self.consumer_id, "" if graceful else " now")
         self._stop_workers(self.options.shutdown_timeout if graceful else 0)
         self._threads_stop.set()
@@ -233,12 +272,12 @@ class Consumer:
         handle = self.environment.spawn(worker.loop, worker_id)
         self._workers[worker_id] = (handle, stop, worker.pulse)
 
-    def _stop_workers(self, timeout: float | None = None) -> None:
-        """Flag every worker, wait up to ``timeout``, requeue what is still in flight."""
-        timeout = self.options.shutdown_timeout if timeout is None else timeout
+    def _stop_workers(self, timeout: float | None) -> None:
+        """Flag every worker, wait up to ``timeout`` (None: until they finish, or a second
+        stop signal), requeue what is still in flight."""
         for _, stop, _ in self._workers.values():
             stop.set()
-        deadline = time.monotonic() + timeout
+        deadline = math.inf if timeout is None else time.monotonic() + timeout
         for handle, _, _ in self._workers.values():
             while handle.is_alive() and self._stop_requested < 2:
                 remaining = deadline - time.monotonic()
@@ -261,7 +300,11 @@ class Consumer:
     def _pause(self, seconds: float) -> None:
         """Sleep ``seconds``, cut short by a stop signal."""
         deadline = time.monotonic() + seconds
-        while self._stop_requested == 0 and (left := deadline - time.monotonic()) > 0:
+        while (
+            self._stop_requested == 0
+            and not self._stop_called
+            and (left := deadline - time.monotonic()) > 0
+        ):
             time.sleep(min(left, 0.1))
 
     def _thread(self, target: Any, name: str) -> threading.Thread:

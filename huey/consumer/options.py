@@ -20,7 +20,7 @@ class ConsumerOptions:
     periodic: bool = True
     global_scheduler: bool = True
     utc: bool = True
-    shutdown_timeout: float = 30.0
+    shutdown_timeout: float | None = 30.0  # None: wait for running tasks without a limit
     heartbeat_timeout: float = 30.0
     check_worker_health: bool = True
     health_check_interval: float = 1.0
@@ -32,6 +32,19 @@ class ConsumerOptions:
     verbose: bool = False
     quiet: bool = False
     simple_log: bool = False
+
+
+#: huey 3's consumer options that are accepted with no effect here, with huey 3's defaults:
+#: workers block on the queue instead of polling it (initial_delay, backoff, max_delay),
+#: the scheduler sleeps until the next due time (scheduler_interval), and SIGINT and
+#: SIGTERM both stop gracefully (graceful_signal).
+NO_EFFECT: dict[str, object] = {
+    "initial_delay": 0.1,
+    "backoff": 1.15,
+    "max_delay": 10.0,
+    "scheduler_interval": 1,
+    "graceful_signal": "INT",
+}
 
 
 @dataclass(frozen=True)
@@ -187,25 +200,33 @@ FLAGS: tuple[Flag, ...] = (
 
 
 def add_flags(
-    parser: argparse.ArgumentParser, renamed: Mapping[str, tuple[str, ...]] | None = None
+    parser: argparse.ArgumentParser,
+    renamed: Mapping[str, tuple[str, ...]] | None = None,
+    defaults: bool = True,
 ) -> None:
-    """Add every consumer flag to ``parser`` with ConsumerOptions' defaults; ``renamed``
-    gives a field other flag names, where a host command (Django's) owns the usual ones."""
-    defaults = ConsumerOptions()
+    """Add every consumer flag to ``parser`` with ConsumerOptions' defaults (or None for
+    a flag not given, without ``defaults``); ``renamed`` gives a field other flag names,
+    where a host command (Django's) owns the usual ones."""
+    values = ConsumerOptions() if defaults else None
     renamed = renamed or {}
     for flag in FLAGS:
         kwargs: dict = {
             "dest": flag.field,
             "help": flag.help,
             "action": flag.action,
-            "default": getattr(defaults, flag.field, None),
+            "default": getattr(values, flag.field, None),
         }
         if flag.action == "store":
             kwargs.update(type=flag.type, choices=flag.choices, metavar=flag.metavar)
         parser.add_argument(*renamed.get(flag.field, flag.names), **kwargs)
     # -u/--utc is the default; accepted so scripts written for huey keep working.
     parser.add_argument(
-        "-u", "--utc", dest="utc", action="store_true", help="run in UTC (the default)"
+        "-u",
+        "--utc",
+        dest="utc",
+        action="store_true",
+        default=getattr(values, "utc", None),
+        help="run in UTC (the default)",
     )
 
 

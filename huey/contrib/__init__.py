@@ -1,2 +1,2 @@
-"""Optional integrations: Django (``huey.contrib.djhuey``) and asyncio
-(``huey.contrib.asyncio``)."""
+"""Optional integrations: Django (``huey.contrib.djhuey``), asyncio
+(``huey.contrib.asyncio``) and MiniHuey, tasks in gevent greenlets (``huey.contrib.mini``)."""

@@ -10,11 +10,8 @@ from pathlib import PurePath
 from typing import Any
 
 from huey.api import Huey
-from huey.consumer.options import ConsumerOptions, lock_names
+from huey.consumer.options import NO_EFFECT, ConsumerOptions, lock_names
 from huey.exceptions import ConfigurationError
-
-# huey 3's polling knobs: accepted in HUEY["consumer"], no effect (workers block on the queue).
-POLLING_KEYS = frozenset({"initial_delay", "backoff", "max_delay", "scheduler_interval"})
 
 
 def import_string(path: str) -> Any:
@@ -62,7 +59,8 @@ def name_from_databases(databases: Mapping[str, Any]) -> str:
 
 def consumer_settings(setting: Any) -> dict[str, Any]:
     """ConsumerOptions fields from ``HUEY["consumer"]`` (a dict setting only); huey 3's
-    polling knobs are dropped, an unknown key is a ConfigurationError."""
+    options without effect here (polling, graceful signal) are dropped, an unknown key is
+    a ConfigurationError."""
     if not isinstance(setting, Mapping):
         return {}
     fields = {f.name for f in dataclasses.fields(ConsumerOptions)}
@@ -72,9 +70,9 @@ def consumer_settings(setting: Any) -> dict[str, Any]:
             options[key] = lock_names(value)  # huey 3 writes them comma-separated
         elif key in fields:
             options[key] = value
-        elif key not in POLLING_KEYS:
+        elif key not in NO_EFFECT:
             raise ConfigurationError(
                 f"HUEY['consumer'][{key!r}] is not a consumer option; known: "
-                + ", ".join(sorted(fields | POLLING_KEYS))
+                + ", ".join(sorted(fields | set(NO_EFFECT)))
             )
     return options

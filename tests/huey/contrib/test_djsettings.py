@@ -82,7 +82,15 @@ def test_bad_settings_say_what_is_wrong(setting, message) -> None:
 
 
 def test_consumer_settings_keep_options_and_drop_polling_knobs() -> None:
-    setting = {"consumer": {"workers": 4, "backoff": 1.2, "periodic": 0, "extra_locks": "a,b"}}
+    setting = {
+        "consumer": {
+            "workers": 4,
+            "backoff": 1.2,
+            "graceful_signal": "TERM",
+            "periodic": 0,
+            "extra_locks": "a,b",
+        }
+    }
     assert consumer_settings(setting) == {"workers": 4, "periodic": 0, "extra_locks": ("a", "b")}
     assert consumer_settings(Huey("x", url="memory://")) == {}
     with pytest.raises(ConfigurationError, match=r"'wrokers'\] is not a consumer option"):
