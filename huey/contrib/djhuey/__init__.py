@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 
 from huey.contrib.djsettings import huey_from_setting, name_from_databases
 from huey.wrapper import TaskWrapper
@@ -75,5 +75,26 @@ def db_periodic_task(*args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]]
 
     def decorator(fn: Callable[..., Any]) -> TaskWrapper:
         return HUEY.periodic_task(*args, **kwargs)(close_db(fn))
+
+    return decorator
+
+
+def on_commit_task(
+    *args: Any, **kwargs: Any
+) -> Callable[[Callable[..., Any]], Callable[..., None]]:
+    """Like :func:`task`, but a call enqueues the task only once the caller's database
+    transaction commits (at once when none is open), so a worker never looks for rows the
+    caller has not committed. A call returns None: there is no task until the commit; the
+    task itself is the returned function's ``task`` attribute."""
+
+    def decorator(fn: Callable[..., Any]) -> Callable[..., None]:
+        wrapper = HUEY.task(*args, **kwargs)(fn)
+
+        @functools.wraps(fn)
+        def enqueue_on_commit(*call_args: Any, **call_kwargs: Any) -> None:
+            transaction.on_commit(functools.partial(wrapper, *call_args, **call_kwargs))
+
+        enqueue_on_commit.task = wrapper  # type: ignore[attr-defined]
+        return enqueue_on_commit
 
     return decorator

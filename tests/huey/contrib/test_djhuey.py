@@ -61,6 +61,30 @@ def test_db_task_closes_the_connection_it_leaves(djhuey) -> None:
     assert connection.connection is None  # CONN_MAX_AGE=0: closed after the db task
 
 
+def test_on_commit_task_waits_for_the_callers_commit(djhuey) -> None:
+    from django.db import transaction
+
+    @djhuey.on_commit_task()
+    def after_commit(n):
+        return n
+
+    with transaction.atomic():
+        assert after_commit(1) is None
+        assert len(djhuey.HUEY) == 0  # nothing queued while the transaction is open
+    assert len(djhuey.HUEY) == 1
+    try:
+        with transaction.atomic():
+            after_commit(2)
+            raise RuntimeError("roll back")
+    except RuntimeError:
+        pass
+    assert len(djhuey.HUEY) == 1  # a rolled-back call is never queued
+    after_commit(3)  # no transaction: queued at once
+    (first, third) = djhuey.HUEY.pending()
+    assert (first.data[0], third.data[0]) == ((1,), (3,))
+    assert first.name == after_commit.task.name
+
+
 def test_signals_connect_through_djhuey(djhuey) -> None:
     from notes.tasks import add
 
