@@ -138,6 +138,27 @@ def test_up_takes_group_and_others_access_to_old_files_away(tmp_path: Path) -> N
     assert stat.S_IMODE(where.logs.stat().st_mode) == 0o700
 
 
+def test_files_a_running_storage_moves_meanwhile_are_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A file storage kept in the state directory renames its files as consumers work.
+    where = state.Paths(tmp_path / "state")
+    queue = where.root / "queues" / "shop" / "queue"
+    queue.mkdir(parents=True)
+    for name in ("taken", "kept"):
+        (queue / name).touch(mode=0o644)
+    look = os.lstat
+
+    def taken_meanwhile(path: Path) -> os.stat_result:
+        if Path(path).name == "taken":
+            os.unlink(path)  # between the listing and the look at it
+        return look(path)
+
+    monkeypatch.setattr(os, "lstat", taken_meanwhile)
+    where.create()
+    assert stat.S_IMODE((queue / "kept").stat().st_mode) == 0o600
+
+
 def group_or_others_can_read(state_dir: Path) -> list[str]:
     """Every path in the state directory that is not its owner's alone."""
     found = []
