@@ -30,7 +30,7 @@ VARIABLE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 QUANTITY = re.compile(r"[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?\Z")
 _SHA_PASSWORD = re.compile(r"\{SHA\}[0-9a-f]{40}\Z")
 SQLITE_PREFIX = "sqlite:///"
-# file:///absolute/dir or file:relative/dir: huey's FileStorage, one directory per host.
+# file:///absolute/dir or file:relative/dir: huey's FileStorage, a directory on one host.
 FILE_PREFIX = "file:"
 # supervisord.conf cuts a value at " ;" or " #" (an inline comment) and ends it at a line
 # break; the command= line is split with shlex, which splits at tabs and eats backslashes,
