@@ -17,13 +17,21 @@ import os
 import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import quote
 
 from hueyctl.djangoapp import settings_problem, setup_django
 from hueyctl.errors import BadInput, ManifestError, MissingVariable, Problem
 from hueyctl.manifest import default_storage, load
 from hueyctl.model import Instance, Manifest, Schedule
 from hueyctl.statedir import STATE_DIR_ENV
-from hueyctl.values import SQLITE_PREFIX, expand, expand_url, sqlite_file
+from hueyctl.values import (
+    SQLITE_PREFIX,
+    expand,
+    expand_url,
+    file_directory,
+    sqlite_file,
+    storage_directory,
+)
 
 # (manifest path, instance) -> (settings it was bound with, the Huey object)
 _bound: dict[tuple[str, str], tuple[dict[str, Any], Any]] = {}
@@ -40,18 +48,23 @@ def import_object(path: str) -> Any:
 
 def storage_url(manifest: Manifest, instance: Instance, environ: Mapping[str, str]) -> str:
     """The instance's storage URL with ``${VAR}`` resolved; a relative SQLite path
-    (``sqlite:///tasks.db``) is relative to the manifest, wherever the caller runs."""
+    (``sqlite:///tasks.db``) or storage directory (``file:queues``) is relative to the
+    manifest, wherever the caller runs."""
     url = expand_url(instance.storage, environ)
     file = sqlite_file(url, manifest.directory)
-    return url if file is None else SQLITE_PREFIX + str(file)
-
-
-def create_sqlite_directory(manifest: Manifest, instance: Instance) -> None:
-    """Create the directory of the instance's SQLite file (the owner's only) if it has one:
-    the consumer does so as it starts, so validation checks that it can."""
-    file = sqlite_file(storage_url(manifest, instance, os.environ), manifest.directory)
     if file is not None:
-        file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return SQLITE_PREFIX + str(file)
+    directory = file_directory(url, manifest.directory)
+    return url if directory is None else "file://" + quote(str(directory))
+
+
+def create_storage_directory(manifest: Manifest, instance: Instance) -> None:
+    """Create the directory of the instance's SQLite file or file storage (the owner's
+    only) if it has one: the consumer does so as it starts, so validation checks that it can."""
+    url = storage_url(manifest, instance, os.environ)
+    directory = storage_directory(url, manifest.directory)
+    if directory is not None:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
 
 
 def apply_environment(
@@ -225,6 +238,16 @@ def check_imports(manifest: Manifest) -> None:
         raise ManifestError(problems)
 
 
+def _resolved_storage(manifest: Manifest, instance: Instance) -> str:
+    """The storage as the consumer reaches it, so two spellings of one SQLite file or
+    storage directory (relative and absolute) are one storage; as written if a ``${VAR}``
+    is unset."""
+    try:
+        return storage_url(manifest, instance, os.environ)
+    except MissingVariable:
+        return instance.storage
+
+
 def _check_app(
     manifest: Manifest, field: str, app: Any, instance: Instance, queues: dict
 ) -> list[Problem]:
@@ -236,7 +259,7 @@ def _check_app(
     mismatch = _unset_storage(manifest, instance, app)
     if mismatch:
         return _located(manifest, f"instances.{instance.name}.storage", mismatch).problems
-    queue = (instance.storage, getattr(app, "name", ""))
+    queue = (_resolved_storage(manifest, instance), getattr(app, "name", ""))
     if queue in queues:
         return problem(
             f"same storage and Huey name {queue[1]!r} as instance {queues[queue]!r}: "

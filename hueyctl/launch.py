@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from huey.bin.huey_consumer import run_consumer
 from huey.exceptions import HueyException
-from hueyctl.bind import bind, create_sqlite_directory
+from hueyctl.bind import bind, create_storage_directory
 from hueyctl.errors import HueyctlError
 from hueyctl.lifeline import end_with_parent
 from hueyctl.manifest import load
@@ -47,10 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             manifest = applied_manifest(Path(path), state_dir and Path(state_dir))
         instance = manifest.instance(name)
-        create_sqlite_directory(manifest, instance)
+        create_storage_directory(manifest, instance)
     except HueyctlError as exc:
         return _refuse(exc, exc.exit_code)
-    except OSError as exc:  # the SQLite directory could not be created
+    except OSError as exc:  # the storage's directory could not be created
         return _refuse(exc, 1)
     if check:  # `up`'s check: the app imports and binds, and the storage answers
         try:

@@ -36,7 +36,7 @@ from hueyctl.values import (
     creatable_directory_problem,
     expand,
     missing_variables,
-    sqlite_file,
+    storage_directory,
 )
 
 
@@ -301,7 +301,7 @@ class _Checker:
             if key in keys:
                 values[key] = self.value(keys[key], f"{prefix}.{key}", kind)
         if values["storage"] is not None:
-            self.sqlite_directory(values["storage"], f"{prefix}.storage")
+            self.storage_directory(values["storage"], f"{prefix}.storage")
         if "hooks" in keys:
             hooks = self.mapping(keys["hooks"], f"{prefix}.hooks", _HOOK_KEYS)
             for key, hook_node in hooks.items():
@@ -317,12 +317,13 @@ class _Checker:
         options = {k: values.pop(k) for k in CONSUMER_KEYS if k in values}
         return Instance(name=name, options=ConsumerOptions(**options), **values)
 
-    def sqlite_directory(self, url: str, name: str) -> None:
-        """A SQLite file's directory must exist or be one this user can create."""
+    def storage_directory(self, url: str, name: str) -> None:
+        """The directory of a SQLite file or of a file storage must be one this user can
+        write in, or create."""
         if self.environ is None or missing_variables(url, self.environ):
             return  # not resolving, or reported already
-        file = sqlite_file(expand(url, self.environ), Path(self.file).parent)
-        unusable = file and creatable_directory_problem(file.parent)
+        directory = storage_directory(expand(url, self.environ), Path(self.file).parent)
+        unusable = directory and creatable_directory_problem(directory)
         if unusable:
             self.problem(None, name, unusable)
 

@@ -16,8 +16,9 @@ instances:
     app: tasks:huey           # import path of your Huey object ("module:attribute"),
                               # importable from this file's directory
     # django_settings: mysite.settings   # a Django project: set Django up first
-    storage: sqlite:///tasks.db   # or redis://127.0.0.1:6379/0; omitted: SQLite in
-                              # state_dir. The application that enqueues calls
+    storage: sqlite:///tasks.db   # or redis://127.0.0.1:6379/0, or file:queues (a
+                              # directory); omitted: SQLite in state_dir. The
+                              # application that enqueues calls
                               # hueyctl.bind("THIS_FILE") to use the same storage
     workers: 2
     # replicas: 1             # consumer processes of this instance on this host

@@ -7,6 +7,7 @@ supervisord's config, socket and logs, so only its owner may change it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from collections.abc import Iterator
@@ -72,11 +73,13 @@ def _inside(root: Path) -> Iterator[Path]:
 
 def make_private(root: Path) -> None:
     """Take group and others' access to everything in ``root`` away: an older hueyctl
-    left supervisord's logs readable by all, and supervisord appends to them as they are."""
+    left supervisord's logs readable by all, and supervisord appends to them as they are.
+    A file that goes meanwhile (a running consumer's, of a storage kept here) is skipped."""
     for path in _inside(root):
-        info = os.lstat(path)
-        if info.st_mode & 0o077 and not stat.S_ISLNK(info.st_mode):
-            os.chmod(path, stat.S_IMODE(info.st_mode) & 0o700)
+        with contextlib.suppress(FileNotFoundError):
+            info = os.lstat(path)
+            if info.st_mode & 0o077 and not stat.S_ISLNK(info.st_mode):
+                os.chmod(path, stat.S_IMODE(info.st_mode) & 0o700)
 
 
 def open_private(path: Path, flags: int) -> int:

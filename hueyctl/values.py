@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from huey.consumer.options import WORKER_TYPES
 from huey.crontab import parse_cron
@@ -30,6 +30,8 @@ VARIABLE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 QUANTITY = re.compile(r"[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?\Z")
 _SHA_PASSWORD = re.compile(r"\{SHA\}[0-9a-f]{40}\Z")
 SQLITE_PREFIX = "sqlite:///"
+# file:///absolute/dir or file:relative/dir: huey's FileStorage, a directory on one host.
+FILE_PREFIX = "file:"
 # supervisord.conf cuts a value at " ;" or " #" (an inline comment) and ends it at a line
 # break; the command= line is split with shlex, which splits at tabs and eats backslashes,
 # and hueyctl quotes a word holding a space with "'".
@@ -156,17 +158,30 @@ def _check_storage(value: Any) -> str | None:
     if scheme == "memory":
         return (
             "memory:// lives inside one process, so the consumer could never see the tasks "
-            "your application enqueues; use sqlite:///path or redis://"
+            "your application enqueues; use sqlite:///path, file:directory or redis://"
         )
+    if value.startswith(FILE_PREFIX):
+        return _check_file_url(value)
     if scheme == "sqlite" and not value.startswith("sqlite:///"):
         return f"{value!r}: write sqlite:///relative/to/manifest.db or sqlite:////absolute.db"
     if scheme not in STORAGE_SCHEMES or "://" not in value:
-        return f"unknown storage URL {mask_url(value)!r}; use one of " + ", ".join(
-            f"{s}://" for s in STORAGE_SCHEMES
-        )
+        known = ", ".join(f"{s}://" for s in STORAGE_SCHEMES)
+        return f"unknown storage URL {mask_url(value)!r}; use one of {known} or {FILE_PREFIX}"
     if scheme in ("redis", "rediss"):
         return _check_port(value)
     return None
+
+
+def _check_file_url(url: str) -> str | None:
+    """A ``file:`` URL names a local directory: no host, and no ``?`` or ``#``, which
+    would end its path (they are written ``%3F`` and ``%23``)."""
+    split = urlsplit(url)
+    if split.netloc in ("", "localhost") and split.path and "?" not in url and "#" not in url:
+        return None
+    return (
+        f"{url!r}: write file:///absolute/dir or file:relative/dir (relative to the "
+        "manifest), with ? and # percent-encoded"
+    )
 
 
 def _check_port(url: str) -> str | None:
@@ -199,14 +214,31 @@ def sqlite_file(url: str, base: Path) -> Path | None:
     return base / url[len(SQLITE_PREFIX) :]
 
 
+def file_directory(url: str, base: Path) -> Path | None:
+    """The directory of a ``file:`` URL (a relative one is relative to ``base``), else None."""
+    if not url.startswith(FILE_PREFIX):
+        return None
+    # "file:///${DIR}" with DIR=/srv/q reads "file:////srv/q": one directory, one spelling.
+    return base / re.sub("^/+", "/", unquote(urlsplit(url).path))
+
+
+def storage_directory(url: str, base: Path) -> Path | None:
+    """The directory a SQLite or file storage writes in, which its consumer creates;
+    None for a storage on a server."""
+    file = sqlite_file(url, base)
+    return file.parent if file is not None else file_directory(url, base)
+
+
 def creatable_directory_problem(directory: Path) -> str | None:
-    """Why ``directory`` neither exists nor can be created by this user, else None."""
+    """Why this user can neither write in ``directory`` nor create it, else None."""
     existing = directory
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():
         return f"cannot create the directory {directory}: {existing} is not a directory"
-    if existing != directory and not os.access(existing, os.W_OK | os.X_OK):
+    if not os.access(existing, os.W_OK | os.X_OK):
+        if existing == directory:
+            return f"cannot write in the directory {directory}: it is not writable"
         return f"cannot create the directory {directory}: {existing} is not writable"
     return None
 

@@ -10,19 +10,22 @@ from typing import Any
 from hueyctl.errors import BadInput
 from hueyctl.export import shared
 from hueyctl.model import Instance, Manifest
-from hueyctl.values import SQLITE_PREFIX
+from hueyctl.values import FILE_PREFIX, SQLITE_PREFIX
 
 MANIFEST_KEY = "hueyctl.yaml"
+# Storages on one host's disk: (what it is, what pods would have to share).
+_ONE_HOST = {SQLITE_PREFIX: ("SQLite", "a file"), FILE_PREFIX: ("file storage", "a directory")}
 
 
 def export(manifest: Manifest, image: str) -> dict[str, str]:
     """File name -> contents: ``manifest.yaml`` and one ``<instance>.yaml`` per instance."""
     for instance in manifest.instances.values():
-        if instance.storage.startswith(SQLITE_PREFIX):
-            raise BadInput(
-                f"instance {instance.name!r} uses SQLite ({instance.storage}): pods do not "
-                "share a file; give it a redis:// storage to run it on Kubernetes"
-            )
+        for prefix, (storage, what) in _ONE_HOST.items():
+            if instance.storage.startswith(prefix):
+                raise BadInput(
+                    f"instance {instance.name!r} uses {storage} ({instance.storage}): pods do "
+                    f"not share {what}; give it a redis:// storage to run it on Kubernetes"
+                )
     head = shared.header(manifest, "kubernetes")
     files = {"manifest.yaml": head + shared.dump([manifest_map(manifest)])}
     for instance in manifest.instances.values():

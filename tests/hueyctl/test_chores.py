@@ -1,6 +1,6 @@
 """purge, retry, call, results and errors on one instance, through the real CLI and a
-real SQLite file, with tasks run in-process as a worker runs them (no consumer needed;
-test_chores_e2e.py runs the same chores against supervised consumers)."""
+real SQLite file or storage directory, with tasks run in-process as a worker runs them
+(no consumer needed; test_chores_e2e.py runs the same chores against supervised consumers)."""
 
 from __future__ import annotations
 
@@ -46,16 +46,16 @@ def write_chores_app(directory: Path, module: str, name: str) -> None:
     (directory / f"{module}.py").write_text(APP.format(name=name))
 
 
-@pytest.fixture
-def project(tmp_path: Path, fresh_imports: None) -> Path:
+@pytest.fixture(params=["sqlite:///work.db", "file:queues"], ids=["sqlite", "file"])
+def project(request: pytest.FixtureRequest, tmp_path: Path, fresh_imports: None) -> Path:
     write_chores_app(tmp_path, "chores_app", "chores")
     return write_manifest(
         tmp_path / "m.yaml",
-        """
+        f"""
         version: 1
         project: chores
         instances:
-          work: {app: "chores_app:huey", storage: "sqlite:///work.db"}
+          work: {{app: "chores_app:huey", storage: "{request.param}"}}
         """,
     )
 

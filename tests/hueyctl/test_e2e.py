@@ -1,4 +1,4 @@
-"""End to end: the real CLI, a real supervisord, real consumers, on SQLite and on Redis.
+"""End to end: the real CLI, a real supervisord, real consumers, on SQLite, Redis and files.
 
 Every wait is a bounded poll on something a user could observe.
 """
@@ -44,10 +44,12 @@ def wait_for(condition: Callable[[], Any], timeout: float = 30.0) -> Any:
     return result
 
 
-@pytest.fixture(params=["sqlite", "redis"])
+@pytest.fixture(params=["sqlite", "redis", "file"])
 def storages(request: pytest.FixtureRequest) -> dict[str, str]:
     if request.param == "sqlite":
         return {"alpha": "sqlite:///alpha.db", "beta": "sqlite:///beta.db"}
+    if request.param == "file":  # one directory: each Huey name has its own queue there
+        return {"alpha": "file:queues", "beta": "file:queues"}
     server = request.getfixturevalue("redis_server")
     server.start()
     server.flushdb()

@@ -179,14 +179,27 @@ def test_kubernetes_runs_the_consumer_directly_and_drains_it(
     assert "resources" not in reports  # it asks for none
 
 
-def test_kubernetes_refuses_an_instance_on_sqlite(hueyctl, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("storage", "refusal"),
+    [
+        ("", "uses SQLite"),  # the default: SQLite in the state directory
+        ("file:queues", "uses file storage (file:queues): pods do not share a directory"),
+    ],
+)
+def test_kubernetes_refuses_an_instance_on_one_hosts_disk(
+    hueyctl, tmp_path: Path, storage: str, refusal: str
+) -> None:
+    given = f", storage: '{storage}'" if storage else ""
     manifest = write_manifest(
         tmp_path / "m.yaml",
-        "version: 1\nproject: p\ninstances:\n  solo: {app: 'tasks:huey'}\n",
+        f"version: 1\nproject: p\ninstances:\n  solo: {{app: 'tasks:huey'{given}}}\n",
     )
     result = hueyctl("export", "--to", "kubernetes", manifest)
     assert result.exit_code == 2
-    assert "SQLite" in result.output and "redis://" in result.output
+    assert refusal in result.output and "redis://" in result.output
+    # Compose and systemd run on one host: they export it.
+    for target in ("compose", "systemd"):
+        assert exported(hueyctl, manifest, target, tmp_path / target)
 
 
 def test_an_unknown_target_is_bad_input(hueyctl, manifest: Path) -> None:

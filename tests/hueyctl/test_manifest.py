@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -138,6 +139,7 @@ HUEY3_APPS = {
     "redis_url": 'RedisHuey("shop", url="redis://:hunter2@127.0.0.1:1/0")',
     "redis_class": 'PriorityRedisHuey("shop")',
     "sqlite_file": 'SqliteHuey("shop", filename="/srv/shop.db")',
+    "file_directory": 'FileHuey("shop", path="/srv/queues")',
 }
 
 
@@ -148,7 +150,8 @@ def test_an_app_naming_its_own_storage_needs_storage_in_the_manifest(
     # A huey 3 app under a manifest without storage: consumers on the default SQLite
     # file would never see the tasks the app enqueues to its own storage.
     (tmp_path / "own_app.py").write_text(
-        f"from huey import PriorityRedisHuey, RedisHuey, SqliteHuey\nhuey = {construction}\n"
+        "from huey import FileHuey, PriorityRedisHuey, RedisHuey, SqliteHuey\n"
+        f"huey = {construction}\n"
     )
     manifest = """
         version: 1
@@ -335,6 +338,85 @@ def test_check_imports_finds_two_huey_objects_sharing_a_queue(
     assert result.stderr.strip() == (
         f"{path}:5: instances.two.app: same storage and Huey name 'same-name' as instance "
         "'one': the two would share one queue"
+    )
+
+
+def test_check_imports_finds_two_instances_on_one_storage_directory_and_name(
+    hueyctl, tmp_path: Path, fresh_imports: None
+) -> None:
+    for module, name in [("twin_one", "same"), ("twin_two", "same"), ("own", "own")]:
+        write_app(tmp_path, module, name)
+    path = write_manifest(
+        tmp_path / "m.yaml",
+        f"""
+        version: 1
+        project: shop
+        instances:
+          one: {{app: "twin_one:huey", storage: "file:queues"}}
+          two: {{app: "twin_two:huey", storage: "file://{tmp_path}/queues"}}
+          own: {{app: "own:huey", storage: "file:queues"}}
+        """,
+    )
+    # The same directory, written two ways; another Huey name there is its own queue.
+    result = hueyctl("validate", "--check-imports", path)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"{path}:5: instances.two.app: same storage and Huey name 'same' as instance "
+        "'one': the two would share one queue"
+    )
+
+
+def test_a_file_storage_directory_is_relative_to_the_manifest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_imports: None
+) -> None:
+    for name in ("near", "far", "named"):
+        write_app(tmp_path, f"{name}_app", name)
+    path = write_manifest(
+        tmp_path / "m.yaml",
+        f"""
+        version: 1
+        project: shop
+        instances:
+          near: {{app: "near_app:huey", storage: "file:queues"}}
+          far: {{app: "far_app:huey", storage: "file://{tmp_path}/my%20queues"}}
+          named: {{app: "named_app:huey", storage: "file:///${{QUEUES}}/named"}}
+        """,
+    )
+    monkeypatch.setenv("QUEUES", str(tmp_path / "from-env"))
+    monkeypatch.chdir(tmp_path.parent)  # wherever the application runs
+    hueys = bind(path)
+    from near_app import record
+
+    record("hello")
+    assert hueys["near"].storage.path == str(tmp_path / "queues")
+    assert len(list((tmp_path / "queues" / "near" / "queue").iterdir())) == 1
+    assert hueys["far"].storage.path == str(tmp_path / "my queues")
+    assert hueys["named"].storage.path == str(tmp_path / "from-env" / "named")
+
+
+def test_a_storage_directory_this_user_cannot_write_in_is_refused(
+    hueyctl, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "queues").mkdir()
+    path = write_manifest(
+        tmp_path / "m.yaml",
+        """
+        version: 1
+        project: shop
+        instances:
+          emails: {app: "shop.emails:huey", storage: "file:queues"}
+        """,
+    )
+    # Root writes anywhere, so the test takes the permission away where hueyctl asks.
+    allowed = os.access
+    monkeypatch.setattr(
+        os, "access", lambda p, mode: Path(p) != tmp_path / "queues" and allowed(p, mode)
+    )
+    result = hueyctl("validate", path)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"{path}:4: instances.emails.storage: cannot write in the directory "
+        f"{tmp_path}/queues: it is not writable"
     )
 
 

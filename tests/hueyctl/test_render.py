@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import configparser
 import dataclasses
+import json
 import stat
 import sys
 from pathlib import Path
@@ -131,6 +132,28 @@ def test_secrets_from_env_never_reach_the_config(tmp_path: Path, monkeypatch) ->
     )
     text = render.render(load(path))
     assert "s3cret" not in text and "a,b c@d" not in text and "TOKEN" not in text
+
+
+def test_a_storage_path_never_reaches_the_config(tmp_path: Path) -> None:
+    # What supervisord's config could not hold is fine in a storage path: the launcher
+    # reads the storage from the manifest, so the path is never written there.
+    odd = "q ;x\tnot\\a comment"
+    on_files, on_sqlite = json.dumps(f"file:{odd}"), json.dumps(f"sqlite:///{odd}.db")
+    path = write_manifest(
+        tmp_path / "m.yaml",
+        f"""
+        version: 1
+        project: shop
+        instances:
+          emails: {{app: "shop.emails:huey", storage: {on_files}}}
+          reports: {{app: "shop.reports:huey", storage: {on_sqlite}}}
+        """,
+    )
+    manifest = load(path)
+    assert manifest.instances["emails"].storage == f"file:{odd}"
+    text = render.render(manifest)
+    assert " ;x" not in text
+    render.check(text, state.paths(manifest))
 
 
 def test_a_settings_change_changes_only_that_program(manifest, tmp_path: Path) -> None:

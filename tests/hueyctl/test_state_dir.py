@@ -27,9 +27,12 @@ instances:
     app: plain_app:huey
 """
 OTHER_UID = 65534  # nobody
-# Beside the two-line instance, one whose SQLite directory does not exist yet.
+# Beside the two-line instance, one whose SQLite directory does not exist yet, and one
+# whose storage directory does not.
 WITH_NESTED = (
-    TWO_LINES + "  nested:\n    app: nested_app:huey\n    storage: sqlite:///data/nested/q.db\n"
+    TWO_LINES
+    + "  nested:\n    app: nested_app:huey\n    storage: sqlite:///data/nested/q.db\n"
+    + "  filed:\n    app: filed_app:huey\n    storage: file:data/filed/queues\n"
 )
 
 
@@ -135,6 +138,27 @@ def test_up_takes_group_and_others_access_to_old_files_away(tmp_path: Path) -> N
     assert stat.S_IMODE(where.logs.stat().st_mode) == 0o700
 
 
+def test_files_a_running_storage_moves_meanwhile_are_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A file storage kept in the state directory renames its files as consumers work.
+    where = state.Paths(tmp_path / "state")
+    queue = where.root / "queues" / "shop" / "queue"
+    queue.mkdir(parents=True)
+    for name in ("taken", "kept"):
+        (queue / name).touch(mode=0o644)
+    look = os.lstat
+
+    def taken_meanwhile(path: Path) -> os.stat_result:
+        if Path(path).name == "taken":
+            os.unlink(path)  # between the listing and the look at it
+        return look(path)
+
+    monkeypatch.setattr(os, "lstat", taken_meanwhile)
+    where.create()
+    assert stat.S_IMODE((queue / "kept").stat().st_mode) == 0o600
+
+
 def group_or_others_can_read(state_dir: Path) -> list[str]:
     """Every path in the state directory that is not its owner's alone."""
     found = []
@@ -152,6 +176,7 @@ def test_two_line_instance_runs_on_sqlite_in_the_state_dir_with_owner_only_files
 ) -> None:
     write_app(tmp_path, "plain_app", "plain")
     write_app(tmp_path, "nested_app", "nested")
+    write_app(tmp_path, "filed_app", "filed")
     path = write_manifest(tmp_path / "m.yaml", WITH_NESTED)
     state_dir = tmp_path / ".hueyctl"
     try:
@@ -169,6 +194,11 @@ def test_two_line_instance_runs_on_sqlite_in_the_state_dir_with_owner_only_files
         nested = tmp_path / "data" / "nested"
         wait_for(lambda: (nested / "q.db").is_file())
         assert stat.S_IMODE(nested.stat().st_mode) == 0o700
+        # And its storage directory (files in it are the consumer's umask's: 077).
+        queues = tmp_path / "data" / "filed" / "queues"
+        wait_for(lambda: (queues / "filed" / "queue").is_dir())
+        assert stat.S_IMODE(queues.stat().st_mode) == 0o700
+        assert stat.S_IMODE((queues / "filed").stat().st_mode) == 0o700
 
         logs = ["supervisord.log", "supervisord.start.log", "logs/plain.err.log"]
         assert all((state_dir / log).is_file() for log in logs)
