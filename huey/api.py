@@ -7,6 +7,7 @@ import datetime
 import json
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -142,6 +143,7 @@ class Huey(Huey3API):
             self.storage_class = storage_class
         self._url = url
         self._storage = storage
+        self._storage_lock = threading.Lock()  # one live storage, however many threads ask
         self._storage_kwargs = {
             k: v for k, v in storage_kwargs.items() if k not in NO_EFFECT_OPTIONS
         }
@@ -171,9 +173,16 @@ class Huey(Huey3API):
 
     @property
     def storage(self) -> BaseStorage:
-        if self._storage is None:
-            self._storage = self.create_storage()
-        return self._storage
+        """The live storage, built on first use. Threads that ask at once (a consumer
+        starting while the app enqueues) get the same one: two in-memory storages would
+        be two separate queues."""
+        storage = self._storage
+        if storage is None:
+            with self._storage_lock:
+                if self._storage is None:
+                    self._storage = self.create_storage()
+                storage = self._storage
+        return storage
 
     @property
     def named_storage(self) -> str | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import pickle
+import threading
 
 import pytest
 
@@ -25,6 +26,7 @@ from huey import (
 )
 from huey.consumer.worker import Worker
 from huey.task import utcnow
+from tests.conftest import WAIT
 
 
 def run_next(huey: Huey):
@@ -410,6 +412,29 @@ def test_constructing_huey_connects_to_nothing(tmp_path, monkeypatch):
     assert not list(tmp_path.iterdir())
     assert huey.storage.queue_size() == 0  # first use creates the default SQLite file
     assert (tmp_path / "huey.db").exists()
+
+
+def test_threads_first_using_the_storage_at_once_share_one(in_thread):
+    # A consumer starting in a thread while the app enqueues: were each to build its own
+    # in-memory storage, the task would wait in a queue that no worker reads.
+    builds: list[str] = []
+    entered, second_build, release = threading.Event(), threading.Event(), threading.Event()
+
+    class SlowToBuild(MemoryHuey):
+        def get_storage(self, **storage_kwargs):
+            builds.append(threading.current_thread().name)
+            (second_build if len(builds) > 1 else entered).set()
+            release.wait(WAIT)
+            return super().get_storage(**storage_kwargs)
+
+    huey = SlowToBuild("once")
+    first = in_thread(lambda: huey.storage)
+    assert entered.wait(WAIT)
+    second = in_thread(lambda: huey.storage)
+    second_build.wait(0.5)  # without the guard, the second thread builds one too by now
+    release.set()
+    assert first.finish() is second.finish() is huey.storage
+    assert len(builds) == 1
 
 
 def test_use_storage_repoints_an_instance(tmp_path):
