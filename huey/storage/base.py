@@ -108,7 +108,8 @@ class BaseStorage:
         """Block up to ``timeout`` seconds for the oldest message and, atomically with
         taking it, record it as in flight for ``consumer_id``. None on timeout.
         A consumer with no heartbeat yet gets one of "now", so its work is never orphaned."""
-        raise NotImplementedError
+        taken = self.fetch_many(consumer_id, 1, timeout)
+        return taken[0] if taken else None
 
     def fetch_many(self, consumer_id: str, limit: int, timeout: float) -> list[bytes]:
         """:meth:`fetch` for up to ``limit`` messages: block up to ``timeout`` seconds for

@@ -121,11 +121,6 @@ class FileStorage(BaseStorage):
             self.files.empty("queue")
 
     # -- in-flight --------------------------------------------------------------
-    def fetch(self, consumer_id: str, timeout: float) -> bytes | None:
-        """Take the oldest message; a consumer with no heartbeat yet is registered as alive now."""
-        taken = self.fetch_many(consumer_id, 1, timeout)
-        return taken[0] if taken else None
-
     @_mapped
     def fetch_many(self, consumer_id: str, limit: int, timeout: float) -> list[bytes]:
         taken: list[bytes] = []

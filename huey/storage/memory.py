@@ -146,11 +146,6 @@ class MemoryStorage(BaseStorage):
             self._queue.clear()
 
     # -- in-flight --------------------------------------------------------------
-    def fetch(self, consumer_id: str, timeout: float) -> bytes | None:
-        """Take the oldest message; a consumer with no heartbeat yet is registered as alive now."""
-        taken = self.fetch_many(consumer_id, 1, timeout)
-        return taken[0] if taken else None
-
     def fetch_many(self, consumer_id: str, limit: int, timeout: float) -> list[bytes]:
         with self._lock():
             if not self._cond.wait_for(lambda: self._queue, max(timeout, 0)):

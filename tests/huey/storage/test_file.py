@@ -16,18 +16,11 @@ import pytest
 from huey.exceptions import ConfigurationError, StorageError
 from huey.storage import FileStorage, file_wake, storage_from_url
 
+from .processes import drain_in_three_processes
+
 WAIT = 10.0
 LATER = datetime.datetime(2030, 1, 1)
 fork = multiprocessing.get_context("fork")
-
-
-def _drain(storage: FileStorage, consumer_id: str, out: Path) -> None:
-    """Child process: fetch and ack until the queue stays empty, then write what it took."""
-    taken = []
-    while (item := storage.fetch(consumer_id, timeout=0.5)) is not None:
-        taken.append(item)
-        storage.ack(consumer_id, item)
-    out.write_bytes(b"\n".join(taken))
 
 
 def test_processes_sharing_a_directory_never_take_one_message_twice(tmp_path: Path) -> None:
@@ -36,20 +29,7 @@ def test_processes_sharing_a_directory_never_take_one_message_twice(tmp_path: Pa
     storage.enqueue_many(items[:100])  # the parent has its lock and listeners before the fork
     storage.fetch("parent", timeout=0)
     storage.requeue("parent")
-    outputs = [tmp_path / f"taken-{n}" for n in range(3)]
-    children = [
-        fork.Process(target=_drain, args=(storage, f"c{n}", out)) for n, out in enumerate(outputs)
-    ]
-    for child in children:
-        child.start()
-    for item in items[100:]:  # keep producing while they consume
-        storage.enqueue(item)
-    for child in children:
-        child.join(30)
-        assert child.exitcode == 0
-    taken = [item for out in outputs for item in out.read_bytes().split(b"\n") if item]
-    assert sorted(taken) == sorted(items)
-    assert storage.queue_size() == storage.inflight_size() == 0
+    drain_in_three_processes(storage, items, tmp_path)
 
 
 def _enqueue_later(path: str, delay: float) -> None:
